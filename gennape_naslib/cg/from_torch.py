@@ -1,0 +1,520 @@
+"""Lower any PyTorch module to a computation graph through torch.fx and shape propagation.
+
+The mapping onto GENNAPE's vocabulary reproduces what a frozen TensorFlow graph of the same network
+shows (GENNAPE_FACTS 1.7), so that graphs from PyTorch, ONNX and TensorFlow agree:
+
+=================================  ==========================================================
+PyTorch                            computation-graph nodes
+=================================  ==========================================================
+``Conv2d`` (``groups == C_in``)    ``depthwise`` ``[C, C_out/C, k1, k2]`` (else ``conv``
+                                   ``[C_in/groups, C_out, k1, k2]``), bias flag
+``Linear``                         ``matmul`` ``[C_in, C_out, 0, 0]``, bias flag
+``BatchNorm*d``                    ``batchnorm``
+ReLU, ReLU6, Sigmoid, Tanh, GELU   ``relu``, ``relu6``, ``sigmoid``, ``tanh``, ``gelu``
+LeakyReLU                          ``relu`` (TensorFlow's ``LeakyRelu`` label contains relu)
+Hardswish                          ``relu6`` then ``mul`` (parents: the input and the relu6)
+Hardsigmoid                        ``relu6``
+SiLU / swish                       ``sigmoid`` then ``mul``
+Max/Avg pooling                    ``maxpool`` / ``avgpool``
+global average pooling             ``mean`` (``AdaptiveAvgPool2d(1)``, ``x.mean((2, 3))``)
+``+``, ``*`` of two tensors        ``add``, ``mul``; with a constant the op vanishes;
+                                   multiplication by the literal 0 is a ``zero`` node
+``torch.cat``                      ``concat``
+``F.pad``, ``ZeroPad2d``           ``paddings``
+Dropout (inference)                ``identity``
+flatten, reshape, view, slicing,   vanish (their parents connect to their children)
+``Identity``, softmax, ``size``
+anything else                      ``<oov>``, with one warning naming the ops
+=================================  ==========================================================
+
+Every node's resolution is the geometry of its *first* tensor input and of its output, NCHW
+tensors read as ``(H, W, C)`` and 2-D tensors as ``(1, 1, C)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import operator
+import warnings
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of
+from gennape_naslib.cg.graph import ComputeGraph, GraphError
+
+__all__ = ["from_torch", "TraceError"]
+
+logger = logging.getLogger(__name__)
+
+
+class TraceError(GraphError):
+    """torch.fx could not trace the module."""
+
+
+# Activation-like modules/functions mapped one to one.
+_SIMPLE_ACT = {"relu": "relu", "relu6": "relu6", "sigmoid": "sigmoid", "tanh": "tanh", "gelu": "gelu"}
+
+
+def _module_rules() -> dict[type, str]:
+    import torch.nn as nn
+
+    return {
+        nn.ReLU: "relu",
+        nn.ReLU6: "relu6",
+        nn.LeakyReLU: "relu",
+        nn.Sigmoid: "sigmoid",
+        nn.Tanh: "tanh",
+        nn.GELU: "gelu",
+        nn.SiLU: "swish",
+        nn.Hardswish: "hswish",
+        nn.Hardsigmoid: "hsigmoid",
+        nn.BatchNorm1d: "batchnorm",
+        nn.BatchNorm2d: "batchnorm",
+        nn.BatchNorm3d: "batchnorm",
+        nn.SyncBatchNorm: "batchnorm",
+        nn.MaxPool1d: "maxpool",
+        nn.MaxPool2d: "maxpool",
+        nn.AvgPool1d: "avgpool",
+        nn.AvgPool2d: "avgpool",
+        nn.Dropout: "identity",
+        nn.Dropout1d: "identity",
+        nn.Dropout2d: "identity",
+        nn.AlphaDropout: "identity",
+        nn.Identity: "",
+        nn.Flatten: "",
+        nn.Unflatten: "",
+        nn.Softmax: "",
+        nn.LogSoftmax: "",
+        nn.ZeroPad2d: "paddings",
+        nn.ConstantPad2d: "paddings",
+        nn.ReflectionPad2d: "paddings",
+        nn.ReplicationPad2d: "paddings",
+    }
+
+
+def _function_rules() -> dict[Any, str]:
+    import torch
+    import torch.nn.functional as F
+
+    return {
+        torch.relu: "relu",
+        F.relu: "relu",
+        F.relu6: "relu6",
+        F.leaky_relu: "relu",
+        torch.sigmoid: "sigmoid",
+        F.sigmoid: "sigmoid",
+        torch.tanh: "tanh",
+        F.tanh: "tanh",
+        F.gelu: "gelu",
+        F.silu: "swish",
+        F.hardswish: "hswish",
+        F.hardsigmoid: "hsigmoid",
+        F.hardtanh: "hardtanh",
+        F.max_pool2d: "maxpool",
+        F.avg_pool2d: "avgpool",
+        F.adaptive_avg_pool2d: "adaptive_avg",
+        F.adaptive_max_pool2d: "adaptive_max",
+        F.batch_norm: "batchnorm",
+        F.dropout: "identity",
+        F.dropout2d: "identity",
+        F.pad: "paddings",
+        F.conv2d: "conv_fn",
+        F.linear: "linear_fn",
+        torch.add: "add",
+        operator.add: "add",
+        operator.iadd: "add",
+        torch.sub: "sub",
+        operator.sub: "sub",
+        torch.mul: "mul",
+        operator.mul: "mul",
+        operator.imul: "mul",
+        torch.div: "div",
+        operator.truediv: "div",
+        torch.cat: "concat",
+        torch.concat: "concat",
+        torch.mean: "mean",
+        torch.zeros_like: "zero",
+        torch.flatten: "",
+        torch.reshape: "",
+        torch.squeeze: "",
+        torch.unsqueeze: "",
+        torch.transpose: "",
+        torch.permute: "",
+        torch.softmax: "",
+        F.softmax: "",
+        F.log_softmax: "",
+        operator.getitem: "",
+        getattr: "",
+        torch.chunk: "",
+        torch.split: "",
+    }
+
+
+_METHOD_RULES = {
+    "relu": "relu",
+    "relu_": "relu",
+    "sigmoid": "sigmoid",
+    "sigmoid_": "sigmoid",
+    "tanh": "tanh",
+    "add": "add",
+    "add_": "add",
+    "sub": "sub",
+    "mul": "mul",
+    "mul_": "mul",
+    "div": "div",
+    "div_": "div",
+    "mean": "mean",
+    "view": "",
+    "reshape": "",
+    "flatten": "",
+    "squeeze": "",
+    "unsqueeze": "",
+    "permute": "",
+    "transpose": "",
+    "contiguous": "",
+    "size": "",
+    "dim": "",
+    "expand": "",
+    "expand_as": "",
+    "chunk": "",
+    "split": "",
+    "softmax": "",
+    "clone": "",
+    "detach": "",
+    "float": "",
+    "to": "",
+}
+
+
+def _shape_of(node: Any) -> tuple[int, ...] | None:
+    meta = getattr(node, "meta", {}).get("tensor_meta")
+    while not hasattr(meta, "shape") and isinstance(meta, (tuple, list)) and meta:
+        meta = meta[0]  # tuple outputs: the first tensor
+    shape = getattr(meta, "shape", None)
+    return tuple(int(d) for d in shape) if shape is not None else None
+
+
+def _flat_nodes(arg: Any) -> list[Any]:
+    import torch.fx as fx
+
+    out: list[Any] = []
+
+    def visit(a: Any) -> None:
+        if isinstance(a, fx.Node):
+            out.append(a)
+        elif isinstance(a, (list, tuple)):
+            for b in a:
+                visit(b)
+        elif isinstance(a, Mapping):
+            for b in a.values():
+                visit(b)
+
+    visit(arg)
+    return out
+
+
+class _Lowerer:
+    def __init__(self, gm: Any, input_hwc: tuple[int, int, int]) -> None:
+        self.gm = gm
+        self.modules = dict(gm.named_modules())
+        self.raw: list[RawNode] = []
+        self.oov: dict[str, int] = {}
+        self.input_hwc = input_hwc
+        self.module_rules = _module_rules()
+        self.function_rules = _function_rules()
+
+    # A tensor operand that is computed from the input (not a parameter/buffer constant).
+    def _is_data(self, node: Any) -> bool:
+        return node.op != "get_attr" and _shape_of(node) is not None and node.name in self.data_nodes
+
+    def lower(self) -> list[RawNode]:
+        self.data_nodes: set[str] = set()
+        seen_input = False
+        for node in self.gm.graph.nodes:
+            tensor_args = [a for a in _flat_nodes((node.args, node.kwargs)) if a.name in self.data_nodes]
+            if node.op == "placeholder":
+                if seen_input:
+                    raise GraphError(f"from_torch supports a single input tensor; extra input {node.name!r}")
+                seen_input = True
+                self.data_nodes.add(node.name)
+                h, w, c = self.input_hwc
+                self._add(node.name, "input", [], (h, w, c), (h, w, c))
+                continue
+            if node.op == "output":
+                self._add(node.name, "output", [a.name for a in tensor_args], None, None)
+                continue
+            if node.op == "get_attr" or not tensor_args:
+                continue  # constants and shape arithmetic
+            self.data_nodes.add(node.name)
+            self._lower_call(node, tensor_args)
+        return self.raw
+
+    def _add(self, key: str, op: str | None, parents: Sequence[str], in_hwc: Any, out_hwc: Any, **kw: Any) -> None:
+        self.raw.append(RawNode(key, op, list(parents), in_hwc, out_hwc, label=kw.pop("label", key), **kw))
+
+    def _lower_call(self, node: Any, tensor_args: list[Any]) -> None:
+
+        parents = [a.name for a in tensor_args]
+        in_hwc = hwc_of(_shape_of(tensor_args[0]))
+        out_hwc = hwc_of(_shape_of(node))
+        if node.op == "call_module":
+            mod = self.modules[node.target]
+            kind = self._module_kind(mod)
+            label = type(mod).__name__
+        elif node.op == "call_function":
+            kind = self.function_rules.get(node.target)
+            label = getattr(node.target, "__name__", str(node.target))
+            mod = None
+        else:  # call_method
+            kind = _METHOD_RULES.get(node.target)
+            label = str(node.target)
+            mod = None
+        if kind is None:
+            self.oov[label] = self.oov.get(label, 0) + 1
+            self._add(node.name, "<oov>", parents, in_hwc, out_hwc, label=label)
+            return
+        if kind == "":
+            self._add(node.name, None, parents, in_hwc, out_hwc)
+            return
+        common = {"label": label}
+        if kind in ("conv", "conv_fn"):
+            self._conv(node, mod, parents, in_hwc, out_hwc)
+        elif kind in ("linear", "linear_fn"):
+            if mod is not None:
+                shape, bias = (mod.in_features, mod.out_features, 0, 0), mod.bias is not None
+            else:
+                w = _shape_of(node.args[1])
+                shape = (w[1], w[0], 0, 0)
+                bias = len(node.args) > 2 and node.args[2] is not None or node.kwargs.get("bias") is not None
+            self._add(node.name, "matmul", parents[:1], in_hwc, out_hwc, shape=shape, use_bias=bias, **common)
+        elif kind in _SIMPLE_ACT.values() or kind in ("batchnorm", "identity"):
+            self._add(node.name, kind, parents[:1], in_hwc, out_hwc, **common)
+        elif kind == "hardtanh":
+            lo, hi = self._hardtanh_range(node)
+            op = "relu6" if (lo, hi) == (0.0, 6.0) else "<oov>"
+            if op == "<oov>":
+                self.oov[label] = self.oov.get(label, 0) + 1
+            self._add(node.name, op, parents[:1], in_hwc, out_hwc, **common)
+        elif kind == "swish":
+            self._add(node.name + "/sigmoid", "sigmoid", parents[:1], in_hwc, in_hwc, label="sigmoid")
+            self._add(node.name, "mul", [parents[0], node.name + "/sigmoid"], in_hwc, out_hwc, label="mul")
+        elif kind == "hswish":
+            self._add(node.name + "/relu6", "relu6", parents[:1], in_hwc, in_hwc, label="relu6")
+            self._add(node.name, "mul", [parents[0], node.name + "/relu6"], in_hwc, out_hwc, label="mul")
+        elif kind == "hsigmoid":
+            self._add(node.name, "relu6", parents[:1], in_hwc, out_hwc, **common)
+        elif kind in ("maxpool", "avgpool"):
+            self._pool(node, mod, kind, parents, in_hwc, out_hwc)
+        elif kind in ("adaptive_avg", "adaptive_max"):
+            op = "mean" if kind == "adaptive_avg" else "maxpool"
+            if out_hwc is not None and out_hwc[:2] == (1, 1):
+                out_hwc = (1, 1, out_hwc[2])
+            elif kind == "adaptive_avg":
+                op = "avgpool"
+            self._add(node.name, op, parents[:1], in_hwc, out_hwc, **common)
+        elif kind == "mean":
+            self._add(node.name, "mean", parents[:1], in_hwc, out_hwc, **common)
+        elif kind == "paddings":
+            self._add(node.name, "paddings", parents[:1], in_hwc, out_hwc, metadata=self._pad_meta(node, mod), **common)
+        elif kind == "concat":
+            self._add(node.name, "concat", parents, in_hwc, out_hwc, **common)
+        elif kind == "zero":
+            self._add(node.name, "zero", parents[:1], in_hwc, out_hwc, **common)
+        elif kind in ("add", "mul", "sub", "div"):
+            self._binary(node, kind, parents, in_hwc, out_hwc, label)
+        else:  # pragma: no cover - every rule value is handled above
+            raise AssertionError(kind)
+
+    def _module_kind(self, mod: Any) -> str | None:
+        import torch.nn as nn
+
+        if isinstance(mod, nn.modules.conv._ConvNd) and not mod.transposed:
+            return "conv"
+        if isinstance(mod, nn.Linear):
+            return "linear"
+        if isinstance(mod, nn.Hardtanh) and not isinstance(mod, nn.ReLU6):
+            return "hardtanh"
+        if isinstance(mod, nn.AdaptiveAvgPool2d):
+            return "adaptive_avg"
+        if isinstance(mod, nn.AdaptiveMaxPool2d):
+            return "adaptive_max"
+        for cls in type(mod).__mro__:
+            if cls in self.module_rules:
+                return self.module_rules[cls]
+        return None
+
+    def _hardtanh_range(self, node: Any) -> tuple[float, float]:
+        if node.op == "call_module":
+            mod = self.modules[node.target]
+            return float(mod.min_val), float(mod.max_val)
+        args = list(node.args[1:3])
+        lo = node.kwargs.get("min_val", args[0] if args else -1.0)
+        hi = node.kwargs.get("max_val", args[1] if len(args) > 1 else 1.0)
+        return float(lo), float(hi)
+
+    def _conv(self, node: Any, mod: Any, parents: list[str], in_hwc: Any, out_hwc: Any) -> None:
+        if mod is not None:
+            weight_shape = tuple(mod.weight.shape)
+            groups, bias = mod.groups, mod.bias is not None
+            stride, padding, dilation = mod.stride, mod.padding, mod.dilation
+        else:
+            weight_shape = _shape_of(node.args[1])
+            get = lambda i, k, d: node.kwargs.get(k, node.args[i] if len(node.args) > i else d)
+            bias = get(2, "bias", None) is not None
+            stride, padding, dilation, groups = (
+                get(3, "stride", 1),
+                get(4, "padding", 0),
+                get(5, "dilation", 1),
+                get(6, "groups", 1),
+            )
+        c_out, c_in_per_group = weight_shape[0], weight_shape[1]
+        kernel = tuple(weight_shape[2:]) + (1,) * (4 - len(weight_shape))
+        c_in = c_in_per_group * groups
+        if groups > 1 and groups == c_in:
+            op, shape = "depthwise", (c_in, c_out // c_in, kernel[0], kernel[1])
+        else:
+            op, shape = "conv", (c_in_per_group, c_out, kernel[0], kernel[1])
+        pair = lambda v: (
+            [int(v), int(v)] if isinstance(v, int) else [int(x) for x in v] if not isinstance(v, str) else v
+        )
+        strides = pair(stride)
+        meta = {"padding": pair(padding)}
+        if pair(dilation) != [1, 1] and pair(dilation) != [1]:
+            meta["dilation"] = pair(dilation)
+        strides_t = (strides[0], strides[-1])
+        self._add(
+            node.name,
+            op,
+            parents[:1],
+            in_hwc,
+            out_hwc,
+            shape=shape,
+            use_bias=bias,
+            strides=strides_t,
+            metadata=meta,
+            label=type(mod).__name__ if mod is not None else "conv2d",
+        )
+
+    def _pool(self, node: Any, mod: Any, op: str, parents: list[str], in_hwc: Any, out_hwc: Any) -> None:
+        if mod is not None:
+            k, s, p = mod.kernel_size, mod.stride, mod.padding
+        else:
+            get = lambda i, key, d: node.kwargs.get(key, node.args[i] if len(node.args) > i else d)
+            k = get(1, "kernel_size", 1)
+            s, p = get(2, "stride", None) or k, get(3, "padding", 0)
+        pair = lambda v: (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[-1]))
+        meta = {"ksize": list(pair(k)), "padding": list(pair(p))}
+        self._add(node.name, op, parents[:1], in_hwc, out_hwc, strides=pair(s), metadata=meta, label=op)
+
+    def _pad_meta(self, node: Any, mod: Any) -> dict[str, Any]:
+        pad = mod.padding if mod is not None else node.args[1] if len(node.args) > 1 else node.kwargs.get("pad")
+        pad = [int(v) for v in pad] + [0] * (4 - len(pad))
+        return {"pad_w": pad[0:2], "pad_h": pad[2:4]}
+
+    def _binary(self, node: Any, kind: str, parents: list[str], in_hwc: Any, out_hwc: Any, label: str) -> None:
+        operands = list(node.args) + list(node.kwargs.values())
+        if kind == "mul" and any(isinstance(a, (int, float)) and a == 0 for a in operands):
+            self._add(node.name, "zero", parents[:1], in_hwc, out_hwc, label="zero")
+            return
+        if len(set(parents)) < 2:
+            # Arithmetic with a constant (x + 3, x / 6, x * gamma) is not topology.
+            self._add(node.name, None, parents, in_hwc, out_hwc)
+            return
+        if kind in ("sub", "div"):
+            self.oov[label] = self.oov.get(label, 0) + 1
+            self._add(node.name, "<oov>", parents, in_hwc, out_hwc, label=label)
+            return
+        self._add(node.name, kind, parents, in_hwc, out_hwc, label=kind)
+
+
+def _normalise_input_shape(input_shape: Sequence[int]) -> tuple[int, int, int, int]:
+    dims = tuple(int(d) for d in input_shape)
+    if len(dims) == 3:
+        dims = (1, *dims)
+    if len(dims) != 4 or any(d <= 0 for d in dims):
+        raise ValueError(
+            f"input_shape must be (C, H, W) or (N, C, H, W) with positive sizes, got {tuple(input_shape)!r}"
+        )
+    return (1, dims[1], dims[2], dims[3])
+
+
+def from_torch(
+    module: Any,
+    input_shape: Sequence[int],
+    name: str | None = None,
+    leaf_modules: Iterable[type] = (),
+    tracer_factory: Callable[..., Any] | None = None,
+) -> ComputeGraph:
+    """Build the computation graph of a PyTorch module.
+
+    The module is traced with :mod:`torch.fx`, run once in eval mode on zeros of ``input_shape`` to
+    propagate shapes (its training flag is restored afterwards), and lowered with the rules in the
+    module docstring.
+
+    Args:
+        module: A ``torch.nn.Module`` with a single tensor input.
+        input_shape: ``(C, H, W)`` or ``(N, C, H, W)``; the batch size is always taken as 1.
+        name: Graph name (default: the module's class name).
+        leaf_modules: Extra module types the tracer should not enter (they become nodes by their
+            type, usually ``<oov>``); use this for submodules with data-dependent control flow.
+        tracer_factory: Advanced: a callable returning a ``torch.fx.Tracer`` to use instead.
+
+    Returns:
+        The computation graph.
+
+    Raises:
+        TraceError: If torch.fx cannot trace the module; the message names the module.
+        ValueError: If ``input_shape`` is malformed.
+    """
+    import torch
+    import torch.fx as fx
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    shape = _normalise_input_shape(input_shape)
+    name = name or type(module).__name__
+    leaves = tuple(leaf_modules)
+    known = tuple(_module_rules()) + (
+        torch.nn.modules.conv._ConvNd,
+        torch.nn.Linear,
+        torch.nn.Hardtanh,
+        torch.nn.AdaptiveAvgPool2d,
+        torch.nn.AdaptiveMaxPool2d,
+    )
+
+    class _Tracer(fx.Tracer):
+        def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
+            if isinstance(m, leaves) or isinstance(m, known):
+                return True
+            return super().is_leaf_module(m, qualname)
+
+    tracer = tracer_factory() if tracer_factory is not None else _Tracer()
+    try:
+        graph = tracer.trace(module)
+    except Exception as exc:
+        raise TraceError(
+            f"torch.fx could not trace {type(module).__name__} ({exc.__class__.__name__}: {exc}). "
+            "Remove data-dependent control flow from its forward(), or pass the offending submodule "
+            "types as leaf_modules=..."
+        ) from exc
+    gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            ShapeProp(gm).propagate(torch.zeros(shape[0], shape[1], shape[2], shape[3]))
+    except Exception as exc:
+        raise TraceError(
+            f"running {type(module).__name__} on an input of shape {tuple(shape)} failed "
+            f"({exc.__class__.__name__}: {exc}); check input_shape"
+        ) from exc
+    finally:
+        module.train(was_training)
+
+    lowerer = _Lowerer(gm, (shape[2], shape[3], shape[1]))
+    raw = lowerer.lower()
+    if lowerer.oov:
+        names = ", ".join(f"{k} ({v}x)" for k, v in sorted(lowerer.oov.items()))
+        message = f"{name}: ops outside the GENNAPE vocabulary became <oov> nodes: {names}"
+        warnings.warn(message, stacklevel=2)
+        logger.info(message)
+    return finalize(raw, name, (shape[2], shape[3], shape[1]))
