@@ -1,0 +1,497 @@
+"""Readers for the benchmark files users already have, each returning a :class:`BenchmarkTable`.
+
+=================  ================================================================================
+format             file
+=================  ================================================================================
+``records``        "bring your own family": JSONL lines ``{"family", "arch", "metrics": {name: value}}``
+                   or a CSV with columns ``family``, ``arch`` (the family's JSON encoding or text
+                   form) and one column per metric
+``naslib_zc``      NASLib / NAS-Bench-Suite-Zero ``zc_<space>.json``
+``naslib_nb201``   NASLib ``nb201_<dataset>_full_training.pickle``
+``nb101_records``  NAS-Bench-101 records ``{hash: (fixed_metrics, {epochs: [runs]})}`` (as ``nb101_records_30.pkl``)
+``nb201_pth``      the official NAS-Bench-201 ``.pth`` through the ``nas-bench-201`` package (``[nb201]`` extra)
+``gennape_cache``  the GENNAPE authors' pickled CG caches and labelled JSON files
+=================  ================================================================================
+
+Every reader validates each architecture with its family adapter; a malformed row raises
+:class:`DataFormatError` naming the file and line (or key). With ``strict=False`` bad rows are
+skipped, counted in ``table.meta["skipped"]`` and reported with one warning.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import json
+import math
+import os
+import pickle
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gennape_naslib.data.table import BenchmarkTable, DataFormatError, DataNotFoundError
+
+__all__ = ["FORMATS", "load_file", "read_format"]
+
+DISTRIBUTION = {
+    "naslib_zc": "NASLib's data folder (zc_nasbench101.json, zc_nasbench201.json, zc_nasbench301.json)",
+    "naslib_nb201": "NASLib's data download (nb201_cifar10_full_training.pickle, ...)",
+    "nb101_records": "NASLib's nb101 data (nb101_records.pkl) or the NAS-Bench-101 tfrecord converted to records",
+    "nb201_pth": "the NAS-Bench-201 release (NAS-Bench-201-v1_1-096897.pth)",
+    "gennape_cache": "the GENNAPE authors' data release (cache/*.pkl and data/*_labelled_cg_data.json)",
+    "records": "your own JSONL/CSV file",
+}
+
+
+class _Rows:
+    """Collects rows of one family, validating each and enforcing strict/lenient mode."""
+
+    def __init__(self, source: str, family: str | None, strict: bool) -> None:
+        self.source, self.family, self.strict = source, family, strict
+        self.encodings: list[Any] = []
+        self.metrics: dict[str, list[float]] = {}
+        self.skipped: list[str] = []
+
+    def add(self, where: str, family: str | None, arch: Any, metrics: dict[str, Any]) -> None:
+        from gennape_naslib.search_spaces import get
+        from gennape_naslib.search_spaces.base import UnknownFamilyError
+
+        try:
+            family = family or self.family
+            if family is None:
+                raise ValueError("no family given")
+            if self.family is None:
+                self.family = family
+            elif family != self.family:
+                raise ValueError(
+                    f"family {family!r} differs from {self.family!r} of earlier rows (one family per file)"
+                )
+            try:
+                adapter = get(family)
+            except UnknownFamilyError as exc:
+                raise ValueError(str(exc)) from None
+            encoding = adapter.to_json(adapter.coerce(arch))
+            values = {}
+            for key, value in metrics.items():
+                if value is None or value == "":
+                    values[key] = math.nan
+                    continue
+                try:
+                    values[str(key)] = float(value)
+                except (TypeError, ValueError):
+                    raise ValueError(f"metric {key!r} = {value!r} is not a number") from None
+        except ValueError as exc:
+            message = f"{self.source}: {where}: {exc}"
+            if self.strict:
+                raise DataFormatError(message) from exc
+            self.skipped.append(message)
+            return
+        n = len(self.encodings)
+        for key in values:
+            if key not in self.metrics:
+                self.metrics[key] = [math.nan] * n
+        for key, column in self.metrics.items():
+            column.append(values.get(key, math.nan))
+        self.encodings.append(encoding)
+
+    def table(self, name: str, meta: dict[str, Any]) -> BenchmarkTable:
+        if self.skipped:
+            warnings.warn(
+                f"{self.source}: skipped {len(self.skipped)} malformed rows; first: {self.skipped[0]}", stacklevel=3
+            )
+        if not self.encodings:
+            raise DataFormatError(f"{self.source}: no valid rows")
+        meta = dict(meta, source=meta.get("source", self.source), skipped=self.skipped)
+        return BenchmarkTable(self.family or "", self.encodings, self.metrics, name=name, meta=meta)
+
+
+def _check(path: str | os.PathLike[str], fmt: str) -> Path:
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise DataNotFoundError(
+            f"{fmt} file {p} not found (looked at {p.resolve()}); it is distributed with {DISTRIBUTION[fmt]}"
+        )
+    return p
+
+
+# ---------------------------------------------------------------------- safe pickles
+_SAFE_GLOBALS = {
+    ("builtins", "set"),
+    ("builtins", "frozenset"),
+    ("builtins", "tuple"),
+    ("builtins", "list"),
+    ("builtins", "dict"),
+    ("builtins", "slice"),
+    ("builtins", "complex"),
+    ("collections", "OrderedDict"),
+    ("collections", "defaultdict"),
+    ("numpy", "ndarray"),
+    ("numpy", "dtype"),
+    ("numpy.core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"),
+    ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy._core.multiarray", "scalar"),
+    ("numpy", "float64"),
+    ("numpy", "int64"),
+}
+
+
+class _DataUnpickler(pickle.Unpickler):
+    """Reads pickles of plain data (containers, numbers, strings, numpy arrays) and nothing else."""
+
+    def __init__(self, file: Any, source: str) -> None:
+        super().__init__(file)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _SAFE_GLOBALS:
+            return super().find_class(module, name)
+        raise DataFormatError(f"{self.source}: refusing to load {module}.{name} from a pickle of plain data")
+
+
+def _load_data_pickle(path: Path) -> Any:
+    with open(path, "rb") as handle:
+        try:
+            return _DataUnpickler(handle, str(path)).load()
+        except DataFormatError:
+            raise
+        except Exception as exc:
+            raise DataFormatError(f"{path}: not a readable pickle ({exc.__class__.__name__}: {exc})") from exc
+
+
+class _NASLibGraph:
+    """A duck-typed stand-in of a NASLib graph, so adapters' ``from_naslib`` can read NASLib keys."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def get_op_indices(self) -> Any:
+        return self.value
+
+    def get_spec(self) -> Any:
+        return self.value
+
+    def get_compact(self) -> Any:
+        return self.value
+
+
+def _nb101_spec_from_tuple(key: tuple[int, ...]) -> dict[str, Any]:
+    if len(key) != 56:
+        raise ValueError(f"NAS-Bench-101 key has {len(key)} integers, expected 56 (7x7 matrix + 7 op ids)")
+    ops = ["input", "output", "maxpool3x3", "conv1x1-bn-relu", "conv3x3-bn-relu"]
+    matrix = [list(key[i * 7 : (i + 1) * 7]) for i in range(7)]
+    return {"matrix": matrix, "ops": [ops[i] for i in key[49:]]}
+
+
+def _parse_naslib_key(family: str, key: str) -> Any:
+    from gennape_naslib.search_spaces import get
+
+    try:
+        value = ast.literal_eval(key)
+    except (ValueError, SyntaxError):
+        raise ValueError(f"key {key!r} is not a NASLib encoding") from None
+    if family == "nb101":
+        return get("nb101").from_naslib(_NASLibGraph(_nb101_spec_from_tuple(tuple(value))))
+    return get(family).from_naslib(_NASLibGraph(value))
+
+
+def _infer_zc_family(key: str) -> str:
+    value = ast.literal_eval(key)
+    if isinstance(value, tuple) and len(value) == 6:
+        return "nb201"
+    if isinstance(value, tuple) and len(value) == 56:
+        return "nb101"
+    if isinstance(value, list) and len(value) == 2:
+        return "nb301"
+    raise ValueError(f"cannot tell the search space of NASLib key {key[:60]!r}")
+
+
+_ZC_SPACES = {"nasbench101": "nb101", "nasbench201": "nb201", "nasbench301": "nb301"}
+_DATASET_NAMES = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "imagenet16_120"}
+
+
+def read_naslib_zc(path: str | os.PathLike[str], strict: bool = True, name: str = "") -> BenchmarkTable:
+    """Read NASLib's ``zc_<space>.json``: per dataset, per architecture, proxy scores and ``val_accuracy``.
+
+    Columns: ``val_acc/<dataset>`` (percent) and ``<proxy>/<dataset>`` (score).
+    """
+    p = _check(path, "naslib_zc")
+    try:
+        doc = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"{p}: not valid JSON ({exc})") from exc
+    if isinstance(doc, dict) and len(doc) == 1 and next(iter(doc)) in _ZC_SPACES:
+        family: str | None = _ZC_SPACES[next(iter(doc))]
+        doc = next(iter(doc.values()))
+    else:
+        family = None
+    if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+        raise DataFormatError(f"{p}: expected {{dataset: {{architecture key: {{metric: ...}}}}}}")
+    # Gather per architecture key across datasets, preserving first-seen order.
+    merged: dict[str, dict[str, Any]] = {}
+    for dataset, rows in doc.items():
+        suffix = _DATASET_NAMES.get(dataset, dataset.lower().replace("-", "_"))
+        for key, record in rows.items():
+            if not isinstance(record, dict):
+                raise DataFormatError(f"{p}: {dataset}[{key}]: expected an object, got {type(record).__name__}")
+            entry = merged.setdefault(key, {})
+            for metric, value in record.items():
+                if metric in ("idx", "arch"):
+                    continue
+                score = value.get("score") if isinstance(value, dict) else value
+                column = "val_acc" if metric == "val_accuracy" else metric
+                entry[f"{column}/{suffix}"] = score
+    rows_out = _Rows(str(p), family, strict)
+    for key, metrics in merged.items():
+        try:
+            fam = family or _infer_zc_family(key)
+            arch = _parse_naslib_key(fam, key)
+        except (ValueError, SyntaxError) as exc:
+            if strict:
+                raise DataFormatError(f"{p}: key {key[:60]}: {exc}") from exc
+            rows_out.skipped.append(f"{p}: key {key[:60]}: {exc}")
+            continue
+        rows_out.add(f"key {key[:60]}", fam, arch, metrics)
+    meta = {"source": str(p), "format": "naslib_zc", "units": {"val_acc": "percent"}}
+    return rows_out.table(name or p.stem, meta)
+
+
+def read_naslib_nb201(path: str | os.PathLike[str], strict: bool = True, name: str = "") -> BenchmarkTable:
+    """Read NASLib's ``nb201_<dataset>_full_training.pickle``.
+
+    Layout: ``{arch_str: {dataset: {"eval_acc1es": [per epoch], "train_acc1es": [...], "cost_info":
+    {"params", "flops", "latency", "train_time"}, ...}}}``. Columns: ``eval_acc_final/<dataset>`` and
+    ``train_acc_final/<dataset>`` (percent, last epoch) and ``params``/``flops``/``latency``/``train_time``
+    ``/<dataset>`` where present.
+    """
+    p = _check(path, "naslib_nb201")
+    doc = _load_data_pickle(p)
+    if not isinstance(doc, dict):
+        raise DataFormatError(f"{p}: expected a dict keyed by NAS-Bench-201 arch strings")
+    rows = _Rows(str(p), "nb201", strict)
+    for arch_str, per_dataset in doc.items():
+        metrics: dict[str, Any] = {}
+        if not isinstance(per_dataset, dict):
+            message = f"{p}: {arch_str}: expected a dict of datasets, got {type(per_dataset).__name__}"
+            if strict:
+                raise DataFormatError(message)
+            rows.skipped.append(message)
+            continue
+        for dataset, result in per_dataset.items():
+            suffix = _DATASET_NAMES.get(dataset, str(dataset).lower().replace("-", "_"))
+            if not isinstance(result, dict):
+                continue
+            for src, column in (("eval_acc1es", "eval_acc_final"), ("train_acc1es", "train_acc_final")):
+                series = result.get(src)
+                if series is not None and len(series):
+                    metrics[f"{column}/{suffix}"] = series[-1]
+            for cost, value in (result.get("cost_info") or {}).items():
+                if isinstance(value, (int, float)):
+                    metrics[f"{cost}/{suffix}"] = value
+        rows.add(f"arch {arch_str}", "nb201", arch_str, metrics)
+    return rows.table(
+        name or p.stem, {"source": str(p), "format": "naslib_nb201", "units": {"eval_acc_final": "percent"}}
+    )
+
+
+def read_nb101_records(path: str | os.PathLike[str], strict: bool = True, name: str = "") -> BenchmarkTable:
+    """Read NAS-Bench-101 records ``{hash: (fixed_metrics, {epochs: [run, ...]})}``.
+
+    Columns: ``val_acc_<E>ep`` and ``test_acc_<E>ep`` (percent, mean over runs) for every epoch budget
+    ``E``, ``params`` (``trainable_parameters``) and ``train_time_<E>ep`` (seconds, mean).
+    """
+    p = _check(path, "nb101_records")
+    doc = _load_data_pickle(p)
+    if not isinstance(doc, dict):
+        raise DataFormatError(f"{p}: expected a dict {{hash: (fixed_metrics, computed_metrics)}}")
+    rows = _Rows(str(p), "nb101", strict)
+    for key, record in doc.items():
+        try:
+            fixed, computed = record
+            spec = {"matrix": np.asarray(fixed["module_adjacency"]).tolist(), "ops": list(fixed["module_operations"])}
+            metrics: dict[str, Any] = {"params": fixed.get("trainable_parameters")}
+            for epochs, runs in computed.items():
+                for src, column in (
+                    ("final_validation_accuracy", f"val_acc_{epochs}ep"),
+                    ("final_test_accuracy", f"test_acc_{epochs}ep"),
+                    ("final_training_time", f"train_time_{epochs}ep"),
+                ):
+                    values = [float(r[src]) for r in runs if src in r]
+                    if values:
+                        scale = 100.0 if "acc" in column else 1.0
+                        metrics[column] = scale * float(np.mean(values))
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            message = f"{p}: record {key}: malformed NAS-Bench-101 record ({exc.__class__.__name__}: {exc})"
+            if strict:
+                raise DataFormatError(message) from exc
+            rows.skipped.append(message)
+            continue
+        rows.add(f"record {key}", "nb101", spec, metrics)
+    return rows.table(name or p.stem, {"source": str(p), "format": "nb101_records", "units": {"val_acc": "percent"}})
+
+
+def read_nb201_pth(
+    path: str | os.PathLike[str], strict: bool = True, name: str = "", hp: str = "200"
+) -> BenchmarkTable:
+    """Read the official NAS-Bench-201 ``.pth`` through ``nas_201_api`` (the ``[nb201]`` extra).
+
+    Columns per dataset (``cifar10-valid`` -> ``cifar10_valid``, ``cifar10``, ``cifar100``,
+    ``ImageNet16-120``): ``test_acc_<hp>ep``, ``val_acc_<hp>ep`` where the API reports them, ``flops``,
+    ``params``, ``latency``.
+    """
+    from gennape_naslib._optional import require
+
+    p = _check(path, "nb201_pth")
+    api_module = require("nas_201_api", "nb201", "reading NAS-Bench-201 .pth files")
+    api = api_module.NASBench201API(str(p), verbose=False)
+    rows = _Rows(str(p), "nb201", strict)
+    datasets = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
+    for index in range(len(api)):
+        arch_str = api.arch(index)
+        metrics: dict[str, Any] = {}
+        for dataset in datasets:
+            suffix = dataset.lower().replace("-", "_")
+            info = api.get_more_info(index, dataset, hp=hp, is_random=False)
+            for src, column in (("test-accuracy", "test_acc"), ("valid-accuracy", "val_acc")):
+                if info.get(src) is not None:
+                    metrics[f"{column}_{hp}ep/{suffix}"] = info[src]
+            cost = api.get_cost_info(index, dataset)
+            for key in ("flops", "params", "latency"):
+                if cost.get(key) is not None:
+                    metrics[f"{key}/{suffix}"] = cost[key]
+        rows.add(f"index {index}", "nb201", arch_str, metrics)
+    return rows.table(name or p.stem, {"source": str(p), "format": "nb201_pth", "units": {"test_acc": "percent"}})
+
+
+def read_gennape_cache(
+    path: str | os.PathLike[str], strict: bool = True, name: str = "", family: str | None = None
+) -> BenchmarkTable:
+    """Read a GENNAPE authors' cache (pickled records or labelled JSON) into a table.
+
+    The architectures come from each record's ``original config`` and must be given as the family's
+    JSON encoding in the cache or be convertible by the family's ``from_gennape_config`` method.
+    Columns: ``acc`` (fraction, as GENNAPE stores it), ``flops`` and ``n_params`` where present.
+    """
+    from gennape_naslib.cg import gennape_cache as caches
+    from gennape_naslib.search_spaces import get
+
+    p = _check(path, "gennape_cache")
+    records = caches.load_gennape_json(p) if p.suffix == ".json" else caches.load_gennape_cache(p)
+    if family is None:
+        raise DataFormatError(f"{p}: pass the family of the cache (family=..., CLI --family)")
+    adapter = get(family)
+    convert: Callable[[Any], Any] = getattr(adapter, "from_gennape_config", adapter.coerce)
+    rows = _Rows(str(p), family, strict)
+    for i, record in enumerate(records):
+        metrics = {k: record[k] for k in ("acc", "flops", "n_params") if k in record}
+        try:
+            arch = convert(record.get("original config"))
+        except (ValueError, TypeError) as exc:
+            message = f"{p}: record {i}: original config not readable as {family} ({exc})"
+            if strict:
+                raise DataFormatError(message) from exc
+            rows.skipped.append(message)
+            continue
+        rows.add(f"record {i}", family, arch, metrics)
+    return rows.table(name or p.stem, {"source": str(p), "format": "gennape_cache", "units": {"acc": "fraction"}})
+
+
+def read_records(path: str | os.PathLike[str], strict: bool = True, name: str = "") -> BenchmarkTable:
+    """Read a "bring your own family" file: JSONL records or the equivalent CSV.
+
+    JSONL: one object per line, ``{"family": name, "arch": <the family's JSON encoding>, "metrics":
+    {name: value}}``; blank lines are ignored. CSV: a header with ``family`` and ``arch`` (JSON
+    encoding, or the family's text form when it is not JSON) and one column per metric; empty cells
+    are missing values.
+    """
+    p = _check(path, "records")
+    rows = _Rows(str(p), None, strict)
+    if p.suffix.lower() == ".csv":
+        with open(p, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = {"family", "arch"} - set(reader.fieldnames or [])
+            if missing:
+                raise DataFormatError(f"{p}: line 1: header lacks column(s) {sorted(missing)}")
+            for line, row in enumerate(reader, start=2):
+                arch_text = row.pop("arch")
+                family = row.pop("family")
+                try:
+                    arch: Any = json.loads(arch_text)
+                except (json.JSONDecodeError, TypeError):
+                    arch = arch_text
+                rows.add(f"line {line}", family, arch, dict(row))
+    else:
+        with open(p, encoding="utf-8") as handle:
+            for line, text in enumerate(handle, start=1):
+                if not text.strip():
+                    continue
+                try:
+                    record = json.loads(text)
+                    if not isinstance(record, dict) or "arch" not in record or "family" not in record:
+                        raise ValueError('expected {"family": ..., "arch": ..., "metrics": {...}}')
+                    metrics = record.get("metrics", {})
+                    if not isinstance(metrics, dict):
+                        raise ValueError("metrics must be an object")
+                except ValueError as exc:
+                    message = f"{p}: line {line}: {exc}"
+                    if strict:
+                        raise DataFormatError(message) from exc
+                    rows.skipped.append(message)
+                    continue
+                rows.add(f"line {line}", record["family"], record["arch"], metrics)
+    return rows.table(name or p.stem, {"source": str(p), "format": "records"})
+
+
+FORMATS: dict[str, Callable[..., BenchmarkTable]] = {
+    "records": read_records,
+    "naslib_zc": read_naslib_zc,
+    "naslib_nb201": read_naslib_nb201,
+    "nb101_records": read_nb101_records,
+    "nb201_pth": read_nb201_pth,
+    "gennape_cache": read_gennape_cache,
+}
+
+
+def read_format(fmt: str, path: str | os.PathLike[str], **kwargs: Any) -> BenchmarkTable:
+    """Read ``path`` with the reader of format ``fmt`` (a key of :data:`FORMATS`)."""
+    try:
+        reader = FORMATS[fmt]
+    except KeyError:
+        raise ValueError(f"unknown data format {fmt!r}; choices: {', '.join(FORMATS)}") from None
+    return reader(path, **kwargs)
+
+
+def _sniff(path: Path) -> str:
+    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    if suffix in (".jsonl", ".csv"):
+        return "records"
+    if suffix == ".pth":
+        return "nb201_pth"
+    if suffix == ".json":
+        return "gennape_cache" if path.name.endswith("_labelled_cg_data.json") else "naslib_zc"
+    if suffix in (".pkl", ".pickle"):
+        if "nb201" in path.name:
+            return "naslib_nb201"
+        if "comp_graph_cache" in path.name:
+            return "gennape_cache"
+        return "nb101_records"
+    raise DataFormatError(f"{path}: cannot tell the format from the file name; use read_format(FORMAT, path)")
+
+
+def load_file(
+    path: str | os.PathLike[str], strict: bool = True, fmt: str | None = None, **kwargs: Any
+) -> BenchmarkTable:
+    """Load a user file in one call, choosing the reader from ``fmt`` or the file name.
+
+    ``.jsonl``/``.csv`` -> ``records``; ``.json`` -> ``naslib_zc`` (``*_labelled_cg_data.json`` ->
+    ``gennape_cache``); ``.pth`` -> ``nb201_pth``; ``.pkl``/``.pickle`` -> ``naslib_nb201`` if the name
+    mentions nb201, ``gennape_cache`` for ``*comp_graph_cache*``, else ``nb101_records``.
+    """
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise DataNotFoundError(f"data file {p} not found (looked at {p.resolve()})")
+    return read_format(fmt or _sniff(p), p, strict=strict, **kwargs)

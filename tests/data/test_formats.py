@@ -1,0 +1,161 @@
+"""Readers of the files users already have, each tested on a small file made here in that format."""
+
+from __future__ import annotations
+
+import json
+import pickle
+import sys
+import types
+
+import numpy as np
+import pytest
+
+from gennape_naslib.data import DataFormatError, DataNotFoundError, load_file, read_format
+
+A1 = "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+A2 = "|avg_pool_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|nor_conv_1x1~0|skip_connect~1|skip_connect~2|"
+
+
+def test_records_jsonl(tmp_path) -> None:
+    path = tmp_path / "mine.jsonl"
+    lines = [
+        {"family": "hiaml", "arch": ["hiaml_a22", "hiaml_z", "hiaml_b23", "hiaml_src0"], "metrics": {"acc": 93.1}},
+        {"family": "hiaml", "arch": ["hiaml_z"] * 4, "metrics": {"acc": 92.0, "latency": 3.5}},
+    ]
+    path.write_text("\n".join(json.dumps(x) for x in lines) + "\n\n")
+    table = load_file(path)
+    assert table.family == "hiaml" and len(table) == 2
+    assert table["acc"].tolist() == [93.1, 92.0] and np.isnan(table["latency"][0])
+
+
+def test_records_errors_name_file_and_line(tmp_path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text(
+        json.dumps({"family": "nb201", "arch": A1, "metrics": {"acc": 1}})
+        + "\n"
+        + json.dumps({"family": "nb201", "arch": "|bogus~0|", "metrics": {"acc": 2}})
+        + "\n{not json\n"
+    )
+    with pytest.raises(DataFormatError, match=r"bad.jsonl: line 2: "):
+        load_file(path)
+    with pytest.warns(UserWarning, match="skipped 2 malformed rows"):
+        table = load_file(path, strict=False)
+    assert len(table) == 1 and len(table.meta["skipped"]) == 2 and "line 3" in table.meta["skipped"][1]
+
+
+def test_records_csv(tmp_path) -> None:
+    path = tmp_path / "mine.csv"
+    path.write_text(f"family,arch,acc,flops\nnb201,{A1},94.3,\nnb201,{A2},85.1,12\n")
+    table = load_file(path)
+    assert table.encodings == [A1, A2] and np.isnan(table["flops"][0]) and table["flops"][1] == 12
+    (tmp_path / "mixed.csv").write_text(f"family,arch,acc\nnb201,{A1},1\nhiaml,{json.dumps(['hiaml_z'] * 4)},2\n")
+    with pytest.raises(DataFormatError, match="mixed.csv: line 3: family 'hiaml' differs"):
+        load_file(tmp_path / "mixed.csv")
+    (tmp_path / "nohead.csv").write_text("arch,acc\nx,1\n")
+    with pytest.raises(DataFormatError, match="line 1: header lacks"):
+        load_file(tmp_path / "nohead.csv")
+
+
+def test_missing_file_says_where(tmp_path) -> None:
+    with pytest.raises(DataNotFoundError, match="nope.json"):
+        load_file(tmp_path / "nope.json")
+    with pytest.raises(DataNotFoundError, match="NASLib"):
+        read_format("naslib_zc", tmp_path / "zc_nasbench201.json")
+
+
+def test_naslib_zc(tmp_path) -> None:
+    doc = {
+        "cifar10": {
+            "(2, 2, 2, 0, 2, 2)": {"idx": "1", "val_accuracy": 91.0, "synflow": {"score": 3.5, "time": 0.1}},
+            "(4, 3, 0, 3, 0, 0)": {"idx": "2", "val_accuracy": 85.0, "synflow": {"score": 1.5, "time": 0.1}},
+        },
+        "cifar100": {"(2, 2, 2, 0, 2, 2)": {"val_accuracy": 70.0, "synflow": {"score": 3.6, "time": 0.1}}},
+    }
+    path = tmp_path / "zc_nasbench201.json"
+    path.write_text(json.dumps(doc))
+    table = load_file(path)
+    assert table.family == "nb201" and len(table) == 2
+    assert table.lookup(A1)["val_acc/cifar10"] == 91.0 and table.lookup(A1)["synflow/cifar100"] == 3.6
+    assert np.isnan(table.lookup(A2)["val_acc/cifar100"])
+
+
+def test_naslib_nb201_pickle(tmp_path) -> None:
+    doc = {
+        A1: {
+            "cifar10-valid": {
+                "eval_acc1es": [50.0, 91.6],
+                "train_acc1es": [60.0, 99.9],
+                "cost_info": {"params": 1.53, "flops": 220.1, "latency": 0.02},
+            }
+        },  # fmt: skip
+        A2: {"cifar10-valid": {"eval_acc1es": [40.0, 84.0], "train_acc1es": [50.0, 95.0], "cost_info": {}}},
+    }
+    path = tmp_path / "nb201_cifar10_full_training.pickle"
+    path.write_bytes(pickle.dumps(doc))
+    table = load_file(path)
+    assert table["eval_acc_final/cifar10_valid"].tolist() == [91.6, 84.0]
+    assert table["params/cifar10_valid"][0] == 1.53 and np.isnan(table["params/cifar10_valid"][1])
+
+
+class _Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_pickles_may_not_run_code(tmp_path, capsys) -> None:
+    path = tmp_path / "nb201_evil.pickle"
+    path.write_bytes(pickle.dumps({A1: _Evil()}))
+    with pytest.raises(DataFormatError, match="refusing to load builtins.print"):
+        load_file(path)
+    assert "pwned" not in capsys.readouterr().out
+
+
+def test_nb101_records(tmp_path) -> None:
+    matrix = np.array([[0, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 1], [0, 0, 0, 0]])
+    runs = [{"final_validation_accuracy": 0.90, "final_test_accuracy": 0.89, "final_training_time": 100.0},
+            {"final_validation_accuracy": 0.92, "final_test_accuracy": 0.91, "final_training_time": 110.0}]  # fmt: skip
+    fixed = {"module_adjacency": matrix, "module_operations": ["input", "conv3x3-bn-relu", "maxpool3x3", "output"],
+             "trainable_parameters": 1234}  # fmt: skip
+    path = tmp_path / "nb101_records.pkl"
+    path.write_bytes(pickle.dumps({"abc": (fixed, {108: runs})}))
+    table = load_file(path)
+    assert table.family == "nb101" and table["params"][0] == 1234
+    assert table["val_acc_108ep"][0] == pytest.approx(91.0) and table["train_time_108ep"][0] == 105.0
+    path.write_bytes(pickle.dumps({"abc": ({"module_adjacency": matrix}, {})}))
+    with pytest.raises(DataFormatError, match="record abc: malformed"):
+        load_file(path)
+
+
+def test_nb201_pth_through_the_api(tmp_path, monkeypatch) -> None:
+    """The reader drives nas_201_api's public methods; a stand-in API serves a small file made here."""
+
+    class FakeAPI:
+        def __init__(self, path, verbose=False):
+            with open(path, "rb") as handle:
+                self.doc = pickle.load(handle)
+
+        def __len__(self):
+            return len(self.doc)
+
+        def arch(self, index):
+            return self.doc[index]["arch_str"]
+
+        def get_more_info(self, index, dataset, hp="12", is_random=True):
+            return self.doc[index]["info"].get(dataset, {})
+
+        def get_cost_info(self, index, dataset):
+            return self.doc[index]["cost"]
+
+    monkeypatch.setitem(sys.modules, "nas_201_api", types.SimpleNamespace(NASBench201API=FakeAPI))
+    path = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
+    path.write_bytes(pickle.dumps([
+        {"arch_str": A1, "info": {"cifar10": {"test-accuracy": 94.37}}, "cost": {"flops": 184.0, "params": 1.53}},
+        {"arch_str": A2, "info": {"cifar10": {"test-accuracy": 85.0}}, "cost": {"flops": 50.0, "params": 0.4}},
+    ]))  # fmt: skip
+    table = load_file(path)
+    assert table["test_acc_200ep/cifar10"].tolist() == [94.37, 85.0] and table["params/cifar100"][1] == 0.4
+
+
+def test_unknown_format() -> None:
+    with pytest.raises(ValueError, match="choices: records"):
+        read_format("parquet", "x")

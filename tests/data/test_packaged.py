@@ -1,0 +1,118 @@
+"""Packaged tables hold exactly the published numbers of the shared benchmark files."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from gennape_naslib.search_spaces import get
+
+from gennape_naslib import data
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+needs_shared = pytest.mark.skipif(not SHARED.is_dir(), reason="../shared/data is not present")
+
+
+def test_list_tables() -> None:
+    assert {"nb201", "nb201_zc", "nb101", "nb301", "ofa_mbv3"} <= set(data.list_tables())
+
+
+@needs_shared
+def test_nb201_equals_nats_bench_csv() -> None:
+    table = data.load("nb201")
+    assert len(table) == 15625 and table.family == "nb201"
+    with open(SHARED / "nb201" / "nats_bench.csv", newline="") as handle:
+        rows = {r["ArchitectureString"]: r for r in csv.DictReader(handle)}
+    columns = {
+        "test_acc_200ep/cifar10": "CIFAR10TestAccuracy200Epochs",
+        "test_acc_200ep/cifar100": "CIFAR100TestAccuracy200Epochs",
+        "test_acc_200ep/imagenet16_120": "ImageNetTestAccuracy200Epochs",
+    }
+    for i, encoding in enumerate(table.encodings):
+        row = rows[encoding]
+        for ours, theirs in columns.items():
+            assert table[ours][i] == float(row[theirs]), (encoding, ours)
+    assert not np.isnan(table["edgegpu_latency/cifar10"]).any()
+
+
+@needs_shared
+def test_best_nb201_cifar10_cell_is_the_published_optimum() -> None:
+    table = data.load("nb201", dataset="cifar10")
+    best = int(np.argmax(table["test_acc_200ep"]))
+    assert round(float(table["test_acc_200ep"][best]), 2) == 94.37
+    assert (
+        table.encodings[best]
+        == "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"
+    )
+
+
+@needs_shared
+def test_hw_latency_matches_source_through_naslib_keys() -> None:
+    table = data.load("nb201")
+    adapter = get("nb201")
+    with open(SHARED / "nb201" / "hw_nas_bench_cifar10.csv", newline="") as handle:
+        for k, row in enumerate(csv.DictReader(handle)):
+            if k % 997:
+                continue
+            arch = adapter.from_naslib(type("G", (), {"get_op_indices": lambda self, r=row: eval(r["net"])})())
+            assert table.lookup(arch)["pixel3_latency/cifar10"] == float(row["pixel3_latency"])
+
+
+@needs_shared
+def test_zero_cost_tables_match_json() -> None:
+    doc = json.loads((SHARED / "nb201" / "zc_nasbench201_725.json").read_text())
+    table = data.load("nb201_zc")
+    assert len(table) == 725
+    adapter = get("nb201")
+    for key, record in list(doc["cifar10"].items())[::50]:
+        arch = adapter.from_naslib(type("G", (), {"get_op_indices": lambda self, k=key: eval(k)})())
+        row = table.lookup(arch)
+        assert row["val_acc/cifar10"] == record["val_accuracy"]
+        assert row["synflow/cifar10"] == record["synflow"]["score"]
+    assert np.isnan(table["val_acc/imagenet16_120"]).sum() == 1  # 724 of 725 cells have ImageNet16-120 data
+    cifar100 = data.load("nb201_zc", dataset="cifar100")
+    assert "val_acc" in cifar100.metric_names and "synflow/cifar10" not in cifar100.metric_names
+
+
+@needs_shared
+def test_nb101_is_pruned_and_deduplicated() -> None:
+    table = data.load("nb101")
+    counts = table["n_duplicates"]
+    assert counts.sum() == 500 and len(table) == 301
+    adapter = get("nb101")
+    hashes = {adapter.canonical_hash(a) for a in table.archs}
+    assert len(hashes) == len(table)
+    assert 80 < np.nanmean(table["val_acc/cifar10"]) < 95
+
+
+@needs_shared
+def test_nb301_marks_surrogate_labels() -> None:
+    table = data.load("nb301")
+    assert len(table) == 725 and table.meta["surrogate_labels"] is True
+    assert "val_acc_surrogate/cifar10" in table.metric_names
+
+
+@needs_shared
+def test_ofa_mbv3_rows() -> None:
+    table = data.load("ofa_mbv3")
+    assert len(table) == 2610
+    with open(SHARED / "ofa_mbv3" / "ofa_mbv3_mit_2610.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(r["top1_acc"]) for r in rows] == table["top1_acc/imagenet"].tolist()
+    assert set(table["resolution"].tolist()) <= {128.0, 160.0, 192.0}
+
+
+@needs_shared
+@pytest.mark.slow
+def test_build_script_reproduces_files_byte_for_byte() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(
+        "build", Path(__file__).resolve().parents[2] / "scripts" / "build_packaged_data.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.main(["--shared", str(SHARED), "--check"]) == 0
