@@ -1,0 +1,367 @@
+"""Import an ONNX model as a computation graph.
+
+The rules are those of :func:`~gennape_naslib.cg.from_torch.from_torch` (and so of a frozen
+TensorFlow graph, GENNAPE_FACTS 1.7), applied to ONNX operators:
+
+=======================================  ======================================================
+ONNX                                     computation-graph nodes
+=======================================  ======================================================
+``Conv`` (``group == C_in > 1``)         ``depthwise`` ``[C, C_out/C, k1, k2]`` (else ``conv``
+                                         ``[C_in/group, C_out, k1, k2]``); bias flag from input 3
+``Gemm``; ``MatMul`` (+ ``Add`` bias)    ``matmul`` ``[C_in, C_out, 0, 0]``; bias flag
+``BatchNormalization``                   ``batchnorm``
+``Relu``/``LeakyRelu``, ``Sigmoid``,     ``relu``, ``sigmoid``, ``tanh``, ``gelu``
+``Tanh``, ``Gelu``
+``Clip(0, 6)``, ``HardSigmoid``          ``relu6`` (other clips are ``<oov>``)
+``HardSwish``                            ``relu6`` then ``mul`` (parents: the input and the relu6)
+``Mul``/``Add`` of two data tensors      ``mul``/``add``; with a constant operand the op vanishes;
+                                         multiplication by the constant 0 is a ``zero`` node
+``Concat``                               ``concat``
+``MaxPool``/``AveragePool``              ``maxpool``/``avgpool`` (strides, kernel, pads metadata)
+``GlobalAveragePool``, ``ReduceMean``    ``mean`` (``GlobalMaxPool``: ``maxpool``)
+``Pad``                                  ``paddings``
+``Dropout``                              ``identity``
+``Flatten``, ``Reshape``, ``Squeeze``,   vanish (their parents connect to their children)
+``Unsqueeze``, ``Transpose``, ``Shape``,
+``Gather``, ``Constant``, ``Identity``,
+``Cast``, ``Slice``, ``Softmax``, ...
+anything else                            ``<oov>``, with one warning naming the op types
+=======================================  ======================================================
+
+Resolutions come from :func:`onnx.shape_inference.infer_shapes`: the first *data* input tensor and
+the first output tensor of each node, NCHW read as ``(H, W, C)`` and 2-D tensors as ``(1, 1, C)``.
+Anything computed only from initializers and constants (weights, shape arithmetic) is not data and
+vanishes.
+
+Exporters may change the graph before it gets here: ``torch.onnx.export`` in eval mode folds
+batch norm into the preceding convolution (export with
+``training=torch.onnx.TrainingMode.PRESERVE`` to keep it) and drops ``Dropout``; the lowering can
+only show what the file holds.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+from gennape_naslib._optional import require
+from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of
+from gennape_naslib.cg.graph import ComputeGraph, GraphError
+from gennape_naslib.cg.vocab import OOV
+
+__all__ = ["from_onnx"]
+
+logger = logging.getLogger(__name__)
+
+_OPS: dict[str, str] = {
+    "Conv": "conv",
+    "Gemm": "gemm",
+    "MatMul": "matmul",
+    "BatchNormalization": "batchnorm",
+    "Relu": "relu",
+    "LeakyRelu": "relu",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Gelu": "gelu",
+    "Clip": "clip",
+    "HardSwish": "hswish",
+    "HardSigmoid": "relu6",
+    "Mul": "mul",
+    "Add": "add",
+    "Sum": "add",
+    "Sub": "arith",
+    "Div": "arith",
+    "Concat": "concat",
+    "MaxPool": "maxpool",
+    "AveragePool": "avgpool",
+    "GlobalAveragePool": "mean",
+    "GlobalMaxPool": "maxpool",
+    "ReduceMean": "mean",
+    "Pad": "paddings",
+    "Dropout": "identity",
+    "SpaceToDepth": "spacetodepthnd",
+    "DepthToSpace": "depthtospacend",
+    **dict.fromkeys(
+        (
+            "Flatten Reshape Squeeze Unsqueeze Transpose Shape Size Gather Constant Identity Cast Slice "
+            "Softmax LogSoftmax ConstantOfShape Expand Split Tile Range"
+        ).split(),
+        "",
+    ),
+}
+# Their outputs describe a tensor's shape, not its values: never data.
+_SHAPE_OPS = frozenset({"Shape", "Size"})
+# Random and control-flow ops are never evaluated ahead of time.
+_NO_FOLD = frozenset(
+    {"RandomNormal", "RandomUniform", "RandomNormalLike", "RandomUniformLike", "Multinomial", "If", "Loop", "Scan"}
+)
+
+
+def _load(onnx: Any, model: Any) -> tuple[Any, str]:
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+        if not path.is_file():
+            raise GraphError(f"ONNX file {str(path)!r} does not exist")
+        try:
+            proto = onnx.load(str(path))
+        except Exception as exc:
+            raise GraphError(f"{str(path)!r} is not a readable ONNX model ({exc.__class__.__name__}: {exc})") from exc
+        if not proto.graph.node:
+            raise GraphError(f"{str(path)!r} holds an ONNX model without nodes; is it an ONNX file?")
+        return proto, str(path)
+    if not hasattr(model, "graph"):
+        raise TypeError(f"from_onnx expects an onnx.ModelProto or a path to a .onnx file, got {type(model).__name__}")
+    return model, "ONNX model"
+
+
+def _dims(value_info: Any) -> list[int | None] | None:
+    tensor_type = value_info.type.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+
+
+def _fold_constants(onnx: Any, proto: Any) -> Any:
+    """Evaluate the nodes computed only from constants (exporters build pad sizes that way).
+
+    Shape inference cannot see through such subgraphs; replacing them by initializers lets it
+    infer every data tensor's shape. Nodes that cannot be evaluated are kept as they are.
+    """
+    from onnx.reference import ReferenceEvaluator
+
+    graph = proto.graph
+    known = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
+    data = {vi.name for vi in graph.input if vi.name not in known}
+    kept, folded = [], {}
+    for node in graph.node:
+        inputs = [t for t in node.input if t]
+        if any(t in data for t in inputs) or not all(t in known for t in inputs) or node.op_type in _NO_FOLD:
+            if any(t in data for t in inputs):
+                data.update(node.output)
+            kept.append(node)
+            continue
+        try:
+            outs = ReferenceEvaluator(node).run(None, {t: known[t] for t in inputs})
+        except Exception:  # an op the reference runtime lacks: leave it to shape inference
+            kept.append(node)
+            continue
+        for t, value in zip(node.output, outs):
+            known[t] = folded[t] = value
+    if not folded:
+        return proto
+    used = {t for node in kept for t in node.input} | {vo.name for vo in graph.output}
+    new = onnx.ModelProto()
+    new.CopyFrom(proto)
+    del new.graph.node[:]
+    new.graph.node.extend(kept)
+    new.graph.initializer.extend(onnx.numpy_helper.from_array(value, t) for t, value in folded.items() if t in used)
+    return new
+
+
+class _Importer:
+    def __init__(self, onnx: Any, proto: Any, name: str, source: str) -> None:
+        self.onnx, self.name, self.source = onnx, name, source
+        try:
+            proto = _fold_constants(onnx, proto)
+            proto = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+        except Exception as exc:
+            raise GraphError(f"{source}: ONNX shape inference failed ({exc.__class__.__name__}: {exc})") from exc
+        self.graph = proto.graph
+        self.shapes: dict[str, list[int | None] | None] = {}
+        for vi in [*self.graph.input, *self.graph.value_info, *self.graph.output]:
+            self.shapes[vi.name] = _dims(vi)
+        self.consts: dict[str, Any] = {}
+        for init in self.graph.initializer:
+            self.shapes[init.name] = list(init.dims)
+            self.consts[init.name] = init
+        for node in self.graph.node:
+            if node.op_type == "Constant" and node.output:
+                for attr in node.attribute:
+                    if attr.name == "value":
+                        self.consts[node.output[0]] = attr.t
+                        self.shapes[node.output[0]] = list(attr.t.dims)
+        self.oov: dict[str, int] = {}
+
+    def _hwc(self, tensor: str) -> tuple[int, int, int] | None:
+        dims = self.shapes.get(tensor)
+        if dims is None:
+            return None
+        dims = list(dims)
+        if dims and dims[0] is None:
+            dims[0] = 1
+        if any(d is None for d in dims):
+            return None
+        return hwc_of(dims, "NCHW")
+
+    def _value(self, tensor: str) -> Any:
+        proto = self.consts.get(tensor)
+        return None if proto is None else self.onnx.numpy_helper.to_array(proto)
+
+    def run(self) -> ComputeGraph:
+        inputs = [vi for vi in self.graph.input if vi.name not in self.consts]
+        if len(inputs) != 1:
+            raise GraphError(f"{self.source}: from_onnx supports one data input, found {[vi.name for vi in inputs]}")
+        outputs = list(self.graph.output)
+        if len(outputs) != 1:
+            raise GraphError(f"{self.source}: from_onnx supports one output, found {[vo.name for vo in outputs]}")
+        in_name = inputs[0].name
+        in_hwc = self._hwc(in_name)
+        if in_hwc is None:
+            raise GraphError(f"{self.source}: the input {in_name!r} has no fixed shape {self.shapes.get(in_name)}")
+        raw = [RawNode("input", "input", [], in_hwc, in_hwc, label=in_name)]
+        self.producer: dict[str, str] = {in_name: "input"}
+        self.ops: dict[str, str | None] = {"input": "input"}
+        self.by_key: dict[str, RawNode] = {"input": raw[0]}
+        self.first_parent: dict[str, str | None] = {}
+        for i, node in enumerate(self.graph.node):
+            data_in = [t for t in node.input if t in self.producer]
+            if not data_in or node.op_type in _SHAPE_OPS:
+                continue
+            key = f"{i}:{node.name or node.op_type}"
+            for t in node.output:
+                self.producer[t] = key
+            parents = list(dict.fromkeys(self.producer[t] for t in data_in))
+            self.first_parent[key] = parents[0] if len(parents) == 1 else None
+            in_hwc = self._hwc(data_in[0])
+            out_hwc = self._hwc(node.output[0]) if node.output else None
+            raw.extend(self._lower(node, key, parents, in_hwc, out_hwc))
+        out_tensor = outputs[0].name
+        if out_tensor not in self.producer:
+            raise GraphError(f"{self.source}: the output {out_tensor!r} does not depend on the input {in_name!r}")
+        raw.append(RawNode("output", "output", [self.producer[out_tensor]], label=out_tensor))
+        if self.oov:
+            names = ", ".join(f"{k} ({v}x)" for k, v in sorted(self.oov.items()))
+            message = f"{self.name}: ONNX ops outside the GENNAPE vocabulary became <oov> nodes: {names}"
+            warnings.warn(message, stacklevel=3)
+            logger.info(message)
+        return finalize(raw, self.name, None)
+
+    def _effective(self, key: str | None) -> str | None:
+        while key is not None and self.ops.get(key) is None:
+            key = self.first_parent.get(key)
+        return key
+
+    def _lower(self, node: Any, key: str, parents: list[str], in_hwc: Any, out_hwc: Any) -> list[RawNode]:
+        attrs = {a.name: self.onnx.helper.get_attribute_value(a) for a in node.attribute}
+        kind = _OPS.get(node.op_type)
+        label = node.name or node.op_type
+        make = lambda op, **kw: RawNode(key, op, parents[:1], in_hwc, out_hwc, label=label, **kw)
+        op: str | None
+        if kind is None:
+            self.oov[node.op_type] = self.oov.get(node.op_type, 0) + 1
+            op, rn = OOV, RawNode(key, OOV, parents, in_hwc, out_hwc, label=label)
+        elif kind in ("conv", "gemm", "matmul"):
+            rn = self._weighted(node, kind, attrs, make, parents, in_hwc, out_hwc, key, label)
+            op = rn.op
+        elif kind == "hswish":
+            self.ops[key] = "mul"
+            return [
+                RawNode(key + "/relu6", "relu6", parents[:1], in_hwc, in_hwc, label=label + "/relu6"),
+                RawNode(key, "mul", [parents[0], key + "/relu6"], in_hwc, out_hwc, label=label),
+            ]
+        elif kind == "clip":
+            lo = self._value(node.input[1]) if len(node.input) > 1 and node.input[1] else attrs.get("min")
+            hi = self._value(node.input[2]) if len(node.input) > 2 and node.input[2] else attrs.get("max")
+            lo, hi = (None if v is None else float(v) for v in (lo, hi))
+            op = "relu6" if (lo, hi) == (0.0, 6.0) else OOV
+            if op == OOV:
+                self.oov["Clip"] = self.oov.get("Clip", 0) + 1
+            rn = make(op)
+        elif kind in ("mul", "add", "arith"):
+            op, rn = self._binary(node, kind, key, parents, in_hwc, out_hwc, label)
+        elif kind in ("maxpool", "avgpool"):
+            strides = tuple(int(s) for s in attrs.get("strides", ())) or None
+            meta = {
+                "ksize": [int(k) for k in attrs.get("kernel_shape", ())],
+                "pads": [int(p) for p in attrs.get("pads", ())],
+            }
+            op, rn = kind, make(kind, strides=strides if strides is None else (strides[0], strides[-1]), metadata=meta)
+        elif kind == "paddings":
+            pads = self._value(node.input[1]) if len(node.input) > 1 and node.input[1] else attrs.get("pads")
+            meta = None
+            if pads is not None and len(pads) == 8:  # NCHW: begins then ends
+                meta = {"pad_h": [int(pads[2]), int(pads[6])], "pad_w": [int(pads[3]), int(pads[7])]}
+            op, rn = "paddings", make("paddings", metadata=meta)
+        elif kind == "concat":
+            op, rn = "concat", RawNode(key, "concat", parents, in_hwc, out_hwc, label=label)
+        elif kind == "":
+            op, rn = None, RawNode(key, None, parents, in_hwc, out_hwc, label=label)
+        else:
+            op, rn = kind, make(kind)
+        self.ops[key] = op
+        self.by_key[key] = rn
+        return [rn]
+
+    def _weighted(self, node: Any, kind: str, attrs: dict[str, Any], make: Any, *rest: Any) -> RawNode:
+        parents, in_hwc, out_hwc, key, label = rest
+        inputs = list(node.input)
+        weight = inputs[1] if len(inputs) > 1 else ""
+        dims = self.shapes.get(weight)
+        if weight in self.producer or dims is None or any(d is None for d in dims):
+            self.oov[node.op_type] = self.oov.get(node.op_type, 0) + 1
+            return RawNode(key, OOV, parents, in_hwc, out_hwc, label=label)
+        bias = len(inputs) > 2 and bool(inputs[2])
+        if kind == "gemm":
+            k, n = (dims[1], dims[0]) if attrs.get("transB", 0) else (dims[0], dims[1])
+            return make("matmul", shape=(k, n, 0, 0), use_bias=bias)
+        if kind == "matmul":
+            return make("matmul", shape=(dims[-2], dims[-1], 0, 0), use_bias=False)
+        groups = int(attrs.get("group", 1))
+        c_out, c_in_per_group = dims[0], dims[1]
+        kernel = (list(dims[2:]) + [1, 1])[:2]
+        c_in = c_in_per_group * groups
+        if groups > 1 and groups == c_in:
+            op, shape = "depthwise", (c_in, c_out // c_in, kernel[0], kernel[1])
+        else:
+            op, shape = "conv", (c_in_per_group, c_out, kernel[0], kernel[1])
+        strides = [int(s) for s in attrs.get("strides", (1, 1))]
+        meta: dict[str, Any] = {"pads": [int(p) for p in attrs.get("pads", ())]}
+        dilations = [int(d) for d in attrs.get("dilations", ())]
+        if any(d != 1 for d in dilations):
+            meta["dilation"] = dilations
+        return make(op, shape=shape, use_bias=bias, strides=(strides[0], strides[-1]), metadata=meta)
+
+    def _binary(self, node: Any, kind: str, key: str, parents: list[str], in_hwc: Any, out_hwc: Any, label: str) -> Any:
+        if len(parents) >= 2:
+            if kind == "arith":
+                self.oov[node.op_type] = self.oov.get(node.op_type, 0) + 1
+                return OOV, RawNode(key, OOV, parents, in_hwc, out_hwc, label=label)
+            return kind, RawNode(key, kind, parents, in_hwc, out_hwc, label=label)
+        constants = [self._value(t) for t in node.input if t not in self.producer]
+        if kind == "mul" and any(c is not None and c.size == 1 and float(c.reshape(-1)[0]) == 0.0 for c in constants):
+            return "zero", RawNode(key, "zero", parents[:1], in_hwc, out_hwc, label=label)
+        if kind == "add":  # a constant added to a dense layer's output is its bias
+            producer = self._effective(parents[0])
+            if producer is not None and self.ops.get(producer) == "matmul":
+                self.by_key[producer].use_bias = True
+        return None, RawNode(key, None, parents, in_hwc, out_hwc, label=label)
+
+
+def from_onnx(model: Any, name: str | None = None) -> ComputeGraph:
+    """Build the computation graph of an ONNX model.
+
+    Args:
+        model: An ``onnx.ModelProto`` or the path of a ``.onnx`` file, with one data input (NCHW)
+            and one output.
+        name: Graph name (default: the file's stem, the model's graph name, or ``"onnx"``).
+
+    Returns:
+        The computation graph (see the module docstring for the rules).
+
+    Raises:
+        GraphError: If the file cannot be read (the message names it), shape inference fails, or the
+            model has several inputs/outputs or an input without a fixed shape.
+        TypeError: If ``model`` is neither a ModelProto nor a path.
+        MissingDependencyError: If onnx is not installed.
+    """
+    onnx = require("onnx", "onnx", "Importing an ONNX model")
+    for submodule in ("onnx.numpy_helper", "onnx.shape_inference", "onnx.helper"):
+        require(submodule, "onnx", "Importing an ONNX model")
+
+    proto, source = _load(onnx, model)
+    if name is None:
+        name = Path(source).stem if isinstance(model, (str, os.PathLike)) else (proto.graph.name or "onnx")
+    return _Importer(onnx, proto, name, source).run()

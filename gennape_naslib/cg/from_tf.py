@@ -1,0 +1,646 @@
+"""Import a frozen TensorFlow ``GraphDef`` (or ``.pb`` file) as a computation graph.
+
+This follows GENNAPE's GraphDef pipeline (GENNAPE_FACTS 1.4-1.6) and extends it so that graphs
+frozen by TensorFlow 2 / Keras 3 lower to the same computation graph as the same network written in
+PyTorch (:func:`~gennape_naslib.cg.from_torch.from_torch`):
+
+1. **Labels.** A node's label is the last ``/``-separated part of its lower-cased name; when the
+   label maps to no vocabulary op and the TF op type is sigmoid/relu/tanh/swish, the op type is the
+   label. A label that GENNAPE's keyword rule keeps (:func:`is_kept`) and that maps to a vocabulary
+   op (:func:`~gennape_naslib.cg.vocab.op_from_label`) gives the node's op, as in GENNAPE
+   (``global_pool`` -> ``global``, ``identity_3`` -> ``identity``, ``zero`` -> ``zero``).
+2. **Pruning.** Constants, variable reads and everything computed only from constants vanish, as do
+   plumbing ops (reshape, squeeze, slices, softmax, ``IdentityN``, ...) and identities whose label is
+   not kept (``skip_connect_3``); their parents connect to their children. Ops whose label is
+   not kept but whose TF op type is a known computational op survive under that op (Keras 3 names a
+   convolution ``convolution`` and a padding ``Pad``, which GENNAPE's keywords would drop).
+3. **Kernels.** The weight tensor of ``Conv2D``, ``DepthwiseConv2dNative`` and ``MatMul`` becomes
+   the op node's weight shape (TF ``[k1, k2, Cin, Cout]`` -> ``[Cin, Cout, k1, k2]``, depthwise
+   ``[k1, k2, C, m]`` -> ``[C, m, k1, k2]``, dense ``[Cin, Cout]`` -> ``[Cin, Cout, 0, 0]``); the
+   kernel constant and its reads disappear.
+4. **Bias.** A ``BiasAdd`` (or any node labelled ``*bias*``) is folded into the weighted op that feeds
+   it as ``use_bias``.
+5. **Batch norm.** ``FusedBatchNorm*`` is one ``batchnorm`` node; its statistics are constants and
+   vanish. The decomposed form that Keras 3 emits (a ``.../batchnorm/...`` name scope of mul/add/rsqrt
+   ops, ``tf.nn.batch_normalization``) is collapsed into one ``batchnorm`` node; likewise a
+   ``.../Gelu/...`` scope becomes one ``gelu`` node.
+6. **Paddings.** ``Pad``/``PadV2``/``MirrorPad`` become a ``paddings`` node between the producer and
+   the consumer, with ``pad_h``/``pad_w`` metadata (GENNAPE re-attaches the ``paddings`` constant to
+   the same place).
+7. **Degenerate arithmetic.** ``add``/``mul`` with fewer than two distinct data parents vanish
+   (``x + 3``, ``x / 6``; hard-swish becomes ``relu6`` + ``mul``, SiLU ``sigmoid`` + ``mul``);
+   multiplication by the constant 0 is a ``zero`` node.
+8. **Input/output.** The ``Placeholder`` (or a source labelled ``input``) is the ``input`` node; the
+   node labelled ``output`` is the output (trailing identities after it, as a TF 2 function adds,
+   are dropped); without one, an ``output`` node is appended to the single sink. Internal
+   ``input``/``output`` identities are contracted.
+9. **Resolutions.** The graph is imported with ``tf.compat.v1`` and every node's resolution is read
+   from its first *data* input tensor and its first output tensor (NHWC; 2-D tensors as
+   ``(1, 1, C)``). Strides ``(1, s, s, 1)`` become ``(s, s)``; padding, data format, dilations and
+   pooling windows are kept in ``metadata``.
+
+Deviations from the original pipeline (deliberate): edges follow inputs with port suffixes
+(``x:1``); a shared kernel gives its shape to every consumer; the first *data* input (not a
+constant) defines ``H_in/W_in/C_in``; node order is topological rather than "weighted first".
+Known differences from :func:`from_torch`: Keras 3 drops ``Dropout`` at inference (no ``identity``
+node), dilated depthwise convolutions appear as ``spacetobatchnd -> depthwise -> batchtospacend``
+(GENNAPE 1.7), and grouped Keras convolutions are function calls (``<oov>``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from gennape_naslib._atomic import atomic_write
+from gennape_naslib._optional import require
+from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of
+from gennape_naslib.cg.graph import ComputeGraph, GraphError
+from gennape_naslib.cg.vocab import OOV, WEIGHTED_OPS, op_from_label
+
+__all__ = [
+    "EXCLUDE_KEYWORDS",
+    "KEEP_KEYWORDS",
+    "WEIGHTED_KEYWORDS",
+    "freeze_keras_model",
+    "from_tf_graphdef",
+    "gennape_label",
+    "is_kept",
+    "is_weighted_label",
+    "write_pb",
+]
+
+logger = logging.getLogger(__name__)
+
+#: A label containing one of these marks a weighted node in GENNAPE (GENNAPE_FACTS 1.4).
+WEIGHTED_KEYWORDS: tuple[str, ...] = ("kernel", "conv", "depthwise", "matmul", "biasadd", "pointwise", "weight")
+#: Labels equal to, or (unless excluded) containing, one of these survive GENNAPE's pruning.
+KEEP_KEYWORDS: tuple[str, ...] = (
+    "input",
+    "output",
+    "kernel",
+    "conv2d",
+    "add",
+    "relu",
+    "relu6",
+    "fusedbatchnorm",
+    "matmul",
+    "depthwise",
+    "depthwise_kernel",
+    "pointwise",
+    "weight",
+    "sigmoid",
+    "tanh",
+    "swish",
+    "pool",
+    "mul",
+    "spacetobatchnd",
+    "batchtospacend",
+    "spacetodepthnd",
+    "depthtospacend",
+    "mean",
+    "global",
+    "identity",
+    "zero",
+    "concat",
+    "gelu",
+    "paddings",
+    "reserved",
+)
+#: Labels excluded from the substring keep rule.
+EXCLUDE_KEYWORDS: tuple[str, ...] = ("moving_mean",)
+_OP_TYPE_FALLBACK = ("sigmoid", "relu", "tanh", "swish")
+
+# TF op type -> vocabulary op ("" = plumbing that vanishes; "arith" = vanishes with a constant
+# operand, <oov> between two data tensors; "bias" = folded into the weighted producer).
+_OP_TYPES: dict[str, str] = {
+    "Placeholder": "input",
+    "Conv2D": "conv",
+    "DepthwiseConv2dNative": "depthwise",
+    "MatMul": "matmul",
+    "FusedBatchNorm": "batchnorm",
+    "FusedBatchNormV2": "batchnorm",
+    "FusedBatchNormV3": "batchnorm",
+    "Relu": "relu",
+    "LeakyRelu": "relu",
+    "Relu6": "relu6",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Gelu": "gelu",
+    "MaxPool": "maxpool",
+    "MaxPoolV2": "maxpool",
+    "AvgPool": "avgpool",
+    "Mean": "mean",
+    "ConcatV2": "concat",
+    "Concat": "concat",
+    "AddV2": "add",
+    "Add": "add",
+    "AddN": "add",
+    "Mul": "mul",
+    "Pad": "paddings",
+    "PadV2": "paddings",
+    "MirrorPad": "paddings",
+    "SpaceToBatchND": "spacetobatchnd",
+    "BatchToSpaceND": "batchtospacend",
+    "SpaceToDepth": "spacetodepthnd",
+    "DepthToSpace": "depthtospacend",
+    "BiasAdd": "bias",
+    "Sub": "arith",
+    "RealDiv": "arith",
+    "Div": "arith",
+    "Maximum": "arith",
+    "Minimum": "arith",
+    **dict.fromkeys(
+        (
+            "Identity Snapshot StopGradient PreventGradient Reshape Squeeze ExpandDims StridedSlice Slice "
+            "Pack Unpack Cast Transpose Softmax LogSoftmax ReadVariableOp Fill Tile Split SplitV GatherV2 "
+            "Shape ShapeN Size Rank ZerosLike OnesLike BroadcastTo CheckNumerics EnsureShape Range"
+        ).split(),
+        "",
+    ),
+}
+# Op types that vanish whatever their label says (``IdentityN`` is TF's custom-gradient pass-through).
+_ALWAYS_PLUMBING = frozenset({"IdentityN", "NoOp", "Shape", "ShapeN", "Size", "Rank", "ReadVariableOp"})
+# Their outputs describe a tensor's shape, not its values: never data.
+_SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
+_PASS_THROUGH = frozenset({"Identity", "IdentityN", "Snapshot", "StopGradient"})
+# Name scopes emitted as several primitive ops that stand for one vocabulary op.
+_SCOPES = {"batchnorm": "batchnorm", "gelu": "gelu"}
+
+
+def gennape_label(node_name: str, op_type: str = "") -> str:
+    """GENNAPE's label of a GraphDef node (GENNAPE_FACTS 1.2).
+
+    Args:
+        node_name: Full TF node name, e.g. ``"model/conv2d/Conv2D"``.
+        op_type: TF op type, e.g. ``"Relu"``; used when the name maps to no vocabulary op.
+
+    Returns:
+        The last ``/``-separated component, lower-cased, or the lower-cased op type if that label is
+        out of vocabulary and the op type is one of sigmoid, relu, tanh, swish.
+    """
+    label = node_name.lower().rsplit("/", 1)[-1]
+    if op_from_label(label) == OOV and op_type.lower() in _OP_TYPE_FALLBACK:
+        return op_type.lower()
+    return label
+
+
+def is_kept(label: str) -> bool:
+    """Whether GENNAPE's keyword pruning keeps a node with this label (GENNAPE_FACTS 1.6 step 2)."""
+    if label in KEEP_KEYWORDS:
+        return True
+    return label not in EXCLUDE_KEYWORDS and any(k in label for k in KEEP_KEYWORDS)
+
+
+def is_weighted_label(label: str) -> bool:
+    """Whether GENNAPE makes a node with this label a weighted node (GENNAPE_FACTS 1.4)."""
+    return any(k in label for k in WEIGHTED_KEYWORDS)
+
+
+# ---------------------------------------------------------------------------------------------- loading
+def _load_graph_def(tf: Any, graph_def: Any) -> tuple[Any, str | None]:
+    if isinstance(graph_def, (str, os.PathLike)):
+        path = Path(graph_def)
+        try:
+            data = path.read_bytes()
+        except OSError as exc:
+            raise GraphError(f"cannot read the GraphDef file {str(path)!r}: {exc}") from exc
+        gd = tf.compat.v1.GraphDef()
+        try:
+            gd.ParseFromString(data)
+        except Exception as exc:
+            raise GraphError(
+                f"{str(path)!r} is not a binary TensorFlow GraphDef (.pb) file ({exc.__class__.__name__}: {exc})"
+            ) from exc
+        if not gd.node:
+            raise GraphError(f"{str(path)!r} holds no GraphDef nodes; is it a frozen .pb graph?")
+        return gd, str(path)
+    if not hasattr(graph_def, "node"):
+        raise TypeError(f"from_tf_graphdef expects a GraphDef or a path to a .pb file, got {type(graph_def).__name__}")
+    return graph_def, None
+
+
+def _normalise_input_shape(input_shape: Sequence[int] | None) -> tuple[int, int, int] | None:
+    if input_shape is None:
+        return None
+    dims = tuple(int(d) for d in input_shape)
+    if len(dims) == 4:
+        dims = dims[1:]
+    if len(dims) != 3 or any(d <= 0 for d in dims):
+        raise ValueError(f"input_shape must be (H, W, C) or (1, H, W, C), got {tuple(input_shape)!r}")
+    return dims  # type: ignore[return-value]
+
+
+def _resolve_inputs(nodes: dict[str, Any]) -> dict[str, list[str]]:
+    """Per node, the names of the nodes feeding its data inputs, in order.
+
+    Control inputs (``^x``) are skipped, port suffixes (``x:1``) stripped, and ``IdentityN`` outputs
+    forwarded to the matching input (TF's custom-gradient wrapper passes input ``k`` to output ``k``).
+    """
+
+    def source(ref: str, depth: int = 0) -> str:
+        name, _, port = ref.partition(":")
+        node = nodes.get(name)
+        if node is not None and node.op == "IdentityN" and depth < 64:
+            refs = [i for i in node.input if not i.startswith("^")]
+            k = int(port) if port.isdigit() else 0
+            if k < len(refs):
+                return source(refs[k], depth + 1)
+        return name
+
+    return {n: [source(i) for i in node.input if not i.startswith("^")] for n, node in nodes.items()}
+
+
+def _topological(nodes: dict[str, Any], inputs: dict[str, list[str]]) -> list[str]:
+    indeg = {n: 0 for n in nodes}
+    kids: dict[str, list[str]] = {n: [] for n in nodes}
+    for n in nodes:
+        for p in set(inputs[n]):
+            if p in nodes:
+                indeg[n] += 1
+                kids[p].append(n)
+    ready = [n for n in nodes if indeg[n] == 0]
+    order: list[str] = []
+    while ready:
+        n = ready.pop()
+        order.append(n)
+        for c in kids[n]:
+            indeg[c] -= 1
+            if indeg[c] == 0:
+                ready.append(c)
+    return order  # nodes on cycles (while loops) are left out and never become data
+
+
+class _Importer:
+    def __init__(self, tf: Any, gd: Any, input_hwc: tuple[int, int, int] | None, name: str, source: str) -> None:
+        self.tf, self.gd, self.name, self.source = tf, gd, name, source
+        self.nodes = {n.name: n for n in gd.node}
+        self.file_order = {n.name: i for i, n in enumerate(gd.node)}
+        self.inputs = _resolve_inputs(self.nodes)
+        self.input_hwc = input_hwc
+        self.oov: dict[str, int] = {}
+
+    def _import(self, roots: list[str]) -> None:
+        tf = self.tf
+        graph = tf.Graph()
+        with graph.as_default():
+            input_map = {}
+            if self.input_hwc is not None:
+                h, w, c = self.input_hwc
+                for r in roots:
+                    if self.nodes[r].op == "Placeholder":
+                        ph = tf.compat.v1.placeholder(tf.float32, (1, h, w, c), name="gennape_input_override")
+                        input_map[f"{r}:0"] = ph
+            try:
+                tf.compat.v1.import_graph_def(self.gd, input_map=input_map, name="")
+            except Exception as exc:
+                raise GraphError(
+                    f"{self.source}: TensorFlow cannot import the GraphDef ({exc.__class__.__name__}: {exc})"
+                ) from exc
+        self.graph = graph
+
+    # --------------------------------------------------------------------------- tensor helpers
+    def _op(self, name: str) -> Any:
+        return self.graph.get_operation_by_name(name)
+
+    def _hwc(self, tensor: Any) -> tuple[int, int, int] | None:
+        if tensor.shape.rank is None:
+            return None
+        dims = tensor.shape.as_list()
+        if dims and dims[0] is None:
+            dims[0] = 1
+        if any(d is None for d in dims):
+            return None
+        return hwc_of(dims, self.layout)
+
+    def _static(self, tensor: Any) -> Any:
+        try:
+            return self.tf.get_static_value(tensor)
+        except Exception:  # pragma: no cover - defensive: unknown op kernels
+            return None
+
+    def _pair(self, values: Sequence[int]) -> tuple[int, int]:
+        v = [int(x) for x in values]
+        if len(v) == 4:
+            return (v[2], v[3]) if self.layout == "NCHW" else (v[1], v[2])
+        return (v[0], v[-1])
+
+    # --------------------------------------------------------------------------- main
+    def run(self) -> ComputeGraph:
+        order = _topological(self.nodes, self.inputs)
+        labels = {n: gennape_label(n, self.nodes[n].op) for n in self.nodes}
+        roots = [
+            n for n in order if self.nodes[n].op in ("Placeholder", "PlaceholderWithDefault") and self._is_float(n)
+        ]
+        if not roots:  # GENNAPE's model maker feeds constant ones into an identity named "input"
+            roots = [n for n in order if labels[n].startswith("input")][:1]
+        if not roots:
+            raise GraphError(f"{self.source}: no input found (expected a Placeholder or a node named 'input')")
+        self._import(roots)
+        formats = {n.attr["data_format"].s for n in self.gd.node if "data_format" in n.attr}
+        self.layout = "NCHW" if b"NCHW" in formats else "NHWC"
+
+        data: set[str] = set()
+        for n in order:
+            node = self.nodes[n]
+            if n in roots or (node.op not in _SHAPE_OPS and any(p in data for p in self.inputs[n])):
+                data.add(n)
+        self.data = data
+        self.children: dict[str, list[str]] = {n: [] for n in data}
+        for n in data:
+            for p in self.inputs[n]:
+                if p in data and n not in self.children[p]:
+                    self.children[p].append(n)
+
+        scope_op = self._scopes(order)
+        out_key = self._find_output(labels, order)
+        raw: list[RawNode] = []
+        ops: dict[str, str | None] = {}
+        by_key: dict[str, RawNode] = {}
+        for n in sorted((n for n in order if n in data), key=self.file_order.__getitem__):
+            if n in self.dropped:
+                continue
+            node = self.nodes[n]
+            parents = [p for p in self.inputs[n] if p in data]
+            first = next((t for t, p in zip(self._op(n).inputs, self.inputs[n]) if p in data), None)
+            in_hwc = self._hwc(first) if first is not None else None
+            out_hwc = self._hwc(self._op(n).outputs[0]) if self._op(n).outputs else None
+            if n in roots:
+                op, in_hwc = "input", self.input_hwc or out_hwc
+                out_hwc = in_hwc
+            elif n in scope_op:
+                op = scope_op[n]
+                if op is not None:
+                    parents, in_hwc = self._scope_inputs(n)
+            else:
+                op = self._classify(n, labels[n], parents, ops)
+            ops[n] = op
+            rn = RawNode(n, op, parents, in_hwc, out_hwc, label=n)
+            if op in WEIGHTED_OPS:
+                rn.shape = self._weight_shape(n)
+            if op is not None and self._op(n).node_def.attr:
+                rn.strides, rn.metadata = self._attrs(n, op)
+            if op == "bias":
+                self._fold_bias(n, parents, ops, by_key)
+                rn.op = None
+            raw.append(rn)
+            by_key[n] = rn
+        if out_key is None:
+            raw.append(RawNode("gennape_output", "output", [self._single_sink(ops)], label="output"))
+        if self.oov:
+            names = ", ".join(f"{k} ({v}x)" for k, v in sorted(self.oov.items()))
+            message = f"{self.name}: TF ops outside the GENNAPE vocabulary became <oov> nodes: {names}"
+            warnings.warn(message, stacklevel=3)
+            logger.info(message)
+        return finalize(raw, self.name, self.input_hwc)
+
+    def _is_float(self, n: str) -> bool:
+        dtype = self.nodes[n].attr["dtype"].type if "dtype" in self.nodes[n].attr else 1
+        return dtype in (1, 2, 19, 14)  # float32, float64, float16, bfloat16
+
+    def _scopes(self, order: list[str]) -> dict[str, str | None]:
+        """Collapse ``.../batchnorm/...`` and ``.../Gelu/...`` scopes: one node keeps the op."""
+        groups: dict[str, list[str]] = {}
+        for n in order:
+            if n not in self.data:
+                continue
+            parts = n.split("/")
+            for i, part in enumerate(parts[:-1]):
+                if part.lower() in _SCOPES:
+                    groups.setdefault("/".join(parts[: i + 1]), []).append(n)
+                    break
+        result: dict[str, str | None] = {}
+        self.scope_members: dict[str, list[str]] = {}
+        for prefix, members in groups.items():
+            inside = set(members)
+            exits = [m for m in members if any(c not in inside for c in self.children[m])]
+            rep = exits[-1] if exits else members[-1]
+            for m in members:
+                result[m] = None
+            result[rep] = _SCOPES[prefix.rsplit("/", 1)[-1].lower()]
+            self.scope_members[rep] = members
+        return result
+
+    def _scope_inputs(self, rep: str) -> tuple[list[str], tuple[int, int, int] | None]:
+        members = self.scope_members[rep]
+        inside = set(members)
+        parents: list[str] = []
+        first = None
+        for m in members:
+            for t, p in zip(self._op(m).inputs, self.inputs[m]):
+                if p in self.data and p not in inside and p not in parents:
+                    parents.append(p)
+                    first = first if first is not None else t
+        return parents, (self._hwc(first) if first is not None else None)
+
+    def _find_output(self, labels: dict[str, str], order: list[str]) -> str | None:
+        """The node labelled ``output`` that data reaches; pass-through sinks after it are dropped."""
+        self.dropped: set[str] = set()
+        found: str | None = None
+        for sink in (n for n in order if n in self.data and not self.children[n]):
+            chain, cur = [], sink
+            while not labels[cur].startswith("output") and self.nodes[cur].op in _PASS_THROUGH:
+                parents = [p for p in self.inputs[cur] if p in self.data]
+                if len(parents) != 1:
+                    break
+                chain.append(cur)
+                cur = parents[0]
+            if labels[cur].startswith("output"):
+                self.dropped.update(chain)
+                found = cur
+        return found
+
+    def _single_sink(self, ops: dict[str, str | None]) -> str:
+        sinks = [n for n, kids in self.children.items() if not kids and n not in self.dropped]
+        if len(sinks) != 1:
+            raise GraphError(
+                f"{self.source}: the graph needs a single output tensor (or a node named 'output'); "
+                f"found sinks {sorted(sinks)[:8]}"
+            )
+        return sinks[0]
+
+    def _effective(self, name: str, ops: dict[str, str | None]) -> str | None:
+        """The nearest node upstream of ``name`` (inclusive) that survives contraction."""
+        cur: str | None = name
+        while cur is not None and ops.get(cur) is None:
+            parents = [p for p in self.inputs[cur] if p in self.data]
+            cur = parents[0] if len(parents) == 1 else None
+        return cur
+
+    def _classify(self, n: str, label: str, parents: list[str], ops: dict[str, str | None]) -> str | None:
+        op_type = self.nodes[n].op
+        if op_type in _ALWAYS_PLUMBING:
+            return None
+        kind = _OP_TYPES.get(op_type)
+        if op_type == "BiasAdd" or "bias" in label:
+            return "bias"
+        if kind in WEIGHTED_OPS:
+            weights = [p for p in self.inputs[n][1:2] if p not in self.data]
+            if weights:
+                return kind
+            self.oov[op_type] = self.oov.get(op_type, 0) + 1
+            return OOV
+        by_label = op_from_label(label) if is_kept(label) else OOV
+        if by_label != OOV and by_label not in WEIGHTED_OPS:
+            kind = by_label
+        if kind in ("mul", "arith") and len(set(parents)) < 2:
+            if self._times_zero(n):
+                upstream = self._effective(parents[0], ops) if parents else None
+                return None if upstream is not None and ops.get(upstream) == "zero" else "zero"
+            return None
+        if kind == "arith":
+            self.oov[op_type] = self.oov.get(op_type, 0) + 1
+            return OOV
+        if kind is None:
+            self.oov[op_type] = self.oov.get(op_type, 0) + 1
+            return OOV
+        return kind or None
+
+    def _times_zero(self, n: str) -> bool:
+        if self.nodes[n].op != "Mul":
+            return False
+        for t, p in zip(self._op(n).inputs, self.inputs[n]):
+            if p not in self.data:
+                value = self._static(t)
+                if value is not None and value.size == 1 and float(value.reshape(-1)[0]) == 0.0:
+                    return True
+        return False
+
+    def _fold_bias(self, n: str, parents: list[str], ops: dict[str, str | None], by_key: dict[str, RawNode]) -> None:
+        rep = self._effective(parents[0], ops) if parents else None
+        if rep is not None and ops.get(rep) in WEIGHTED_OPS:
+            by_key[rep].use_bias = True
+
+    def _weight_shape(self, n: str) -> tuple[int, int, int, int]:
+        node, op = self.nodes[n], self._op(n)
+        dims = op.inputs[1].shape.as_list() if op.inputs[1].shape.rank is not None else None
+        if dims is None or any(d is None for d in dims):
+            raise GraphError(f"{self.source}: the weight of node {n!r} ({node.op}) has an unknown shape")
+        if node.op == "MatMul":
+            if node.attr["transpose_b"].b:
+                dims = dims[::-1]
+            return (dims[0], dims[1], 0, 0)
+        return (dims[2], dims[3], dims[0], dims[1])
+
+    def _attrs(self, n: str, op: str) -> tuple[tuple[int, int] | None, dict[str, Any] | None]:
+        attr = self.nodes[n].attr
+        meta: dict[str, Any] = {}
+        strides = self._pair(attr["strides"].list.i) if "strides" in attr and attr["strides"].list.i else None
+        if "padding" in attr and attr["padding"].s:
+            meta["padding"] = attr["padding"].s.decode().lower()
+        if "data_format" in attr and attr["data_format"].s and op != "bias":
+            meta["data_format"] = attr["data_format"].s.decode().upper()
+        if "dilations" in attr and attr["dilations"].list.i:
+            dil = self._pair(attr["dilations"].list.i)
+            if dil != (1, 1):
+                meta["dilation"] = list(dil)
+        if op in ("maxpool", "avgpool"):
+            ksize = list(attr["ksize"].list.i) if "ksize" in attr else None
+            if ksize is None and len(self._op(n).inputs) > 1:
+                value = self._static(self._op(n).inputs[1])
+                ksize = [int(v) for v in value] if value is not None else None
+                if strides is None and len(self._op(n).inputs) > 2:
+                    value = self._static(self._op(n).inputs[2])
+                    strides = self._pair(value) if value is not None else None
+            if ksize:
+                meta["ksize"] = list(self._pair(ksize))
+        if op in ("paddings", "spacetobatchnd"):
+            index = 2 if op == "spacetobatchnd" else 1
+            inputs = self._op(n).inputs
+            value = self._static(inputs[index]) if len(inputs) > index else None
+            if value is not None and value.ndim == 2:
+                rows = value.tolist()
+                if len(rows) == 4:
+                    rows = rows[2:4] if self.layout == "NCHW" else rows[1:3]
+                if len(rows) >= 2:
+                    meta["pad_h"], meta["pad_w"] = [int(v) for v in rows[0]], [int(v) for v in rows[1]]
+        return strides, meta or None
+
+
+def from_tf_graphdef(
+    graph_def: Any,
+    input_shape: Sequence[int] | None = None,
+    name: str | None = None,
+) -> ComputeGraph:
+    """Build the computation graph of a frozen TensorFlow graph.
+
+    Args:
+        graph_def: A ``tf.compat.v1.GraphDef`` (or ``GraphDef`` proto) or the path of a binary ``.pb``
+            file holding one. Variables must already be frozen into constants.
+        input_shape: ``(H, W, C)`` or ``(1, H, W, C)`` of the input (NHWC). Needed only when the
+            graph's input placeholder has unknown dimensions; otherwise read from the graph.
+        name: Graph name (default: the file's stem, or ``"graph"``).
+
+    Returns:
+        The computation graph (see the module docstring for the rules).
+
+    Raises:
+        GraphError: If the file cannot be read or parsed (the message names the file), TensorFlow
+            cannot import the graph, or the graph has no single input/output.
+        TypeError: If ``graph_def`` is neither a GraphDef nor a path.
+        MissingDependencyError: If TensorFlow is not installed.
+    """
+    tf = require("tensorflow", "tf", "Importing a TensorFlow GraphDef")
+    input_hwc = _normalise_input_shape(input_shape)
+    gd, path = _load_graph_def(tf, graph_def)
+    name = name or (Path(path).stem if path else "graph")
+    return _Importer(tf, gd, input_hwc, name, path or f"GraphDef {name!r}").run()
+
+
+def freeze_keras_model(model: Any, input_shape: Sequence[int]) -> Any:
+    """Freeze a Keras model into an inference ``GraphDef`` the way GENNAPE's model maker does.
+
+    The input is wrapped in an identity named ``input``, the model is called with
+    ``training=False`` (batch norm in inference mode, dropout off), the result is wrapped in an
+    identity named ``output`` and variables become constants. The wrapper nodes a TF 2 function adds
+    after ``output`` (``Identity``, ``NoOp``) are removed, so ``output`` is the graph's sink.
+
+    Args:
+        model: A Keras (2 or 3) model or any callable accepting ``training=``.
+        input_shape: ``(H, W, C)`` or ``(1, H, W, C)``; the batch size is 1.
+
+    Returns:
+        A ``tf.compat.v1.GraphDef``.
+
+    Raises:
+        ValueError: If ``input_shape`` is malformed or the model returns several tensors.
+    """
+    tf = require("tensorflow", "tf", "Freezing a Keras model")
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    hwc = _normalise_input_shape(input_shape)
+    assert hwc is not None
+
+    @tf.function
+    def forward(x: Any) -> Any:
+        y = model(tf.identity(x, name="input"), training=False)
+        if isinstance(y, (list, tuple, dict)):
+            raise ValueError(f"freeze_keras_model supports models with one output tensor, got {type(y).__name__}")
+        return tf.identity(y, name="output")
+
+    concrete = forward.get_concrete_function(tf.TensorSpec((1, *hwc), tf.float32, name="x"))
+    gd = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
+    out = tf.compat.v1.GraphDef()
+    out.versions.CopyFrom(gd.versions)
+    out.library.CopyFrom(gd.library)
+    for node in gd.node:
+        trailing = node.op == "Identity" and node.input and node.input[0] == "output"
+        if node.op == "NoOp" or trailing:
+            continue
+        new = out.node.add()
+        new.CopyFrom(node)
+        del new.input[:]
+        new.input.extend(i for i in node.input if i != "^NoOp")
+    return out
+
+
+def write_pb(graph_def: Any, path: str | os.PathLike[str]) -> Path:
+    """Write a ``GraphDef`` as a binary ``.pb`` file (atomically) and return its path."""
+    target = Path(path)
+    with atomic_write(target, "wb") as handle:
+        handle.write(graph_def.SerializeToString())
+    return target
