@@ -143,9 +143,9 @@ def _import_target(spec: str) -> Any:
 
 def _module_from_target(spec: str) -> Any:
     """An ``nn.Module`` from ``MODULE:CALLABLE``: the object itself or what calling it returns."""
+    obj = _import_target(spec)
     import torch.nn as nn
 
-    obj = _import_target(spec)
     if not isinstance(obj, nn.Module):
         if not callable(obj):
             raise CLIError(f"{spec} is a {type(obj).__name__}, neither an nn.Module nor a callable returning one")
