@@ -23,8 +23,10 @@ conv-BN-ReLU projection of the cell input if the input feeds it; conv vertices a
 ("same" padding, no bias), maxpool3x3 is a 3x3 max-pool with stride 1; the output concatenates the
 vertices that feed it (index order) and adds a 1x1 projection of the cell input if the input feeds
 the output directly (for a cell with no interior vertex on a path, the output is that projection).
-BN: eps 1e-5, momentum 0.003 (TF 0.997). Parameters: :meth:`NB101.params` equals NAS-Bench-101's
-``trainable_parameters`` exactly (tested on the benchmark's records).
+BN: eps 1e-5, momentum 0.003 (TF 0.997). Initialisation: PyTorch's defaults unless
+``to_module(..., init="tf")`` (the official TF initialisers; ten times slower to build).
+Parameters: :meth:`NB101.params` equals NAS-Bench-101's ``trainable_parameters`` exactly (tested
+on the benchmark's records).
 
 **Counting.** :meth:`NB101.flops` uses the ``FlopCounterMode`` convention (2 FLOPs per
 multiply-accumulate of convs and the dense layer; BN, pooling, ReLU, additions not counted). The
@@ -34,6 +36,12 @@ different convention: multiply-accumulates of convs and dense (``flops / 2``) pl
 element of each conv-BN-ReLU and k*k per output element of each k x k max-pool;
 :meth:`NB101.published_flops` computes it and reproduces all 500 published values to the printed
 6 decimals. ``flops / 2e6`` is 0.2-13 % below the published figure (Spearman 0.9986 on the 500 rows).
+
+**Search operations.** :meth:`NB101.sample` is the benchmark's sampler (each of the 21 edges with
+p = 0.5, uniform ops, pruned, redrawn until valid): uniform over valid specs, not over the 423,624
+isomorphism classes; its vertex-count histogram matches NASLib's 500 published samples (tested).
+:meth:`NB101.neighbors` changes one op, flips one edge, or (below 7 vertices) inserts a vertex on a
+new path, keeping one cell per isomorphism class.
 
 **Deviations from GENNAPE's original CGs** (built from this network by the TF pipeline):
 
@@ -60,15 +68,31 @@ sampler), and :meth:`NB101.from_configuration` checks validity (reject and resam
 from __future__ import annotations
 
 import ast
-import hashlib
 import json
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
-from numbers import Real
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from gennape_naslib.search_spaces._nb101_net import NetConfig, build_cg, build_module, count_flops, count_params
+from gennape_naslib.search_spaces._nb101_spec import (
+    FAMILY,
+    INPUT,
+    MAX_EDGES,
+    MAX_VERTICES,
+    NASLIB_OPS,
+    OPS,
+    OUTPUT,
+    SPACE_SIZE,
+    NB101Arch,
+    arch_from_raw,
+    as_bit,
+    invalid,
+    module_hash,
+    pad_to_7,
+    parse_matrix,
+    parse_ops,
+    prune_spec,
+)
 from gennape_naslib.search_spaces.base import ArchValidationError, FamilyAdapter, as_rng, register_family
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -77,182 +101,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from gennape_naslib.cg.graph import ComputeGraph
 
 __all__ = ["NB101", "NB101Arch", "module_hash", "prune_spec", "OPS", "NASLIB_OPS"]
-
-FAMILY = "nb101"
-INPUT, OUTPUT = "input", "output"
-#: Interior ops in NAS-Bench-101's order (its hash labels them 0, 1, 2).
-OPS: tuple[str, ...] = ("conv3x3-bn-relu", "conv1x1-bn-relu", "maxpool3x3")
-#: NASLib's op ids.
-NASLIB_OPS: tuple[str, ...] = ("input", "output", "maxpool3x3", "conv1x1-bn-relu", "conv3x3-bn-relu")
-MAX_VERTICES = 7
-MAX_EDGES = 9
-SPACE_SIZE = 423_624
-
-
-@dataclass(frozen=True)
-class NB101Arch:
-    """A pruned NAS-Bench-101 cell.
-
-    Attributes:
-        matrix: ``V x V`` strictly upper-triangular 0/1 adjacency (row = source vertex).
-        ops: ``V`` op names, ``"input"`` first and ``"output"`` last.
-    """
-
-    matrix: tuple[tuple[int, ...], ...]
-    ops: tuple[str, ...]
-
-    @property
-    def num_vertices(self) -> int:
-        """Number of vertices, input and output included."""
-        return len(self.ops)
-
-    @property
-    def num_edges(self) -> int:
-        """Number of edges."""
-        return sum(map(sum, self.matrix))
-
-
-# ---------------------------------------------------------------------- spec helpers
-def _bad(field: str, value: Any, reason: str) -> ArchValidationError:
-    return ArchValidationError(FAMILY, field, value, reason)
-
-
-def _as_bit(value: Any, field: str) -> int:
-    if isinstance(value, (bool, np.bool_)):
-        return int(value)
-    if isinstance(value, (Real, np.number)) and not isinstance(value, complex) and value in (0, 1):
-        return int(value)
-    raise _bad(field, value, "adjacency entries must be 0 or 1")
-
-
-def _parse_matrix(raw: Any) -> list[list[int]]:
-    if isinstance(raw, np.ndarray):
-        raw = raw.tolist()
-    if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
-        raise _bad("matrix", raw, "expected a square list of lists of 0/1")
-    n = len(raw)
-    if n > MAX_VERTICES:
-        raise _bad("matrix", raw, f"has {n} vertices; NAS-Bench-101 cells have at most {MAX_VERTICES}")
-    if n < 2:
-        raise _bad("matrix", raw, "needs at least the input and the output vertex")
-    rows = []
-    for i, row in enumerate(raw):
-        if isinstance(row, np.ndarray):
-            row = row.tolist()
-        if isinstance(row, (str, bytes)) or not isinstance(row, Sequence) or len(row) != n:
-            raise _bad(f"matrix[{i}]", row, f"expected a row of {n} entries (the matrix must be square)")
-        rows.append([_as_bit(v, f"matrix[{i}][{j}]") for j, v in enumerate(row)])
-    for i in range(n):
-        for j in range(i + 1):
-            if rows[i][j]:
-                raise _bad(
-                    f"matrix[{i}][{j}]", 1, "the matrix must be strictly upper-triangular (edges go to later vertices)"
-                )
-    return rows
-
-
-def _parse_ops(raw: Any, n: int) -> list[str]:
-    if isinstance(raw, np.ndarray):
-        raw = raw.tolist()
-    if isinstance(raw, (str, bytes)) or not isinstance(raw, Sequence):
-        raise _bad("ops", raw, "expected a list of op names")
-    if len(raw) != n:
-        raise _bad("ops", raw, f"has {len(raw)} entries but the matrix has {n} vertices")
-    ops = []
-    for i, op in enumerate(raw):
-        if not isinstance(op, str):
-            raise _bad(f"ops[{i}]", op, "op names are strings")
-        ops.append(str(op))
-    if ops[0] != INPUT:
-        raise _bad("ops[0]", ops[0], "the first vertex must be 'input'")
-    if ops[-1] != OUTPUT:
-        raise _bad(f"ops[{n - 1}]", ops[-1], "the last vertex must be 'output'")
-    for i in range(1, n - 1):
-        if ops[i] not in OPS:
-            raise _bad(f"ops[{i}]", ops[i], f"unknown op; choose from {list(OPS)}")
-    return ops
-
-
-def prune_spec(matrix: Sequence[Sequence[int]], ops: Sequence[str]) -> tuple[list[list[int]], list[str]] | None:
-    """Delete the vertices that lie on no input -> output path (NAS-Bench-101's pruning).
-
-    Returns:
-        The pruned ``(matrix, ops)``, or ``None`` if no path joins the input to the output.
-    """
-    n = len(ops)
-    forward, stack = {0}, [0]
-    while stack:
-        v = stack.pop()
-        for w in range(v + 1, n):
-            if matrix[v][w] and w not in forward:
-                forward.add(w)
-                stack.append(w)
-    backward, stack = {n - 1}, [n - 1]
-    while stack:
-        v = stack.pop()
-        for w in range(v):
-            if matrix[w][v] and w not in backward:
-                backward.add(w)
-                stack.append(w)
-    keep = sorted(forward & backward)
-    if n - 1 not in forward:
-        return None
-    return [[matrix[i][j] for j in keep] for i in keep], [ops[i] for i in keep]
-
-
-def module_hash(matrix: Sequence[Sequence[int]], ops: Sequence[str]) -> str:
-    """NAS-Bench-101's hash of a pruned cell (isomorphic cells share it).
-
-    Labels are -1 (input), -2 (output) and the index in :data:`OPS`; every vertex starts from the
-    MD5 of ``str((out_degree, in_degree, label))`` and is refined V times by hashing its sorted
-    in-neighbour hashes, its sorted out-neighbour hashes and its own hash; the cell hash is the
-    MD5 of the sorted final vertex hashes.
-    """
-    n = len(ops)
-    labels = [-1] + [OPS.index(op) for op in ops[1:-1]] + [-2]
-    ins = [sum(matrix[i][j] for i in range(n)) for j in range(n)]
-    outs = [sum(row) for row in matrix]
-
-    def md5(text: str) -> str:
-        return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
-
-    hashes = [md5(str((outs[v], ins[v], labels[v]))) for v in range(n)]
-    for _ in range(n):
-        hashes = [
-            md5(
-                "".join(sorted(hashes[w] for w in range(n) if matrix[w][v]))
-                + "|"
-                + "".join(sorted(hashes[w] for w in range(n) if matrix[v][w]))
-                + "|"
-                + hashes[v]
-            )
-            for v in range(n)
-        ]
-    return md5(str(sorted(hashes)))
-
-
-def _arch(matrix: Sequence[Sequence[int]], ops: Sequence[str]) -> NB101Arch:
-    """Prune a structurally valid raw spec and check the benchmark's limits."""
-    pruned = prune_spec(matrix, ops)
-    if pruned is None:
-        raise _bad("matrix", [list(r) for r in matrix], "no path joins the input to the output")
-    pm, pops = pruned
-    edges = sum(map(sum, pm))
-    if edges > MAX_EDGES:
-        raise _bad("matrix", pm, f"has {edges} edges after pruning; NAS-Bench-101 allows at most {MAX_EDGES}")
-    return NB101Arch(tuple(tuple(r) for r in pm), tuple(pops))
-
-
-def _pad_to_7(arch: NB101Arch) -> tuple[list[list[int]], list[str]]:
-    """NASLib's padding of a smaller cell to 7 vertices (output moved to vertex 6)."""
-    n = arch.num_vertices
-    matrix = [[0] * MAX_VERTICES for _ in range(MAX_VERTICES)]
-    for i in range(n):
-        for j in range(n):
-            if arch.matrix[i][j]:
-                matrix[i][j if j < n - 1 else MAX_VERTICES - 1] = 1
-    ops = list(arch.ops[:-1]) + [OPS[0]] * (MAX_VERTICES - n) + [OUTPUT]
-    return matrix, ops
 
 
 # ---------------------------------------------------------------------- the adapter
@@ -276,16 +124,16 @@ class NB101(FamilyAdapter):
             self.validate(obj)
             return obj
         if not isinstance(obj, dict):
-            raise _bad("spec", obj, "expected a dict with keys 'matrix' and 'ops'")
+            raise invalid("spec", obj, "expected a dict with keys 'matrix' and 'ops'")
         missing = [k for k in ("matrix", "ops") if k not in obj]
         if missing:
-            raise _bad("spec", obj, f"missing key(s) {missing}")
+            raise invalid("spec", obj, f"missing key(s) {missing}")
         extra = sorted(map(str, set(obj) - {"matrix", "ops"}))
         if extra:
-            raise _bad("spec", obj, f"unknown key(s) {extra}; expected only 'matrix' and 'ops'")
-        matrix = _parse_matrix(obj["matrix"])
-        ops = _parse_ops(obj["ops"], len(matrix))
-        return _arch(matrix, ops)
+            raise invalid("spec", obj, f"unknown key(s) {extra}; expected only 'matrix' and 'ops'")
+        matrix = parse_matrix(obj["matrix"])
+        ops = parse_ops(obj["ops"], len(matrix))
+        return arch_from_raw(matrix, ops)
 
     def to_json(self, arch: NB101Arch) -> dict[str, Any]:
         """``{"matrix": [[0/1]], "ops": [...]}`` of the pruned cell."""
@@ -294,30 +142,30 @@ class NB101(FamilyAdapter):
     def from_str(self, text: str) -> NB101Arch:
         """Parse the JSON spec, or a NASLib hash tuple such as ``"(0, 1, ..., 4, 1)"``."""
         if not isinstance(text, str):
-            raise _bad("text", text, "expected a string")
+            raise invalid("text", text, "expected a string")
         stripped = text.strip()
         if stripped.startswith("("):
             try:
                 value = ast.literal_eval(stripped)
             except (ValueError, SyntaxError, MemoryError, RecursionError):
-                raise _bad("text", text, "not a tuple of integers") from None
+                raise invalid("text", text, "not a tuple of integers") from None
             return self.from_naslib(value)
         try:
             value = json.loads(stripped)
         except json.JSONDecodeError as exc:
-            raise _bad("text", text, f"not valid JSON ({exc.msg})") from None
+            raise invalid("text", text, f"not valid JSON ({exc.msg})") from None
         return self.from_naslib(value) if isinstance(value, list) else self.from_json(value)
 
     def to_naslib(self, arch: NB101Arch) -> tuple[int, ...]:
         """NASLib's 56-int hash tuple (``convert_spec_to_tuple`` of the 7-vertex padded spec)."""
         self.validate(arch)
-        matrix, ops = _pad_to_7(arch)
+        matrix, ops = pad_to_7(arch)
         return tuple(v for row in matrix for v in row) + tuple(NASLIB_OPS.index(op) for op in ops)
 
     def to_naslib_spec(self, arch: NB101Arch) -> dict[str, Any]:
         """NASLib's spec ``{"matrix": 7x7 int ndarray, "ops": [...]}`` (padded as NASLib pads)."""
         self.validate(arch)
-        matrix, ops = _pad_to_7(arch)
+        matrix, ops = pad_to_7(arch)
         return {"matrix": np.array(matrix, dtype=np.int64), "ops": ops}
 
     def from_naslib(self, graph: Any) -> NB101Arch:
@@ -334,27 +182,27 @@ class NB101(FamilyAdapter):
             values = list(graph.tolist() if isinstance(graph, np.ndarray) else graph)
             n = next((k for k in range(1, 9) if k * k + k == len(values)), None)
             if n is None:
-                raise _bad("naslib", graph, "a NASLib hash tuple has n*n + n entries (56 for 7 vertices)")
+                raise invalid("naslib", graph, "a NASLib hash tuple has n*n + n entries (56 for 7 vertices)")
             ids = values[n * n :]
             ops = []
             for i, op_id in enumerate(ids):
                 if isinstance(op_id, bool) or not isinstance(op_id, (int, np.integer)) or not 0 <= op_id < 5:
-                    raise _bad(f"naslib[{n * n + i}]", op_id, "NASLib op ids are 0..4")
+                    raise invalid(f"naslib[{n * n + i}]", op_id, "NASLib op ids are 0..4")
                 ops.append(NASLIB_OPS[int(op_id)])
             matrix = [values[i * n : (i + 1) * n] for i in range(n)]
             return self.from_json({"matrix": matrix, "ops": ops})
-        raise _bad("graph", graph, "expected a NASLib graph with get_spec(), a spec dict or a hash tuple")
+        raise invalid("graph", graph, "expected a NASLib graph with get_spec(), a spec dict or a hash tuple")
 
     # ------------------------------------------------------------------ validity and identity
     def validate(self, arch: Any) -> None:
         """Check that ``arch`` is a valid *pruned* cell within the benchmark's limits."""
         if not isinstance(arch, NB101Arch):
-            raise _bad("arch", arch, f"expected an {NB101Arch.__name__}")
-        matrix = _parse_matrix(arch.matrix)
-        ops = _parse_ops(arch.ops, len(matrix))
-        pruned = _arch(matrix, ops)
+            raise invalid("arch", arch, f"expected an {NB101Arch.__name__}")
+        matrix = parse_matrix(arch.matrix)
+        ops = parse_ops(arch.ops, len(matrix))
+        pruned = arch_from_raw(matrix, ops)
         if pruned != NB101Arch(tuple(tuple(r) for r in matrix), tuple(ops)):
-            raise _bad("matrix", arch.matrix, "is not pruned (a vertex lies on no input -> output path)")
+            raise invalid("matrix", arch.matrix, "is not pruned (a vertex lies on no input -> output path)")
 
     def canonical_hash(self, arch: NB101Arch) -> str:
         """NAS-Bench-101's module hash (32 hex digits); isomorphic cells share it."""
@@ -369,7 +217,7 @@ class NB101(FamilyAdapter):
             matrix = np.triu(gen.integers(0, 2, size=(MAX_VERTICES, MAX_VERTICES)), 1).tolist()
             ops = [INPUT] + [OPS[i] for i in gen.integers(0, len(OPS), size=MAX_VERTICES - 2)] + [OUTPUT]
             try:
-                return _arch(matrix, ops)
+                return arch_from_raw(matrix, ops)
             except ArchValidationError:
                 continue
 
@@ -412,7 +260,7 @@ class NB101(FamilyAdapter):
         result = []
         for m, ops in candidates:
             try:
-                child = _arch(m, ops)
+                child = arch_from_raw(m, ops)
             except ArchValidationError:
                 continue
             h = self.canonical_hash(child)
@@ -541,18 +389,18 @@ class NB101(FamilyAdapter):
         try:
             values = dict(config)
         except (TypeError, ValueError):
-            raise _bad("config", config, "expected a mapping of hyperparameter names to values") from None
+            raise invalid("config", config, "expected a mapping of hyperparameter names to values") from None
         matrix = [[0] * MAX_VERTICES for _ in range(MAX_VERTICES)]
         ops = [INPUT] + [""] * (MAX_VERTICES - 2) + [OUTPUT]
         for i in range(MAX_VERTICES):
             for j in range(i + 1, MAX_VERTICES):
                 key = f"edge_{i}_{j}"
                 if key not in values:
-                    raise _bad("config", key, "missing edge hyperparameter")
-                matrix[i][j] = _as_bit(values[key], key)
+                    raise invalid("config", key, "missing edge hyperparameter")
+                matrix[i][j] = as_bit(values[key], key)
         for t in range(1, MAX_VERTICES - 1):
             key = f"op_{t}"
             if key not in values:
-                raise _bad("config", key, "missing op hyperparameter")
+                raise invalid("config", key, "missing op hyperparameter")
             ops[t] = str(values[key])
         return self.from_json({"matrix": matrix, "ops": ops})
