@@ -1,0 +1,154 @@
+"""The ONNX importer: operator rules, constant handling, files, and agreement with torch.fx."""
+
+from __future__ import annotations
+
+import io
+import warnings
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn as nn
+
+from gennape_naslib.cg import GraphError, from_torch
+
+onnx = pytest.importorskip("onnx")
+pytestmark = pytest.mark.onnx
+
+from onnx import TensorProto, helper, numpy_helper  # noqa: E402
+
+from gennape_naslib.cg import from_onnx  # noqa: E402
+
+
+def export(module: nn.Module, shape: tuple[int, ...]) -> Any:
+    """Legacy (TorchScript) export that keeps batch norm as its own node."""
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module.eval(), torch.zeros(shape), buffer, dynamo=False, training=torch.onnx.TrainingMode.PRESERVE
+        )
+    return onnx.load_from_string(buffer.getvalue())
+
+
+class _Mixed(nn.Module):
+    """One of most things the lowering knows, in a single small network."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, 2, 1)
+        self.bn = nn.BatchNorm2d(8)
+        self.relu6 = nn.ReLU6()
+        self.hswish = nn.Hardswish()
+        self.dw = nn.Conv2d(8, 8, 3, 1, 1, groups=8, bias=False)
+        self.grouped = nn.Conv2d(8, 8, 1, groups=2, bias=False)
+        self.pad = nn.ZeroPad2d((1, 1, 2, 0))
+        self.pool = nn.MaxPool2d(3, 1)
+        self.avg = nn.AvgPool2d(2)
+        self.silu = nn.SiLU()
+        self.gate = nn.Hardsigmoid()
+        self.tanh = nn.Tanh()
+        self.head = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.hswish(self.relu6(self.bn(self.conv(x))))
+        y = self.pool(self.pad(self.grouped(self.dw(x))))
+        y = self.silu(y) * self.gate(y) + x * 0
+        z = self.avg(torch.cat([x, self.tanh(y)], 1))
+        return self.fc(torch.flatten(self.head(z), 1))
+
+
+@pytest.fixture(scope="module")
+def mixed() -> tuple[nn.Module, Any]:
+    module = _Mixed().eval()
+    return module, export(module, (1, 3, 16, 16))
+
+
+def test_exported_module_matches_from_torch(mixed: tuple[nn.Module, Any]) -> None:
+    module, proto = mixed
+    cg = from_onnx(proto, name="mixed")
+    reference = from_torch(module, (3, 16, 16))
+    assert cg == reference, cg.diff(reference)
+    counts = cg.op_counts()
+    assert (counts["depthwise"], counts["conv"], counts["relu6"], counts["mul"], counts["zero"]) == (1, 2, 3, 3, 1)
+    by_label = {n.label: n for n in cg.nodes}
+    assert by_label["/conv/Conv"].use_bias and by_label["/conv/Conv"].strides == (2, 2)
+    assert by_label["/dw/Conv"].op == "depthwise" and by_label["/dw/Conv"].shape == (8, 1, 3, 3)
+    assert by_label["/grouped/Conv"].op == "conv" and by_label["/grouped/Conv"].shape == (4, 8, 1, 1)
+    assert by_label["/pad/Pad"].resolution == (8, 10, 8, 10, 8, 8)
+    assert dict(by_label["/pad/Pad"].metadata) == {"pad_h": [2, 0], "pad_w": [1, 1]}
+    assert by_label["/fc/Gemm"].shape == (16, 4, 0, 0) and by_label["/fc/Gemm"].use_bias
+
+
+def test_path_input_and_file_errors(mixed: tuple[nn.Module, Any], tmp_path: Path) -> None:
+    path = tmp_path / "mixed_net.onnx"
+    onnx.save(mixed[1], str(path))
+    cg = from_onnx(path)
+    assert cg.name == "mixed_net" and cg == from_onnx(mixed[1])
+    bad = tmp_path / "garbage.onnx"
+    bad.write_bytes(b"\xff\xfe definitely not protobuf \x00\x01")
+    with pytest.raises(GraphError, match="garbage.onnx"):
+        from_onnx(bad)
+    with pytest.raises(GraphError, match="absent.onnx"):
+        from_onnx(tmp_path / "absent.onnx")
+    with pytest.raises(TypeError, match="ModelProto"):
+        from_onnx(3.5)
+
+
+def _model(nodes: list[Any], inits: list[Any], out_shape: list[int]) -> Any:
+    graph = helper.make_graph(
+        nodes,
+        "handmade",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 6])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, out_shape)],
+        initializer=inits,
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_matmul_bias_dropout_clip_and_unknown_ops() -> None:
+    w = numpy_helper.from_array(np.ones((6, 5), np.float32), "w")
+    b = numpy_helper.from_array(np.ones((5,), np.float32), "b")
+    lo = numpy_helper.from_array(np.array(0.0, np.float32), "lo")
+    hi = numpy_helper.from_array(np.array(1.0, np.float32), "hi")
+    nodes = [
+        helper.make_node("MatMul", ["x", "w"], ["m"], name="fc"),
+        helper.make_node("Add", ["m", "b"], ["mb"], name="fc_bias"),
+        helper.make_node("Dropout", ["mb"], ["d"], name="drop"),
+        helper.make_node("Clip", ["d", "lo", "hi"], ["c"], name="clip01"),
+        helper.make_node("Exp", ["c"], ["e"], name="exp"),
+        helper.make_node("Add", ["e", "d"], ["y"], name="sum"),
+    ]
+    with pytest.warns(UserWarning, match="Clip.*Exp|Exp.*Clip"):
+        cg = from_onnx(_model(nodes, [w, b, lo, hi], [1, 5]))
+    assert [n.op for n in cg.nodes] == ["input", "matmul", "identity", "<oov>", "<oov>", "add", "output"]
+    assert cg.nodes[1].shape == (6, 5, 0, 0) and cg.nodes[1].use_bias
+    assert cg.nodes[1].resolution == (1, 1, 1, 1, 6, 5)
+
+
+def test_several_inputs_are_rejected() -> None:
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["x", "z"], ["y"])],
+        "two_inputs",
+        [helper.make_tensor_value_info(n, TensorProto.FLOAT, [1, 6]) for n in ("x", "z")],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 6])],
+    )
+    with pytest.raises(GraphError, match="one data input"):
+        from_onnx(helper.make_model(graph))
+
+
+def test_default_export_folds_batchnorm_and_the_lowering_shows_it() -> None:
+    module = nn.Sequential(nn.Conv2d(3, 4, 3, bias=False), nn.BatchNorm2d(4), nn.ReLU()).eval()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module, torch.zeros(1, 3, 8, 8), buffer, dynamo=False)
+    folded = from_onnx(onnx.load_from_string(buffer.getvalue()))
+    assert Counter(n.op for n in folded.nodes) == Counter(["input", "conv", "relu", "output"])
+    assert folded.nodes[1].use_bias  # the folded BN became the convolution's bias
+    kept = from_onnx(export(module, (1, 3, 8, 8)))
+    assert kept == from_torch(module, (3, 8, 8))

@@ -1,0 +1,268 @@
+"""The TensorFlow GraphDef importer: GENNAPE's label/keyword rules, its pipeline steps, Keras 3 graphs."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from gennape_naslib.cg import GraphError, op_from_label
+from gennape_naslib.cg.from_tf import gennape_label, is_kept, is_weighted_label
+
+
+# --------------------------------------------------------------------------- label and keyword rules
+@pytest.mark.parametrize(
+    ("name", "op_type", "label", "op"),
+    [
+        ("net/stem/conv/conv2d", "Conv2D", "conv2d", "conv"),
+        ("cell/sep/separable_conv2d", "Conv2D", "separable_conv2d", "conv"),
+        ("bn/FusedBatchNormV3", "FusedBatchNormV3", "fusedbatchnormv3", "batchnorm"),
+        ("block/Relu_4", "Relu", "relu_4", "relu"),
+        ("block/Relu6", "Relu6", "relu6", "relu6"),
+        ("dense/MatMul_1", "MatMul", "matmul_1", "matmul"),
+        ("AddN", "AddN", "addn", "add"),
+        ("add_45", "AddV2", "add_45", "add"),
+        ("se/mul_1", "Mul", "mul_1", "mul"),
+        ("concat_25", "ConcatV2", "concat_25", "concat"),
+        ("head/global_pool", "Mean", "global_pool", "global"),
+        ("identity_3", "Identity", "identity_3", "identity"),
+        ("dw/depthwise", "DepthwiseConv2dNative", "depthwise", "depthwise"),
+        ("pool/MaxPool", "MaxPool", "maxpool", "maxpool"),
+        # op-type fallback: an out-of-vocabulary name with a sigmoid/relu/tanh/swish op type
+        ("gate/activation", "Sigmoid", "sigmoid", "sigmoid"),
+        ("act/Selu", "Relu", "relu", "relu"),
+        # ...but only for those four op types
+        ("act/activation", "Softplus", "activation", "<oov>"),
+    ],
+)
+def test_gennape_label_rule(name: str, op_type: str, label: str, op: str) -> None:
+    assert gennape_label(name, op_type) == label
+    assert op_from_label(label) == op
+
+
+def test_keep_exclude_and_weighted_keywords() -> None:
+    for kept in ("input", "output", "conv2d", "kernel", "fusedbatchnormv3", "relu6", "paddings", "global_pool"):
+        assert is_kept(kept), kept
+    # "padding" contains "add" (a GENNAPE quirk); moving_mean is excluded although it contains "mean"
+    assert is_kept("padding")
+    for dropped in ("moving_mean", "readvariableop", "reshape", "pad", "truediv", "convolution", "skip_connect_3"):
+        assert not is_kept(dropped), dropped
+    for weighted in ("kernel", "depthwise_kernel", "conv2d", "biasadd", "pointwise_weights", "matmul"):
+        assert is_weighted_label(weighted), weighted
+    assert not is_weighted_label("relu") and not is_weighted_label("fusedbatchnormv3")
+
+
+# --------------------------------------------------------------------------- TF1-style frozen graphs
+@pytest.fixture(scope="module")
+def tf() -> Any:
+    return pytest.importorskip("tensorflow")
+
+
+def _const(tf: Any, shape: tuple[int, ...], name: str) -> Any:
+    return tf.constant(np.full(shape, 0.5, np.float32), name=name)
+
+
+@pytest.fixture(scope="module")
+def tf1_graph_def(tf: Any) -> Any:
+    """A graph written as GENNAPE's TF1 models look once frozen: kernels are constants named kernel."""
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (1, 16, 16, 3), name="x")
+        y = tf.identity(x, name="input")
+        y = tf.nn.conv2d(y, _const(tf, (3, 3, 3, 8), "conv2d/kernel"), 2, "SAME", name="conv2d/Conv2D")
+        y = tf.nn.bias_add(y, _const(tf, (8,), "conv2d/bias"), name="conv2d/BiasAdd")
+        ones, zeros = _const(tf, (8,), "bn/gamma"), _const(tf, (8,), "bn/beta")
+        mean, var = _const(tf, (8,), "bn/moving_mean"), _const(tf, (8,), "bn/moving_variance")
+        y, _, _ = tf.compat.v1.nn.fused_batch_norm(
+            y, ones, zeros, mean=mean, variance=var, is_training=False, name="bn/FusedBatchNormV3"
+        )
+        y = tf.nn.relu(y, name="Relu")
+        y = tf.pad(y, [[0, 0], [1, 1], [1, 1], [0, 0]], name="Pad")
+        y = tf.nn.depthwise_conv2d(
+            y, _const(tf, (3, 3, 8, 1), "dw/depthwise_kernel"), [1, 1, 1, 1], "VALID", name="dw/depthwise"
+        )
+        y = tf.nn.max_pool2d(y, 3, 2, "SAME", name="MaxPool")
+        y = tf.reduce_mean(y, [1, 2], name="global_pool")
+        y = tf.reshape(y, (1, 8), name="flatten/Reshape")
+        y = tf.matmul(y, _const(tf, (8, 10), "dense/kernel"), name="dense/MatMul")
+        y = tf.nn.bias_add(y, _const(tf, (10,), "dense/bias"), name="dense/BiasAdd")
+        y = tf.nn.softmax(y, name="Softmax")
+        tf.identity(y, name="output")
+    return graph.as_graph_def()
+
+
+@pytest.mark.tf
+def test_tf1_graph_pipeline(tf1_graph_def: Any) -> None:
+    from gennape_naslib.cg import from_tf_graphdef
+
+    cg = from_tf_graphdef(tf1_graph_def, name="tf1")
+    ops = [n.op for n in cg.nodes]
+    # kernels, biases, BN statistics, reshape and softmax vanish; the Pad op is the paddings node
+    assert ops == [
+        "input",
+        "conv",
+        "batchnorm",
+        "relu",
+        "paddings",
+        "depthwise",
+        "maxpool",
+        "global",
+        "matmul",
+        "output",
+    ]
+    assert cg.n_edges == cg.n_nodes - 1
+    by_op = {n.op: n for n in cg.nodes}
+    # kernel merge: the op nodes hold the kernel shapes, converted to [C_in, C_out, k1, k2]
+    assert by_op["conv"].shape == (3, 8, 3, 3) and by_op["conv"].strides == (2, 2)
+    assert by_op["depthwise"].shape == (8, 1, 3, 3)
+    assert by_op["matmul"].shape == (8, 10, 0, 0)
+    # bias merge: BiasAdd is folded into its producer as a flag
+    assert by_op["conv"].use_bias and by_op["matmul"].use_bias and not by_op["depthwise"].use_bias
+    assert by_op["conv"].metadata["padding"] == "same"
+    # resolutions: [H_in, H_out, W_in, W_out, C_in, C_out] of the first input and the output tensor
+    assert by_op["input"].resolution == (16, 16, 16, 16, 3, 3)
+    assert by_op["conv"].resolution == (16, 8, 16, 8, 3, 8)
+    assert by_op["paddings"].resolution == (8, 10, 8, 10, 8, 8)
+    assert dict(by_op["paddings"].metadata) == {"pad_h": [1, 1], "pad_w": [1, 1]}
+    assert by_op["depthwise"].resolution == (10, 8, 10, 8, 8, 8)
+    assert by_op["maxpool"].resolution == (8, 4, 8, 4, 8, 8) and by_op["maxpool"].metadata["ksize"] == [3, 3]
+    assert by_op["global"].resolution == (4, 1, 4, 1, 8, 8)
+    assert by_op["matmul"].resolution == (1, 1, 1, 1, 8, 10)
+    assert by_op["output"].resolution == (1, 1, 1, 1, 10, 10)
+
+
+@pytest.mark.tf
+def test_pb_path_input_and_malformed_files(tf1_graph_def: Any, tmp_path: Path) -> None:
+    from gennape_naslib.cg import from_tf_graphdef, write_pb
+
+    path = write_pb(tf1_graph_def, tmp_path / "tiny_net.pb")
+    cg = from_tf_graphdef(path)
+    assert cg.name == "tiny_net"
+    assert cg == from_tf_graphdef(tf1_graph_def)
+
+    bad = tmp_path / "broken.pb"
+    bad.write_bytes(b"\x08\x96\x01 this is not a protobuf \xff\xfe")
+    with pytest.raises(GraphError, match="broken.pb"):
+        from_tf_graphdef(bad)
+    with pytest.raises(GraphError, match="missing.pb"):
+        from_tf_graphdef(tmp_path / "missing.pb")
+    with pytest.raises(TypeError, match="GraphDef"):
+        from_tf_graphdef(42)
+
+
+@pytest.mark.tf
+def test_unknown_input_dims_need_input_shape(tf: Any) -> None:
+    from gennape_naslib.cg import from_tf_graphdef
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (None, None, None, 3), name="images")
+        y = tf.nn.conv2d(x, _const(tf, (1, 1, 3, 4), "proj/kernel"), 1, "VALID", name="proj/Conv2D")
+        tf.nn.relu6(y, name="act/Relu6")
+    gd = graph.as_graph_def()
+    with pytest.raises(GraphError, match="geometry"):
+        from_tf_graphdef(gd)
+    cg = from_tf_graphdef(gd, input_shape=(12, 10, 3))
+    # no node named input/output: the placeholder is the input and an output is appended to the sink
+    assert [n.op for n in cg.nodes] == ["input", "conv", "relu6", "output"]
+    assert cg.nodes[1].resolution == (12, 12, 10, 10, 3, 4)
+    assert cg.input_shape == (1, 12, 10, 3)
+
+
+@pytest.mark.tf
+def test_zero_identity_degenerate_arithmetic_and_oov(tf: Any) -> None:
+    from gennape_naslib.cg import from_tf_graphdef
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.identity(tf.compat.v1.placeholder(tf.float32, (1, 4, 4, 2), name="x"), name="input")
+        zero = tf.multiply(tf.identity(x, name="Zero"), 0.0, name="mul")  # DARTS "none"
+        skip = tf.identity(x, name="skip_connect_1")  # pruned: the label matches no keep keyword
+        scaled = tf.add(tf.multiply(x, 2.0, name="mul_1"), 1.0, name="add")  # arithmetic with constants
+        total = tf.add_n([zero, skip, tf.math.exp(scaled, name="Exp")], name="AddN")
+        tf.identity(total, name="output")
+    with pytest.warns(UserWarning, match="Exp"):
+        cg = from_tf_graphdef(graph.as_graph_def())
+    assert Counter(n.op for n in cg.nodes) == Counter(["input", "zero", "<oov>", "add", "output"])
+    add = next(i for i, n in enumerate(cg.nodes) if n.op == "add")
+    assert sorted(cg.nodes[s].op for s, d in cg.edges if d == add) == ["<oov>", "input", "zero"]
+
+
+@pytest.mark.tf
+def test_several_sinks_without_output_is_an_error(tf: Any) -> None:
+    from gennape_naslib.cg import from_tf_graphdef
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (1, 4, 4, 2), name="x")
+        tf.nn.relu(x, name="a/Relu")
+        tf.nn.sigmoid(x, name="b/Sigmoid")
+    with pytest.raises(GraphError, match="single output"):
+        from_tf_graphdef(graph.as_graph_def())
+
+
+# --------------------------------------------------------------------------- Keras 3 graphs
+@pytest.fixture(scope="module")
+def keras_graph_def(tf: Any) -> Any:
+    from gennape_naslib.cg import freeze_keras_model
+
+    keras = pytest.importorskip("keras")
+    L = keras.layers
+    inp = keras.Input((8, 8, 3), batch_size=1)
+    x = L.ReLU()(L.BatchNormalization()(L.Conv2D(4, 3, padding="same", use_bias=False)(inp)))
+    x = L.Activation("swish")(x)
+    x = L.Activation("hard_swish")(L.ZeroPadding2D(1)(x))
+    x = L.Dropout(0.3)(L.DepthwiseConv2D(3, padding="valid")(x))
+    x = L.SeparableConv2D(6, 3, strides=2, padding="same")(x)
+    y = L.Dense(5)(L.GlobalAveragePooling2D()(x))
+    return freeze_keras_model(keras.Model(inp, y), (8, 8, 3))
+
+
+@pytest.mark.tf
+def test_freeze_keras_model_wrapper(keras_graph_def: Any) -> None:
+    names = [n.name for n in keras_graph_def.node]
+    assert "input" in names and names.count("output") == 1
+    assert not any(n.op == "NoOp" for n in keras_graph_def.node)
+    consumers = [n.name for n in keras_graph_def.node if any(i.split(":")[0] == "output" for i in n.input)]
+    assert consumers == []  # "output" is the sink
+    assert not any(n.op in ("VarHandleOp", "ReadVariableOp") for n in keras_graph_def.node)  # frozen
+
+
+@pytest.mark.tf
+def test_keras3_layers(keras_graph_def: Any) -> None:
+    from gennape_naslib.cg import from_tf_graphdef
+
+    cg = from_tf_graphdef(keras_graph_def, name="keras")
+    # decomposed BN -> one batchnorm; swish -> sigmoid + mul; hard-swish -> relu6 + mul; Dropout -> nothing;
+    # ZeroPadding2D -> paddings; SeparableConv2D -> depthwise + conv; GAP -> mean; Dense -> matmul (bias)
+    assert [n.op for n in cg.nodes] == [
+        "input",
+        "conv",
+        "batchnorm",
+        "relu",
+        "sigmoid",
+        "mul",
+        "paddings",
+        "relu6",
+        "mul",
+        "depthwise",
+        "depthwise",
+        "conv",
+        "mean",
+        "matmul",
+        "output",
+    ]
+    conv, _, relu, sigmoid, swish_mul, pad, relu6, hswish_mul = cg.nodes[1:9]
+    parents = cg.parents()
+    assert parents[5] == [3, 4] and parents[8] == [6, 7]  # the muls take the input and the gate
+    assert not conv.use_bias and conv.shape == (3, 4, 3, 3)
+    assert pad.resolution == (8, 10, 8, 10, 4, 4)
+    dw, sep_dw, sep_pw = cg.nodes[9:12]
+    assert dw.use_bias and dw.shape == (4, 1, 3, 3) and dw.resolution == (10, 8, 10, 8, 4, 4)
+    assert sep_dw.shape == (4, 1, 3, 3) and sep_dw.strides == (2, 2) and not sep_dw.use_bias
+    assert sep_pw.shape == (4, 6, 1, 1) and sep_pw.use_bias and sep_pw.resolution == (4, 4, 4, 4, 4, 6)
+    assert cg.nodes[13].shape == (6, 5, 0, 0) and cg.nodes[13].use_bias
+    assert cg.nodes[12].resolution == (4, 1, 4, 1, 6, 6)
