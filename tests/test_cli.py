@@ -266,3 +266,59 @@ def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> 
         assert "TensorFlow import == direct builder: yes" in text
         assert (out_dir / "small_keras_net.pb").stat().st_size > 0
         assert (out_dir / "small_keras_net.png").read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_cg_build_shows_oov_warning_on_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "prelu_net.py"
+    path.write_text("import torch.nn as nn\n\ndef make():\n    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.PReLU())\n")
+    assert main(["cg", "build", f"{path}:make", "--input-shape", "3,8,8"]) == 0
+    captured = capsys.readouterr()
+    assert "<oov>" in captured.out  # the op histogram lists the out-of-vocabulary node
+    warning = _one_error_line(captured.err, "gennape: warning:")
+    assert "PReLU" in warning
+
+
+def test_cg_import_onnx(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    onnx = pytest.importorskip("onnx")
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.zeros((4, 3, 3, 3), np.float32), "W")
+    nodes = [
+        helper.make_node("Conv", ["x", "W"], ["c"], pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("Relu", ["c"], ["y"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "tiny",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4, 8, 8])],
+        [weight],
+    )
+    model_path = tmp_path / "tiny.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(model_path))
+    out = tmp_path / "tiny.json"
+    assert main(["cg", "import", str(model_path), "--out", str(out)]) == 0
+    assert "ComputeGraph[tiny](n_nodes: 4, n_edges: 3)" in capsys.readouterr().out
+    from gennape_naslib.cg import io
+
+    cg = io.load_json(out)
+    assert [n.op for n in cg.nodes] == ["input", "conv", "relu", "output"]
+    assert cg.nodes[1].shape == (3, 4, 3, 3) and not cg.nodes[1].use_bias
+
+
+@pytest.mark.slow
+@pytest.mark.tf
+def test_cg_import_pb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tf = pytest.importorskip("tensorflow")
+    from gennape_naslib.cg import from_tf
+
+    inputs = tf.keras.Input((16, 16, 3))
+    x = tf.keras.layers.Conv2D(8, 3, padding="same")(inputs)
+    x = tf.keras.layers.GlobalAveragePooling2D()(tf.keras.layers.ReLU()(x))
+    model = tf.keras.Model(inputs, tf.keras.layers.Dense(4)(x))
+    pb = from_tf.write_pb(from_tf.freeze_keras_model(model, (16, 16, 3)), tmp_path / "net.pb")
+    png = tmp_path / "net.png"
+    assert main(["cg", "import", str(pb), "--input-shape", "16,16,3", "--draw", str(png)]) == 0
+    assert "ComputeGraph[net](n_nodes: 6, n_edges: 5)" in capsys.readouterr().out
+    assert png.read_bytes()[:8] == PNG_SIGNATURE

@@ -22,7 +22,6 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 
 from gennape_naslib._atomic import atomic_write
@@ -361,12 +360,3 @@ def draw(
     else:
         _draw_matplotlib(cg, target, dpi)
     return target
-
-
-def draw_many(graphs: Sequence[ComputeGraph], folder: str | os.PathLike[str], engine: str = "auto") -> list[Path]:
-    """Draw several graphs into ``folder`` as ``<index>_<name>.png``; returns the paths."""
-    out = []
-    for i, cg in enumerate(graphs):
-        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in (cg.name or "cg"))
-        out.append(draw(cg, Path(folder) / f"{i:04d}_{safe}.png", engine))
-    return out
