@@ -117,6 +117,32 @@ class CGBuilder:
         )
         return self._append(node, plist, (oh, ow, oc))
 
+    def graft(self, other: CGBuilder, x: int, output: int | None = None) -> int:
+        """Append every node of ``other`` but its input node, fed by node ``x``.
+
+        Lets a family build a repeated block once and reuse it (nodes are immutable and shared).
+
+        Args:
+            other: A builder holding the block, built from an input of the geometry of ``x``.
+            x: The node that feeds the block.
+            output: A node index of ``other`` (default: its last node).
+
+        Returns:
+            The index that ``output`` has in this builder.
+
+        Raises:
+            GraphError: If ``other``'s input geometry differs from the output of ``x``.
+        """
+        if other._out[0] != self._out[x]:
+            raise GraphError(f"graft: block expects input {other._out[0]}, node {x} gives {self._out[x]}")
+        offset = len(self._nodes) - 1
+        self._edges.extend((x if s == 0 else s + offset, d + offset) for s, d in other._edges)
+        self._nodes.extend(other._nodes[1:])
+        self._out.extend(other._out[1:])
+        if output is None:
+            return len(self._nodes) - 1
+        return x if output == 0 else output + offset
+
     def build(self, output: int | Sequence[int], **graph_kwargs: Any) -> ComputeGraph:
         """Add the ``output`` node after ``output`` (one index or several) and return the graph."""
         outs = [output] if isinstance(output, int) else list(output)

@@ -1,0 +1,327 @@
+"""Layer programs: one description of a network, run by PyTorch and by the direct CG builder.
+
+The HiAML, Two-Path and Inception families are defined by GENNAPE's TensorFlow builders. Their
+adapters describe a network once, as a :class:`Program` (a straight-line list of layer steps over
+numbered values, with nested programs for blocks), and derive both representations from it:
+
+* :func:`build_module` gives the PyTorch network: one submodule per parametric step, a ``forward``
+  that runs the steps in order (static control flow, so ``torch.fx`` traces it to a flat graph);
+* :func:`emit_cg` replays the same steps on a :class:`~gennape_naslib.cg.CGBuilder`.
+
+Because both are interpreters of the same steps, ``to_cg(arch) == from_torch(to_module(arch))``
+holds by construction once the per-step lowering agrees, which the family tests check.
+
+TensorFlow ``"same"`` padding is expressed with symmetric PyTorch padding ``k // 2`` per axis. For
+stride 1 and odd kernels the two are identical. For stride 2 on even inputs TensorFlow pads one
+pixel at the bottom/right only, PyTorch one pixel on each side: the output size, the parameters,
+the FLOPs and the computation graph are the same, but the sampling grid is shifted by one pixel
+(an explicit asymmetric ``F.pad`` would add a ``paddings`` node the TF graphs do not have).
+TensorFlow's "same" average pooling ignores padded zeros, hence ``count_include_pad=False``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
+
+    from gennape_naslib.cg.builder import CGBuilder
+
+__all__ = ["Program", "Step", "build_module", "emit_cg", "program_params"]
+
+Pair = tuple[int, int]
+
+
+def _pair(v: int | Sequence[int]) -> Pair:
+    if isinstance(v, int):
+        return (v, v)
+    a, b = v
+    return (int(a), int(b))
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One layer of a :class:`Program`.
+
+    Attributes:
+        kind: ``conv``, ``bn``, ``relu``, ``relu6``, ``maxpool``, ``avgpool``, ``add``, ``concat``,
+            ``mean`` (global average pool), ``dropout``, ``linear`` or ``sub`` (a nested program).
+        name: Submodule name (unique within its program).
+        inputs: Indices of the values the step reads (0 is the program input).
+        c_in, c_out: Channels of the (first) input and of the output.
+        kernel, stride: Window geometry of convolutions and pools.
+        bias: Whether a convolution or dense layer has a bias.
+        groups: Convolution groups (``groups == c_in`` is a depthwise convolution).
+        p: Dropout probability.
+        sub: The nested program of a ``sub`` step.
+    """
+
+    kind: str
+    name: str
+    inputs: tuple[int, ...]
+    c_in: int
+    c_out: int
+    kernel: Pair = (1, 1)
+    stride: Pair = (1, 1)
+    bias: bool = False
+    groups: int = 1
+    p: float = 0.0
+    sub: Program | None = None
+
+
+class Program:
+    """A straight-line layer program; every method appends a step and returns its value index.
+
+    Args:
+        c_in: Channels of the program input (value 0).
+        key: A hashable description that determines the program completely (e.g. the block's
+            arguments). Programs with a key are compiled to a graph fragment once per input
+            geometry and then reused (see :func:`emit_cg`); do not modify them after use.
+    """
+
+    __slots__ = ("steps", "channels", "key", "_names")
+
+    def __init__(self, c_in: int, key: Hashable = None) -> None:
+        self.steps: list[Step] = []
+        self.channels: list[int] = [int(c_in)]
+        self.key = key
+        self._names: dict[str, int] = {}
+
+    @property
+    def output(self) -> int:
+        """Index of the last value (the program output)."""
+        return len(self.channels) - 1
+
+    def _unique(self, name: str) -> str:
+        name = name.replace(".", "_").replace("-", "_")
+        count = self._names.get(name, 0)
+        self._names[name] = count + 1
+        return name if count == 0 else f"{name}_{count}"
+
+    def _add(self, kind: str, name: str, inputs: Sequence[int], c_out: int, **params: Any) -> int:
+        step = Step(kind, self._unique(name), tuple(inputs), self.channels[inputs[0]], int(c_out), **params)
+        self.steps.append(step)
+        self.channels.append(int(c_out))
+        return len(self.channels) - 1
+
+    # ------------------------------------------------------------------ primitive layers
+    def conv(
+        self,
+        x: int,
+        c_out: int,
+        kernel: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        bias: bool = False,
+        groups: int = 1,
+        name: str = "conv",
+    ) -> int:
+        """A convolution with TF-"same"-equivalent padding ``k // 2``."""
+        return self._add("conv", name, [x], c_out, kernel=_pair(kernel), stride=_pair(stride), bias=bias, groups=groups)
+
+    def bn(self, x: int, name: str = "bn") -> int:
+        """Batch normalisation."""
+        return self._add("bn", name, [x], self.channels[x])
+
+    def act(self, x: int, kind: str | None, name: str = "") -> int:
+        """``relu`` or ``relu6``; ``None`` returns ``x`` unchanged."""
+        if kind is None:
+            return x
+        return self._add(kind, name or kind, [x], self.channels[x])
+
+    def pool(self, x: int, kind: str, stride: int = 1, name: str = "pool") -> int:
+        """3x3 max or average pooling (``kind`` = ``"max"``/``"avg"``), TF "same" padding."""
+        return self._add(f"{kind}pool", name, [x], self.channels[x], kernel=(3, 3), stride=_pair(stride))
+
+    def add(self, *xs: int) -> int:
+        """Element-wise sum (a left fold of binary additions)."""
+        if len(xs) == 1:
+            return xs[0]
+        return self._add("add", "add", xs, self.channels[xs[0]])
+
+    def concat(self, xs: Sequence[int]) -> int:
+        """Channel concatenation (a single input is returned unchanged)."""
+        if len(xs) == 1:
+            return xs[0]
+        return self._add("concat", "concat", xs, sum(self.channels[i] for i in xs))
+
+    def mean(self, x: int) -> int:
+        """Global average pooling to a ``(N, C)`` tensor."""
+        return self._add("mean", "gap", [x], self.channels[x])
+
+    def dropout(self, x: int, p: float = 0.0) -> int:
+        """Dropout (an ``identity`` node at inference)."""
+        return self._add("dropout", "dropout", [x], self.channels[x], p=float(p))
+
+    def linear(self, x: int, c_out: int, bias: bool = True) -> int:
+        """A dense layer."""
+        return self._add("linear", "classifier", [x], c_out, bias=bias)
+
+    def sub(self, x: int, program: Program, name: str) -> int:
+        """Run a nested program (a block) on value ``x``."""
+        if program.channels[0] != self.channels[x]:
+            raise ValueError(f"block {name!r} expects {program.channels[0]} input channels, got {self.channels[x]}")
+        return self._add("sub", name, [x], program.channels[-1], sub=program)
+
+    # ------------------------------------------------------------------ composites
+    def cba(
+        self,
+        x: int,
+        c_out: int,
+        kernel: int | Sequence[int],
+        stride: int | Sequence[int] = 1,
+        act: str | None = None,
+        bias: bool = False,
+        bn: bool = True,
+        name: str = "conv",
+    ) -> int:
+        """Convolution, optional batch norm, optional activation (GENNAPE's ``AugmentedConv2D``)."""
+        y = self.conv(x, c_out, kernel, stride, bias=bias, name=name)
+        if bn:
+            y = self.bn(y, name=f"{name}_bn")
+        return self.act(y, act, name=f"{name}_{act}") if act else y
+
+
+# ---------------------------------------------------------------------- PyTorch
+def _make_layer(step: Step) -> Any:
+    import torch.nn as nn
+
+    kind = step.kind
+    if kind == "conv":
+        padding = (step.kernel[0] // 2, step.kernel[1] // 2)
+        return nn.Conv2d(step.c_in, step.c_out, step.kernel, step.stride, padding, groups=step.groups, bias=step.bias)
+    if kind == "bn":
+        return nn.BatchNorm2d(step.c_out)
+    if kind == "relu":
+        return nn.ReLU()
+    if kind == "relu6":
+        return nn.ReLU6()
+    if kind == "maxpool":
+        return nn.MaxPool2d(step.kernel, step.stride, (step.kernel[0] // 2, step.kernel[1] // 2))
+    if kind == "avgpool":
+        pad = (step.kernel[0] // 2, step.kernel[1] // 2)
+        return nn.AvgPool2d(step.kernel, step.stride, pad, count_include_pad=False)
+    if kind == "dropout":
+        return nn.Dropout(step.p)
+    if kind == "linear":
+        return nn.Linear(step.c_in, step.c_out, bias=step.bias)
+    if kind == "sub":
+        return build_module(step.sub)  # type: ignore[arg-type]
+    raise ValueError(f"unknown step kind {kind!r}")
+
+
+def build_module(program: Program) -> torch.nn.Module:
+    """The PyTorch network of ``program`` (freshly initialised, train mode)."""
+    return _program_module_class()(program)
+
+
+_CLASS: list[type] = []
+
+
+def _program_module_class() -> type:
+    if _CLASS:
+        return _CLASS[0]
+    import torch
+    import torch.nn as nn
+
+    class LayerProgram(nn.Module):
+        """Runs a :class:`Program`: submodules named after the steps, executed in order."""
+
+        def __init__(self, program: Program) -> None:
+            super().__init__()
+            self._plan = tuple((s.kind, s.inputs, s.name) for s in program.steps)
+            for s in program.steps:
+                if s.kind not in ("add", "concat", "mean"):
+                    self.add_module(s.name, _make_layer(s))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            values = [x]
+            modules = self._modules
+            for kind, inputs, name in self._plan:
+                if kind == "add":
+                    y = values[inputs[0]]
+                    for i in inputs[1:]:
+                        y = y + values[i]
+                elif kind == "concat":
+                    y = torch.cat([values[i] for i in inputs], 1)
+                elif kind == "mean":
+                    y = values[inputs[0]].mean((2, 3))
+                else:
+                    y = modules[name](values[inputs[0]])
+                values.append(y)
+            return values[-1]
+
+    _CLASS.append(LayerProgram)
+    return LayerProgram
+
+
+# ---------------------------------------------------------------------- computation graph
+def emit_cg(program: Program, b: CGBuilder, x: int) -> int:
+    """Replay ``program`` on builder ``b`` starting from node ``x``; return the output node."""
+    values = [x]
+    for s in program.steps:
+        first = values[s.inputs[0]]
+        kind = s.kind
+        if kind == "conv":
+            pad = (s.kernel[0] // 2, s.kernel[1] // 2)
+            y = b.conv(first, s.c_out, s.kernel, s.stride, pad, groups=s.groups, bias=s.bias)
+        elif kind == "bn":
+            y = b.bn(first)
+        elif kind in ("relu", "relu6"):
+            y = b.node(kind, first)
+        elif kind in ("maxpool", "avgpool"):
+            y = b.pool(first, kind[:3], s.kernel, s.stride, (s.kernel[0] // 2, s.kernel[1] // 2))
+        elif kind == "add":
+            y = b.add(*(values[i] for i in s.inputs))
+        elif kind == "concat":
+            y = b.concat([values[i] for i in s.inputs])
+        elif kind == "mean":
+            y = b.mean(first)
+        elif kind == "dropout":
+            y = b.identity(first)
+        elif kind == "linear":
+            y = b.linear(first, s.c_out, bias=s.bias)
+        elif kind == "sub":
+            y = _emit_sub(s.sub, b, first)  # type: ignore[arg-type]
+        else:  # pragma: no cover - Program only creates the kinds above
+            raise ValueError(f"unknown step kind {kind!r}")
+        values.append(y)
+    return values[-1]
+
+
+_FRAGMENTS: dict[tuple[Hashable, tuple[int, int, int]], Any] = {}
+_MAX_FRAGMENTS = 4096
+
+
+def _emit_sub(program: Program, b: CGBuilder, x: int) -> int:
+    if program.key is None:
+        return emit_cg(program, b, x)
+    hwc = b.out_shape(x)
+    cache_key = (program.key, hwc)
+    entry = _FRAGMENTS.get(cache_key)
+    if entry is None:
+        from gennape_naslib.cg.builder import CGBuilder
+
+        fragment = CGBuilder(hwc)
+        out = emit_cg(program, fragment, fragment.input_node)
+        if len(_FRAGMENTS) >= _MAX_FRAGMENTS:
+            _FRAGMENTS.clear()
+        entry = _FRAGMENTS[cache_key] = (fragment, out)
+    return b.graft(entry[0], x, entry[1])
+
+
+def program_params(program: Program) -> int:
+    """Number of parameters of :func:`build_module` (``sum(p.numel())``), counted analytically."""
+    total = 0
+    for s in program.steps:
+        if s.kind == "conv":
+            total += (s.c_in // s.groups) * s.c_out * s.kernel[0] * s.kernel[1] + (s.c_out if s.bias else 0)
+        elif s.kind == "bn":
+            total += 2 * s.c_out
+        elif s.kind == "linear":
+            total += s.c_in * s.c_out + (s.c_out if s.bias else 0)
+        elif s.kind == "sub":
+            total += program_params(s.sub)  # type: ignore[arg-type]
+    return total
