@@ -6,7 +6,7 @@ Two kinds of files exist (GENNAPE_FACTS 1.12):
   <ComputeGraph>, "acc", "flops", "n_params", "original config"}`` whose graphs are objects of
   GENNAPE's ``model_src.comp_graph.tf_comp_graph`` module. :func:`load_gennape_cache` reads them with
   a restricted unpickler: only those three classes (mapped onto small local stand-ins that hold
-  attributes), plain containers, numpy arrays and scalars, and a ``Genotype`` namedtuple (the
+  attributes), plain containers (and ``range``), numpy arrays and scalars, and a ``Genotype`` namedtuple (the
   NB-301 configs, under whatever module path it was written) may be constructed. Anything else
   raises :class:`UnsafePickleError` before it is called, so a crafted file cannot run code.
 * **Labelled JSON files** (HiAML, Two-Path, Inception): ``{id: {"net_config", "max_perf" (percent),
@@ -18,6 +18,7 @@ Graphs are converted to :class:`~gennape_naslib.cg.graph.ComputeGraph` through
 
 from __future__ import annotations
 
+import _compat_pickle
 import codecs
 import collections
 import copyreg
@@ -110,6 +111,7 @@ def _allowed() -> dict[tuple[str, str], Any]:
     }
     for name in ("set", "frozenset", "tuple", "list", "dict", "bytes", "bytearray", "str", "int", "float"):
         table[("builtins", name)] = getattr(__import__("builtins"), name)
+    table[("builtins", "range")] = range  # DARTS genotypes store concat lists as range(2, 6)
     table[("builtins", "complex")] = complex
     table[("builtins", "bool")] = bool
     table[("builtins", "object")] = object  # only useful as the base argument of copyreg._reconstructor
@@ -138,6 +140,12 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Callable[..., Any]:
         allowed = self._ALLOWED or {}
+        # Python-2 names, which Python 3 writes for protocols 0-2 (copy_reg, __builtin__); renaming
+        # is harmless for other protocols because the result still has to pass the allow-list.
+        if (module, name) in _compat_pickle.NAME_MAPPING:
+            module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+        elif module in _compat_pickle.IMPORT_MAPPING:
+            module = _compat_pickle.IMPORT_MAPPING[module]
         found = allowed.get((module, name))
         if found is not None:
             return found  # type: ignore[no-any-return]
