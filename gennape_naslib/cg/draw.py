@@ -98,8 +98,15 @@ def _dot_quote(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def to_dot(cg: ComputeGraph) -> str:
-    """Graphviz DOT source of a computation graph (top-to-bottom, one box per node)."""
+def to_dot(cg: ComputeGraph, compact: bool | None = None) -> str:
+    """Graphviz DOT source of a computation graph (top-to-bottom, one box per node).
+
+    Args:
+        cg: The graph.
+        compact: One-line labels; default: only for graphs with more than :data:`COMPACT_ABOVE` nodes.
+    """
+    if compact is None:
+        compact = cg.n_nodes > COMPACT_ABOVE
     lines = [
         f"digraph {_dot_quote(cg.name or 'cg')} {{",
         "  rankdir=TB; nodesep=0.25; ranksep=0.3;",
@@ -109,7 +116,9 @@ def to_dot(cg: ComputeGraph) -> str:
         "  edge [arrowsize=0.6, penwidth=0.8];",
     ]
     for i, node in enumerate(cg.nodes):
-        text = "\\n".join(part.replace("\\", "\\\\").replace('"', '\\"') for part in node_label(node, i))
+        text = "\\n".join(
+            part.replace("\\", "\\\\").replace('"', '\\"') for part in node_label(node, None if compact else i, compact)
+        )
         shape = ", shape=ellipse" if node.op in ("input", "output") else ""
         lines.append(f'  n{i} [label="{text}", fillcolor="{_FILL[_kind(node)]}"{shape}];')
     for s, d in cg.edges:

@@ -49,6 +49,7 @@ def test_to_dot_has_every_node_and_edge_and_escapes_quotes() -> None:
         == cg.n_edges
     )
     assert 'fillcolor="#add8e6"' in dot  # weighted nodes are light blue
+    assert '[label="conv 3x3 16", fillcolor="#add8e6"]' in to_dot(cg, compact=True)
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
