@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--graphs", type=int, default=5000, help="graphs in the NPZ round trip (default 5000)")
     parser.add_argument("--repeats", type=int, default=10, help="timed calls of from_torch per network (default 10)")
     parser.add_argument("--out-dir", type=Path, help="where to write the NPZ file (default: a temporary folder)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random NPZ graphs")
+    parser.add_argument("--threads", type=int, help="torch threads for the forward pass (default: torch's choice)")
     args = parser.parse_args(argv)
 
     import torch
@@ -69,7 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     from gennape_naslib.cg._examples import mobilenetv3_cg, mobilenetv3_module, resnet_cg, resnet_module
     from gennape_naslib.cg.io import load_npz, save_npz
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, Python {sys.version.split()[0]}")
     print()
     networks = [
