@@ -129,10 +129,13 @@ def _import_target(spec: str) -> Any:
         finally:
             sys.path.remove(str(path.resolve().parent))
     else:
+        sys.path.insert(0, os.getcwd())  # as `python -m` does, so modules in the working folder import
         try:
             module = importlib.import_module(module_part)
         except Exception as exc:
             raise CLIError(f"cannot import module {module_part!r}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            sys.path.remove(os.getcwd())
     obj: Any = module
     for name in attr.split("."):
         if not hasattr(obj, name):

@@ -322,3 +322,15 @@ def test_cg_import_pb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     assert main(["cg", "import", str(pb), "--input-shape", "16,16,3", "--draw", str(png)]) == 0
     assert "ComputeGraph[net](n_nodes: 6, n_edges: 5)" in capsys.readouterr().out
     assert png.read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_cg_build_dotted_module_from_working_folder(
+    net_file: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(net_file.parent)
+    try:
+        assert main(["cg", "build", "tiny_net:make", "--input-shape", "3,16,16"]) == 0
+    finally:
+        sys.modules.pop("tiny_net", None)
+    assert "ComputeGraph[Tiny](n_nodes: 7, n_edges: 6)" in capsys.readouterr().out
+    assert str(net_file.parent) not in sys.path
