@@ -56,9 +56,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from gennape_naslib._atomic import atomic_write
 from gennape_naslib._optional import require
 from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of
+from gennape_naslib.cg._tf_freeze import freeze_keras_model, normalise_input_shape, write_pb
 from gennape_naslib.cg.graph import ComputeGraph, GraphError
 from gennape_naslib.cg.vocab import OOV, WEIGHTED_OPS, op_from_label
 
@@ -79,37 +79,10 @@ logger = logging.getLogger(__name__)
 #: A label containing one of these marks a weighted node in GENNAPE (GENNAPE_FACTS 1.4).
 WEIGHTED_KEYWORDS: tuple[str, ...] = ("kernel", "conv", "depthwise", "matmul", "biasadd", "pointwise", "weight")
 #: Labels equal to, or (unless excluded) containing, one of these survive GENNAPE's pruning.
-KEEP_KEYWORDS: tuple[str, ...] = (
-    "input",
-    "output",
-    "kernel",
-    "conv2d",
-    "add",
-    "relu",
-    "relu6",
-    "fusedbatchnorm",
-    "matmul",
-    "depthwise",
-    "depthwise_kernel",
-    "pointwise",
-    "weight",
-    "sigmoid",
-    "tanh",
-    "swish",
-    "pool",
-    "mul",
-    "spacetobatchnd",
-    "batchtospacend",
-    "spacetodepthnd",
-    "depthtospacend",
-    "mean",
-    "global",
-    "identity",
-    "zero",
-    "concat",
-    "gelu",
-    "paddings",
-    "reserved",
+KEEP_KEYWORDS: tuple[str, ...] = tuple(
+    "input output kernel conv2d add relu relu6 fusedbatchnorm matmul depthwise depthwise_kernel pointwise weight "
+    "sigmoid tanh swish pool mul spacetobatchnd batchtospacend spacetodepthnd depthtospacend mean global identity "
+    "zero concat gelu paddings reserved".split()
 )
 #: Labels excluded from the substring keep rule.
 EXCLUDE_KEYWORDS: tuple[str, ...] = ("moving_mean",)
@@ -118,50 +91,39 @@ _OP_TYPE_FALLBACK = ("sigmoid", "relu", "tanh", "swish")
 # TF op type -> vocabulary op ("" = plumbing that vanishes; "arith" = vanishes with a constant
 # operand, <oov> between two data tensors; "bias" = folded into the weighted producer).
 _OP_TYPES: dict[str, str] = {
-    "Placeholder": "input",
-    "Conv2D": "conv",
-    "DepthwiseConv2dNative": "depthwise",
-    "MatMul": "matmul",
-    "FusedBatchNorm": "batchnorm",
-    "FusedBatchNormV2": "batchnorm",
-    "FusedBatchNormV3": "batchnorm",
-    "Relu": "relu",
-    "LeakyRelu": "relu",
-    "Relu6": "relu6",
-    "Sigmoid": "sigmoid",
-    "Tanh": "tanh",
-    "Gelu": "gelu",
-    "MaxPool": "maxpool",
-    "MaxPoolV2": "maxpool",
-    "AvgPool": "avgpool",
-    "Mean": "mean",
-    "ConcatV2": "concat",
-    "Concat": "concat",
-    "AddV2": "add",
-    "Add": "add",
-    "AddN": "add",
-    "Mul": "mul",
-    "Pad": "paddings",
-    "PadV2": "paddings",
-    "MirrorPad": "paddings",
-    "SpaceToBatchND": "spacetobatchnd",
-    "BatchToSpaceND": "batchtospacend",
-    "SpaceToDepth": "spacetodepthnd",
-    "DepthToSpace": "depthtospacend",
-    "BiasAdd": "bias",
-    "Sub": "arith",
-    "RealDiv": "arith",
-    "Div": "arith",
-    "Maximum": "arith",
-    "Minimum": "arith",
-    **dict.fromkeys(
+    op_type: op
+    for op, op_types in (
+        ("input", "Placeholder PlaceholderWithDefault"),
+        ("conv", "Conv2D"),
+        ("depthwise", "DepthwiseConv2dNative"),
+        ("matmul", "MatMul"),
+        ("batchnorm", "FusedBatchNorm FusedBatchNormV2 FusedBatchNormV3"),
+        ("relu", "Relu LeakyRelu"),
+        ("relu6", "Relu6"),
+        ("sigmoid", "Sigmoid"),
+        ("tanh", "Tanh"),
+        ("gelu", "Gelu"),
+        ("maxpool", "MaxPool MaxPoolV2"),
+        ("avgpool", "AvgPool"),
+        ("mean", "Mean"),
+        ("concat", "ConcatV2 Concat"),
+        ("add", "AddV2 Add AddN"),
+        ("mul", "Mul"),
+        ("paddings", "Pad PadV2 MirrorPad"),
+        ("spacetobatchnd", "SpaceToBatchND"),
+        ("batchtospacend", "BatchToSpaceND"),
+        ("spacetodepthnd", "SpaceToDepth"),
+        ("depthtospacend", "DepthToSpace"),
+        ("bias", "BiasAdd"),
+        ("arith", "Sub RealDiv Div Maximum Minimum"),
         (
-            "Identity Snapshot StopGradient PreventGradient Reshape Squeeze ExpandDims StridedSlice Slice "
-            "Pack Unpack Cast Transpose Softmax LogSoftmax ReadVariableOp Fill Tile Split SplitV GatherV2 "
-            "Shape ShapeN Size Rank ZerosLike OnesLike BroadcastTo CheckNumerics EnsureShape Range"
-        ).split(),
-        "",
-    ),
+            "",
+            "Identity Snapshot StopGradient PreventGradient Reshape Squeeze ExpandDims StridedSlice Slice Pack "
+            "Unpack Cast Transpose Softmax LogSoftmax ReadVariableOp Fill Tile Split SplitV GatherV2 Shape ShapeN "
+            "Size Rank ZerosLike OnesLike BroadcastTo CheckNumerics EnsureShape Range",
+        ),
+    )
+    for op_type in op_types.split()
 }
 # Op types that vanish whatever their label says (``IdentityN`` is TF's custom-gradient pass-through).
 _ALWAYS_PLUMBING = frozenset({"IdentityN", "NoOp", "Shape", "ShapeN", "Size", "Rank", "ReadVariableOp"})
@@ -222,17 +184,6 @@ def _load_graph_def(tf: Any, graph_def: Any) -> tuple[Any, str | None]:
     if not hasattr(graph_def, "node"):
         raise TypeError(f"from_tf_graphdef expects a GraphDef or a path to a .pb file, got {type(graph_def).__name__}")
     return graph_def, None
-
-
-def _normalise_input_shape(input_shape: Sequence[int] | None) -> tuple[int, int, int] | None:
-    if input_shape is None:
-        return None
-    dims = tuple(int(d) for d in input_shape)
-    if len(dims) == 4:
-        dims = dims[1:]
-    if len(dims) != 3 or any(d <= 0 for d in dims):
-        raise ValueError(f"input_shape must be (H, W, C) or (1, H, W, C), got {tuple(input_shape)!r}")
-    return dims  # type: ignore[return-value]
 
 
 def _resolve_inputs(nodes: dict[str, Any]) -> dict[str, list[str]]:
@@ -333,13 +284,20 @@ class _Importer:
     def run(self) -> ComputeGraph:
         order = _topological(self.nodes, self.inputs)
         labels = {n: gennape_label(n, self.nodes[n].op) for n in self.nodes}
-        roots = [
-            n for n in order if self.nodes[n].op in ("Placeholder", "PlaceholderWithDefault") and self._is_float(n)
-        ]
+        consumed = {p for n in self.nodes for p in self.inputs[n]}
+        placeholders = ("Placeholder", "PlaceholderWithDefault")
+        roots = [n for n in order if self.nodes[n].op in placeholders and self._is_float(n) and n in consumed]
         if not roots:  # GENNAPE's model maker feeds constant ones into an identity named "input"
-            roots = [n for n in order if labels[n].startswith("input")][:1]
-        if not roots:
-            raise GraphError(f"{self.source}: no input found (expected a Placeholder or a node named 'input')")
+            below_input: set[str] = set()  # nodes downstream of an input-labelled node
+            for n in order:
+                if any(p in below_input or labels[p].startswith("input") for p in self.inputs[n]):
+                    below_input.add(n)
+            roots = [n for n in order if labels[n].startswith("input") and n not in below_input]
+        if len(roots) != 1:
+            raise GraphError(
+                f"{self.source}: expected one input (a float Placeholder or a node named 'input' fed by constants), "
+                f"found {sorted(roots) or 'none'}"
+            )
         self._import(roots)
         formats = {n.attr["data_format"].s for n in self.gd.node if "data_format" in n.attr}
         self.layout = "NCHW" if b"NCHW" in formats else "NHWC"
@@ -450,6 +408,8 @@ class _Importer:
                 chain.append(cur)
                 cur = parents[0]
             if labels[cur].startswith("output"):
+                if found is not None and found != cur:
+                    raise GraphError(f"{self.source}: several output nodes ({found!r}, {cur!r}); one is supported")
                 self.dropped.update(chain)
                 found = cur
         return found
@@ -585,62 +545,7 @@ def from_tf_graphdef(
         MissingDependencyError: If TensorFlow is not installed.
     """
     tf = require("tensorflow", "tf", "Importing a TensorFlow GraphDef")
-    input_hwc = _normalise_input_shape(input_shape)
+    input_hwc = normalise_input_shape(input_shape)
     gd, path = _load_graph_def(tf, graph_def)
     name = name or (Path(path).stem if path else "graph")
     return _Importer(tf, gd, input_hwc, name, path or f"GraphDef {name!r}").run()
-
-
-def freeze_keras_model(model: Any, input_shape: Sequence[int]) -> Any:
-    """Freeze a Keras model into an inference ``GraphDef`` the way GENNAPE's model maker does.
-
-    The input is wrapped in an identity named ``input``, the model is called with
-    ``training=False`` (batch norm in inference mode, dropout off), the result is wrapped in an
-    identity named ``output`` and variables become constants. The wrapper nodes a TF 2 function adds
-    after ``output`` (``Identity``, ``NoOp``) are removed, so ``output`` is the graph's sink.
-
-    Args:
-        model: A Keras (2 or 3) model or any callable accepting ``training=``.
-        input_shape: ``(H, W, C)`` or ``(1, H, W, C)``; the batch size is 1.
-
-    Returns:
-        A ``tf.compat.v1.GraphDef``.
-
-    Raises:
-        ValueError: If ``input_shape`` is malformed or the model returns several tensors.
-    """
-    tf = require("tensorflow", "tf", "Freezing a Keras model")
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
-
-    hwc = _normalise_input_shape(input_shape)
-    assert hwc is not None
-
-    @tf.function
-    def forward(x: Any) -> Any:
-        y = model(tf.identity(x, name="input"), training=False)
-        if isinstance(y, (list, tuple, dict)):
-            raise ValueError(f"freeze_keras_model supports models with one output tensor, got {type(y).__name__}")
-        return tf.identity(y, name="output")
-
-    concrete = forward.get_concrete_function(tf.TensorSpec((1, *hwc), tf.float32, name="x"))
-    gd = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
-    out = tf.compat.v1.GraphDef()
-    out.versions.CopyFrom(gd.versions)
-    out.library.CopyFrom(gd.library)
-    for node in gd.node:
-        trailing = node.op == "Identity" and node.input and node.input[0] == "output"
-        if node.op == "NoOp" or trailing:
-            continue
-        new = out.node.add()
-        new.CopyFrom(node)
-        del new.input[:]
-        new.input.extend(i for i in node.input if i != "^NoOp")
-    return out
-
-
-def write_pb(graph_def: Any, path: str | os.PathLike[str]) -> Path:
-    """Write a ``GraphDef`` as a binary ``.pb`` file (atomically) and return its path."""
-    target = Path(path)
-    with atomic_write(target, "wb") as handle:
-        handle.write(graph_def.SerializeToString())
-    return target

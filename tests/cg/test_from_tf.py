@@ -266,3 +266,20 @@ def test_keras3_layers(keras_graph_def: Any) -> None:
     assert sep_pw.shape == (4, 6, 1, 1) and sep_pw.use_bias and sep_pw.resolution == (4, 4, 4, 4, 4, 6)
     assert cg.nodes[13].shape == (6, 5, 0, 0) and cg.nodes[13].use_bias
     assert cg.nodes[12].resolution == (4, 1, 4, 1, 6, 6)
+
+
+@pytest.mark.tf
+def test_gennape_model_maker_graph_with_constant_input(tf: Any) -> None:
+    """GENNAPE feeds constant ones into an identity named input; internal input/output identities vanish."""
+    from gennape_naslib.cg import from_tf_graphdef
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.identity(tf.ones((1, 6, 6, 2)), name="input")
+        a = tf.identity(tf.nn.relu(x, name="cell/Relu"), name="cell/input")
+        b = tf.concat([tf.nn.sigmoid(a, name="cell/Sigmoid"), tf.nn.tanh(a, name="cell/Tanh")], 3, name="concat")
+        tf.identity(tf.identity(b, name="cell/output"), name="output")
+    cg = from_tf_graphdef(graph.as_graph_def())
+    assert [n.op for n in cg.nodes] == ["input", "relu", "sigmoid", "tanh", "concat", "output"]
+    assert cg.nodes[4].resolution == (6, 6, 6, 6, 2, 4)
+    assert cg.n_edges == 6
