@@ -111,7 +111,7 @@ def _arch_string(ops: Sequence[str]) -> str:
 
 
 def canonical_form(ops: Sequence[str]) -> str:
-    """A text that two cells share exactly when they compute the same function.
+    """A text that two cells share when they compute the same function (up to the rule on zeros below).
 
     Every node's value is written as a sorted sum of terms, from the input ``x`` forward:
 
@@ -119,15 +119,16 @@ def canonical_form(ops: Sequence[str]) -> str:
     * ``skip_connect`` contributes the terms of its source node unchanged (``x + (a + b)`` is
       ``x + a + b``), so chains and sums through skips are flattened;
     * a conv or pool on a non-zero node is one term ``op(<terms of the source>)``; on a zero node
-      it contributes nothing (NAS-Bench-201's own rule: a conv of zeros leaves only its BN shift);
+      it contributes nothing. That is exact for the pool and NAS-Bench-201's own rule for convs
+      (strictly, ReLU-Conv-BN of zeros outputs the BN shift, a learned per-channel constant);
     * repeated terms are kept (``x + x`` differs from ``x``).
 
     The cell's form is the form of node 3 (``"0"`` when the cell outputs zeros). So edges whose
     output cannot reach the cell output because of ``none`` ops, and ops that feed only such dead
-    nodes, do not change the form. It is the NATS-Bench "unique string" rule, except that a ``none``
-    edge into the output adds no term here (NATS-Bench writes one ``#`` per such edge, which keeps
-    ``x + none`` apart from ``x``), and a conv or pool on a zero sum is zero everywhere (NATS-Bench
-    only checks node 1). The 15,625 cells fall into 4,930 classes; NATS-Bench's 6,466 classes (the
+    nodes, do not change the form. It is the NATS-Bench "unique string" rule, except that a zero
+    input adds no term here (NATS-Bench writes a ``#`` term for it, which keeps ``x + 0`` apart from
+    ``x``), and an op on a zero node is zero for every node (NATS-Bench only checks single-input
+    nodes). The 15,625 cells fall into 4,930 classes; NATS-Bench's 6,466 classes (the
     "unique" count of the NAS-Bench-201 paper) each lie inside one of them.
     """
     values: list[tuple[str, ...]] = [("x",)]
