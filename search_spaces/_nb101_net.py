@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from gennape_naslib.cg.builder import CGBuilder
@@ -28,6 +29,7 @@ __all__ = [
     "build_module",
     "cell_plan",
     "count_flops",
+    "count_naslib_flops",
     "count_params",
     "vertex_channels",
 ]
@@ -135,15 +137,20 @@ def _stack_channels(cfg: NetConfig) -> list[tuple[int, int, bool]]:
     return cells
 
 
-def _cells(matrix: Matrix, cfg: NetConfig) -> list[tuple[CellPlan, bool]]:
+def _cells(matrix: Matrix, cfg: NetConfig) -> tuple[tuple[CellPlan, bool], ...]:
     """The plans of all cells, with whether a 2x2 max-pool precedes each (plans are shared)."""
-    cache: dict[tuple[int, int], CellPlan] = {}
+    return _cells_cached(tuple(tuple(int(v) for v in row) for row in matrix), cfg)
+
+
+@lru_cache(maxsize=4096)
+def _cells_cached(matrix: tuple[tuple[int, ...], ...], cfg: NetConfig) -> tuple[tuple[CellPlan, bool], ...]:
+    plans: dict[tuple[int, int], CellPlan] = {}
     out = []
     for c_in, c_out, pooled in _stack_channels(cfg):
-        if (c_in, c_out) not in cache:
-            cache[(c_in, c_out)] = cell_plan(matrix, c_in, c_out)
-        out.append((cache[(c_in, c_out)], pooled))
-    return out
+        if (c_in, c_out) not in plans:
+            plans[(c_in, c_out)] = cell_plan(matrix, c_in, c_out)
+        out.append((plans[(c_in, c_out)], pooled))
+    return tuple(out)
 
 
 # ---------------------------------------------------------------------- exact counts
@@ -186,6 +193,30 @@ def count_flops(matrix: Matrix, ops: Sequence[str], cfg: NetConfig) -> int:
         macs += h * w * cell
         c_last = ch[-1]
     return 2 * (macs + c_last * cfg.num_classes)
+
+
+def count_naslib_flops(matrix: Matrix, ops: Sequence[str], cfg: NetConfig) -> int:
+    """Operations as NASLib's zero-cost data counts them (see ``NB101.published_flops``).
+
+    Multiply-accumulates of convs and the dense layer, plus 3 per output element of every
+    conv-BN-ReLU and ``k * k`` per output element of every ``k x k`` max-pool.
+    """
+    h, w = cfg.input_hwc[0], cfg.input_hwc[1]
+    total = count_flops(matrix, ops, cfg) // 2 + 3 * h * w * cfg.stem_channels
+    n = len(ops)
+    for plan, pooled in _cells(matrix, cfg):
+        ch = plan.channels
+        if pooled:
+            h, w = h // 2, w // 2
+            total += 4 * h * w * ch[0]
+        elems = 0
+        for t in range(1, n):
+            if plan.projected[t]:
+                elems += 3 * ch[t]
+            if t < n - 1:
+                elems += (3 if ops[t] in KERNEL else 9) * ch[t]
+        total += h * w * elems
+    return total
 
 
 # ---------------------------------------------------------------------- computation graph

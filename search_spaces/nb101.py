@@ -73,7 +73,14 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-from gennape_naslib.search_spaces._nb101_net import NetConfig, build_cg, build_module, count_flops, count_params
+from gennape_naslib.search_spaces._nb101_net import (
+    NetConfig,
+    build_cg,
+    build_module,
+    count_flops,
+    count_naslib_flops,
+    count_params,
+)
 from gennape_naslib.search_spaces._nb101_spec import (
     FAMILY,
     INPUT,
@@ -343,21 +350,11 @@ class NB101(FamilyAdapter):
 
         That convention counts, for the benchmark network: multiply-accumulates of the
         convolutions and the dense layer (no bias), 3 per output element of every conv-BN-ReLU
-        (BN 2, ReLU 1) and ``k * k`` per output element of every ``k x k`` max-pool; additions,
+        (BN and ReLU together) and ``k * k`` per output element of every ``k x k`` max-pool; additions,
         concatenations and the global pool count nothing. It reproduces the published ``flops``
         of all 500 rows to the printed precision (tested).
         """
-        total = self.flops(arch) / 2
-        for node in self.to_cg(arch).nodes:
-            _, h, _, w, _, c = node.resolution
-            if node.op == "batchnorm":
-                total += 2 * h * w * c
-            elif node.op == "relu":
-                total += h * w * c
-            elif node.op == "maxpool":
-                kh, kw = node.metadata["ksize"] if node.metadata else (1, 1)
-                total += h * w * c * kh * kw
-        return total / 1e6
+        return count_naslib_flops(arch.matrix, arch.ops, self._cfg(None)) / 1e6
 
     # ------------------------------------------------------------------ ConfigSpace
     def configspace(self, seed: int | None = None) -> Any:

@@ -108,6 +108,26 @@ def test_published_params_and_flops_of_naslib_zero_cost_data(fam) -> None:
     assert spearmanr(ours, theirs).statistic > 0.998
 
 
+def _flops_counted_on_the_cg(cg) -> float:
+    """The published convention read off the CG: MACs + 3 per conv-BN-ReLU output + k*k per pool output."""
+    total = 0
+    for node in cg.nodes:
+        _, h, _, w, _, c = node.resolution
+        if node.shape is not None:
+            total += h * w * node.shape[0] * node.shape[1] * max(node.shape[2], 1) * max(node.shape[3], 1)
+        elif node.op in ("batchnorm", "relu"):
+            total += (2 if node.op == "batchnorm" else 1) * h * w * c
+        elif node.op == "maxpool":
+            total += h * w * c * node.metadata["ksize"][0] * node.metadata["ksize"][1]
+    return total / 1e6
+
+
+def test_published_flops_convention_read_off_the_cg(fam) -> None:
+    for key, row in list(_zc().items())[:40]:
+        arch = fam.from_str(key)
+        assert abs(_flops_counted_on_the_cg(fam.to_cg(arch)) - row["flops"]) < 5e-7, key
+
+
 def test_pruning_matches_the_published_pruned_specs(fam) -> None:
     with open(_need(DATA / "zc_nasbench101_500_pruned.csv")) as fh:
         rows = list(csv.DictReader(fh))
