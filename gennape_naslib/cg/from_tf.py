@@ -415,7 +415,11 @@ class _Importer:
         return found
 
     def _single_sink(self, ops: dict[str, str | None]) -> str:
-        sinks = [n for n, kids in self.children.items() if not kids and n not in self.dropped]
+        sinks = [
+            n
+            for n, kids in self.children.items()
+            if not kids and n not in self.dropped and self.nodes[n].op != "IdentityN"  # forwarded, see above
+        ]
         if len(sinks) != 1:
             raise GraphError(
                 f"{self.source}: the graph needs a single output tensor (or a node named 'output'); "

@@ -283,3 +283,15 @@ def test_gennape_model_maker_graph_with_constant_input(tf: Any) -> None:
     assert [n.op for n in cg.nodes] == ["input", "relu", "sigmoid", "tanh", "concat", "output"]
     assert cg.nodes[4].resolution == (6, 6, 6, 6, 2, 4)
     assert cg.n_edges == 6
+
+
+@pytest.mark.tf
+def test_keras3_graph_without_output_node(tf: Any, keras_graph_def: Any) -> None:
+    """A .pb frozen without the output identity: the single sink gets an output node appended."""
+    from gennape_naslib.cg import from_tf_graphdef
+
+    stripped = tf.compat.v1.GraphDef()
+    stripped.CopyFrom(keras_graph_def)
+    del stripped.node[:]
+    stripped.node.extend(n for n in keras_graph_def.node if n.name != "output")
+    assert from_tf_graphdef(stripped) == from_tf_graphdef(keras_graph_def)
