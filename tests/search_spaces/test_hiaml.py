@@ -189,15 +189,21 @@ def test_configspace_samples_are_valid() -> None:
         assert FAMILY.to_json(arch) == [config[f"stage{i}"] for i in range(4)]
 
 
-def test_flops_match_the_graph() -> None:
+def test_flops_and_params_by_hand() -> None:
     arch = FAMILY.from_json(["hiaml_l20"] * 4)
-    # stem 3x3 (3->64) at 16x16 dominates nothing here; check the dense layer and one conv by hand.
-    cg = FAMILY.to_cg(arch)
-    expected = sum(
-        2 * n.resolution[1] * n.resolution[3] * n.shape[0] * n.shape[1] * n.shape[2] * n.shape[3]
-        if n.op == "conv"
-        else 2 * n.shape[0] * n.shape[1]
-        for n in cg.nodes
-        if n.weighted
+    # l20 = conv3x3 -> BN -> ReLU -> conv1x1 -> BN -> ReLU; widths 64, 128, 128, 256 at 16, 8, 8, 4 pixels.
+    flops = 2 * (
+        16 * 16 * 3 * 64 * 9  # stem
+        + 2 * 16 * 16 * (64 * 64 * 9 + 64 * 64)  # stage 0
+        + 8 * 8 * (64 * 128 * 9 + 128 * 128)
+        + 8 * 8 * (128 * 128 * 9 + 128 * 128)  # stage 1
+        + 2 * 8 * 8 * (128 * 128 * 9 + 128 * 128)  # stage 2
+        + 4 * 4 * (128 * 256 * 9 + 256 * 256)
+        + 4 * 4 * (256 * 256 * 9 + 256 * 256)  # stage 3
+        + 256 * 10  # dense
     )
-    assert FAMILY.flops(arch) == expected
+    assert FAMILY.flops(arch) == flops == 149_787_648
+    bn = 2 * (64 + 4 * 64 + 4 * 128 + 4 * 128 + 4 * 256)
+    weights = 3 * 64 * 9 + 2 * (64 * 64 * 10) + 64 * 128 * 9 + 128 * 128 + 3 * (128 * 128 * 10)
+    weights += 128 * 256 * 9 + 256 * 256 + 256 * 256 * 10 + 256 * 10 + 10
+    assert FAMILY.params(arch) == bn + weights == 1_688_394
