@@ -102,7 +102,11 @@ def build_nb101(shared: Path) -> BenchmarkTable:
         "naslib/data/zc_nasbench101.json",
         "CIFAR-10 validation accuracy after 108 epochs (one seed per source row)",
     )
-    meta["labels"]["n_duplicates"] = "source rows that prune to this cell; metrics are their mean"  # type: ignore[index]
+    meta["labels"]["n_duplicates"] = (  # type: ignore[index]
+        "source rows whose pruned cells are isomorphic (NAS-Bench-101's notion of the same cell); every metric is "
+        "their mean. Isomorphic specs with another vertex order get slightly different channel allocations, so "
+        "their published params/FLOPs differ a little and are averaged too."
+    )
     meta["units"]["flops"] = "as published (MFLOPs)"  # type: ignore[index]
     meta["units"]["params"] = "as published (millions)"  # type: ignore[index]
     return BenchmarkTable("nb101", encodings, metrics, name="nb101", meta=meta)

@@ -6,6 +6,7 @@ import gzip
 import json
 import math
 import os
+import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from gennape_naslib._atomic import atomic_write
 __all__ = ["BenchmarkTable", "DataFormatError", "DataNotFoundError", "TABLE_FORMAT", "TABLE_VERSION"]
 
 TABLE_FORMAT = "gennape-naslib.table"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 TABLE_VERSION = 1
 
 
@@ -181,20 +183,26 @@ class BenchmarkTable:
         return self.subset(~np.isnan(self.metric(metric)))
 
     # ------------------------------------------------------------------ lookup
-    def _index(self) -> dict[str, int]:
+    def _index(self) -> tuple[dict[str, int], dict[str, int]]:
         if self._hash_index is None:
             adapter = self.adapter
             self._hash_index = {}
+            self._exact_index: dict[str, int] = {}
             for i, arch in enumerate(self.archs):
                 self._hash_index.setdefault(adapter.canonical_hash(arch), i)
-        return self._hash_index
+                self._exact_index.setdefault(json.dumps(self.encodings[i], sort_keys=True), i)
+        return self._exact_index, self._hash_index
 
     def index_of(self, arch_or_hash: Any) -> int:
         """Row of an architecture (``Arch``, its encoding, or its canonical hash).
 
+        An architecture whose encoding is in the table gives that row; otherwise the first row with
+        the same canonical hash (an equivalent architecture, e.g. an isomorphic cell) is returned.
+
         Raises:
-            KeyError: If the table has no such architecture.
+            KeyError: If the table has no such or equivalent architecture.
         """
+        exact, by_hash = self._index()
         if (
             isinstance(arch_or_hash, str)
             and len(arch_or_hash) == 64
@@ -202,9 +210,13 @@ class BenchmarkTable:
         ):
             key = arch_or_hash
         else:
-            key = self.adapter.canonical_hash(self.adapter.coerce(arch_or_hash))
+            arch = self.adapter.coerce(arch_or_hash)
+            row = exact.get(json.dumps(self.adapter.to_json(arch), sort_keys=True))
+            if row is not None:
+                return row
+            key = self.adapter.canonical_hash(arch)
         try:
-            return self._index()[key]
+            return by_hash[key]
         except KeyError:
             raise KeyError(f"table {self.name!r} has no architecture with canonical hash {key[:12]}...") from None
 

@@ -66,10 +66,10 @@ def test_missing_file_says_where(tmp_path) -> None:
 def test_naslib_zc(tmp_path) -> None:
     doc = {
         "cifar10": {
-            "(2, 2, 2, 0, 2, 2)": {"idx": "1", "val_accuracy": 91.0, "synflow": {"score": 3.5, "time": 0.1}},
-            "(4, 3, 0, 3, 0, 0)": {"idx": "2", "val_accuracy": 85.0, "synflow": {"score": 1.5, "time": 0.1}},
+            "(2, 2, 0, 2, 2, 2)": {"idx": "1", "val_accuracy": 91.0, "synflow": {"score": 3.5, "time": 0.1}},
+            "(4, 3, 3, 0, 0, 0)": {"idx": "2", "val_accuracy": 85.0, "synflow": {"score": 1.5, "time": 0.1}},
         },
-        "cifar100": {"(2, 2, 2, 0, 2, 2)": {"val_accuracy": 70.0, "synflow": {"score": 3.6, "time": 0.1}}},
+        "cifar100": {"(2, 2, 0, 2, 2, 2)": {"val_accuracy": 70.0, "synflow": {"score": 3.6, "time": 0.1}}},
     }
     path = tmp_path / "zc_nasbench201.json"
     path.write_text(json.dumps(doc))
