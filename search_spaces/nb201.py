@@ -349,7 +349,7 @@ class NB201(FamilyAdapter):
         CIFAR-10 cells, ``flops(arch) / 1e6 / published`` lies between 1.188 and 1.975 (median 1.904;
         near 2 for conv-heavy cells, lower where BN, ReLU and pooling dominate), and the Spearman rank
         correlation is 0.9960: cells that differ only in where
-        ``avg_pool_3x3`` replaces ``skip_connect``/``none`` tie here but not there. :meth:`elementwise_flops`
+        ``avg_pool_3x3`` replaces ``skip_connect``/``none`` tie here but not there. :meth:`published_flops`
         reproduces the published convention (rank correlation 1.0).
 
         Args:
@@ -358,13 +358,13 @@ class NB201(FamilyAdapter):
         """
         return float(_analytic_counts(arch.ops, num_classes or self.num_classes)[0])
 
-    def elementwise_flops(self, arch: NB201Arch, num_classes: int | None = None) -> int:
+    def published_flops(self, arch: NB201Arch, num_classes: int | None = None) -> int:
         """FLOPs in the convention of NAS-Bench-Suite-Zero's published ``flops`` (not FlopCounterMode's).
 
         One per multiply-accumulate of convolutions and of the classifier (no bias), plus 2 per BN
         output element, 1 per ReLU input element and k*k per output element of a k x k pooling.
         On the 725 CIFAR-10 cells of ``zc_nasbench201.json`` the published value (millions) equals
-        ``(elementwise_flops(arch) + 5184) / 1e6`` for every cell; the constant 5,184 is not
+        ``(published_flops(arch) + 5184) / 1e6`` for every cell; the constant 5,184 is not
         attributed to a layer and is left out.
 
         Args:
@@ -404,7 +404,7 @@ class NB201(FamilyAdapter):
 
 @lru_cache(maxsize=4096)
 def _analytic_counts(ops: tuple[str, ...], num_classes: int) -> tuple[int, int, int]:
-    """``(flops, params, elementwise_flops)`` of the network, from the layer sizes."""
+    """``(flops, params, published_flops)`` of the network, from the layer sizes."""
     n3, n1, n_pool = ops.count("nor_conv_3x3"), ops.count("nor_conv_1x1"), ops.count("avg_pool_3x3")
     cells = net.CELLS_PER_STAGE
     c0, hw0 = net.INIT_CHANNELS, net.INPUT_HW**2

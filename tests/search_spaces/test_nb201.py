@@ -72,8 +72,8 @@ def test_flops_rank_correlation_and_convention(nb201, zc) -> None:
     records = zc["cifar10"]
     archs = [nb201.from_str(k) for k in records]
     published = np.array([rec["flops"]["score"] for rec in records.values()])
-    elementwise = np.array([nb201.elementwise_flops(a) for a in archs], dtype=float)
-    # The published convention (documented in elementwise_flops): equal up to a constant 5,184.
+    elementwise = np.array([nb201.published_flops(a) for a in archs], dtype=float)
+    # The published convention (documented in published_flops): equal up to a constant 5,184.
     np.testing.assert_allclose(published * 1e6 - elementwise, 5184.0, atol=1e-3)
     assert spearmanr(elementwise, published)[0] >= 0.999
     # FlopCounterMode convention (flops()): pooling counts nothing there, so cells that differ only
