@@ -194,9 +194,9 @@ class NB301(FamilyAdapter):
         """
         if not isinstance(obj, Mapping):
             raise ArchValidationError(self.name, "arch", obj, "expected an object with keys normal, reduce, *_concat")
-        unknown = sorted(str(k) for k in obj if k not in ("normal", "normal_concat", "reduce", "reduce_concat"))
+        unknown = [k for k in obj if k not in ("normal", "normal_concat", "reduce", "reduce_concat")]
         if unknown:
-            raise ArchValidationError(self.name, unknown[0], obj[unknown[0]], "unknown key")
+            raise ArchValidationError(self.name, str(unknown[0]), obj[unknown[0]], "unknown key")
         cells: dict[str, Any] = {}
         for kind in _CELLS:
             if kind not in obj:
@@ -219,7 +219,7 @@ class NB301(FamilyAdapter):
                 raise ArchValidationError(self.name, f"{field}[{k}][0]", op, f"expected an op name from {list(OPS)}")
             if isinstance(index, bool) or not isinstance(index, _INT_TYPES):
                 raise ArchValidationError(self.name, f"{field}[{k}][1]", index, "expected an integer input index")
-            out.append((op, int(index)))
+            out.append((str(op), int(index)))
         return tuple(out)
 
     def _ints_from_json(self, value: Any, field: str) -> tuple[int, ...]:
@@ -279,7 +279,7 @@ class NB301(FamilyAdapter):
             if not isinstance(pair, tuple) or len(pair) != 2:
                 raise ArchValidationError(self.name, f"{kind}[{k}]", pair, "expected an (op, input) pair")
             op, index = pair
-            if op not in _OP_ID:
+            if not isinstance(op, str) or op not in _OP_ID:
                 raise ArchValidationError(self.name, f"{kind}[{k}][0]", op, f"unknown op; choose from {list(OPS)}")
             node = k // 2
             if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index <= node + 1:
@@ -359,7 +359,7 @@ class NB301(FamilyAdapter):
         return out
 
     def mutate(self, arch: NB301Arch, rng: np.random.Generator | int | None = None) -> NB301Arch:
-        """Change the op or the input of one uniformly chosen pair (as NASLib mutates NB-301)."""
+        """Change the op (or, with probability 1/2 where possible, the input) of one uniformly chosen pair."""
         gen = as_rng(rng)
         kind = _CELLS[int(gen.integers(2))]
         k = int(gen.integers(2 * _STEPS))

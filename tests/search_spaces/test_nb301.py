@@ -332,3 +332,22 @@ def test_neighbors_change_one_op_or_one_input(family: NB301) -> None:
     rng = np.random.default_rng(1)
     for _ in range(100):
         assert family.mutate(DARTS_V2, rng) in nbrs
+
+
+def test_arbitrary_json_raises_only_validation_errors(family: NB301) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    scalars = st.none() | st.booleans() | st.integers(-3, 9) | st.sampled_from(OPS + ("none", "x"))
+    values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=9) | st.dictionaries(st.text(max_size=3), kids))
+    keys = st.sampled_from(["normal", "reduce", "normal_concat", "reduce_concat"])
+
+    @settings(max_examples=150, deadline=None)
+    @given(st.dictionaries(keys, values) | values | st.text(max_size=40))
+    def check(obj) -> None:
+        try:
+            family.coerce(obj)
+        except ArchValidationError:
+            pass
+
+    check()
