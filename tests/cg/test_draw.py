@@ -69,16 +69,20 @@ def test_matplotlib_engine_writes_png(tmp_path: Path) -> None:
     assert height > width > 100 and out.stat().st_size > 5_000
 
 
-def test_matplotlib_engine_compact_labels_for_large_graphs(tmp_path: Path) -> None:
+def test_matplotlib_engine_compact_labels_for_large_graphs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     pytest.importorskip("matplotlib")
+    import gennape_naslib.cg.draw as draw_module
+
     b = CGBuilder((8, 8, 4), name="long")
     x = b.input_node
-    for _ in range(COMPACT_ABOVE // 2 + 1):
+    for _ in range(15):
         x = b.relu(b.bn(x))
     cg = b.build(x)
-    assert cg.n_nodes > COMPACT_ABOVE
-    width, height = _png_size(draw(cg, tmp_path / "long.png", engine="matplotlib"))
-    assert height < 65_536 and height > 10 * width
+    full = _png_size(draw(cg, tmp_path / "full.png", engine="matplotlib"))
+    monkeypatch.setattr(draw_module, "COMPACT_ABOVE", cg.n_nodes - 1)  # as if the graph had > 300 nodes
+    compact = _png_size(draw(cg, tmp_path / "compact.png", engine="matplotlib"))
+    assert compact[1] < 0.8 * full[1]  # one-line boxes make a shorter drawing
+    assert COMPACT_ABOVE == 300
 
 
 def test_unknown_engine_and_missing_dot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
