@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -295,3 +296,22 @@ def test_keras3_graph_without_output_node(tf: Any, keras_graph_def: Any) -> None
     del stripped.node[:]
     stripped.node.extend(n for n in keras_graph_def.node if n.name != "output")
     assert from_tf_graphdef(stripped) == from_tf_graphdef(keras_graph_def)
+
+
+@pytest.mark.tf
+@pytest.mark.slow
+def test_keras_applications_mobilenetv3_small(tf: Any) -> None:
+    """A real Keras 3 model: MobileNetV3-Small (Howard et al., 2019, Table 2), random weights."""
+    import keras
+
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef
+
+    model = keras.applications.MobileNetV3Small(weights=None, input_shape=(96, 96, 3), include_preprocessing=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no <oov> nodes
+        cg = from_tf_graphdef(freeze_keras_model(model, (96, 96, 3)))
+    counts = cg.op_counts()
+    # 11 bneck blocks (one depthwise each), 9 with squeeze-excite (+1 global pooling), 6 residuals
+    assert (counts["depthwise"], counts["mean"], counts["add"]) == (11, 10, 6)
+    assert counts["relu6"] == counts["mul"]  # every hard-swish and hard-sigmoid gate is relu6 + mul
+    assert cg.nodes[1].op == "conv" and cg.nodes[1].resolution == (96, 48, 96, 48, 3, 16)

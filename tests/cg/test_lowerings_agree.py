@@ -98,3 +98,22 @@ def test_onnx_lowering_agrees_with_torch_fx(name: str, torch_cgs: Any, onnx_cgs:
 def test_tf_graphdef_lowering_agrees_with_torch_fx(name: str, torch_cgs: Any, tf_cgs: Any) -> None:
     assert tf_cgs[name].name == name
     assert_same_graph(tf_cgs[name], torch_cgs[name])
+
+
+@pytest.mark.onnx
+@pytest.mark.slow
+@pytest.mark.parametrize("network", ["resnet18", "mobilenetv3_large"])
+def test_onnx_agrees_on_the_reference_networks(network: str) -> None:
+    """Full-size ResNet-18 and MobileNetV3-Large (``cg._examples``) at 64x64: ONNX == torch.fx."""
+    onnx = pytest.importorskip("onnx")
+    from gennape_naslib.cg import from_onnx
+    from gennape_naslib.cg._examples import mobilenetv3_module, resnet_module
+
+    module = (resnet_module if network == "resnet18" else mobilenetv3_module)().eval()
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module, torch.zeros(1, 3, 64, 64), buffer, dynamo=False, training=torch.onnx.TrainingMode.PRESERVE
+        )
+    assert_same_graph(from_onnx(onnx.load_from_string(buffer.getvalue())), from_torch(module, (3, 64, 64)))
