@@ -31,7 +31,8 @@ anything else                            ``<oov>``, with one warning naming the 
 Resolutions come from :func:`onnx.shape_inference.infer_shapes`: the first *data* input tensor and
 the first output tensor of each node, NCHW read as ``(H, W, C)`` and 2-D tensors as ``(1, 1, C)``.
 Anything computed only from initializers and constants (weights, shape arithmetic) is not data and
-vanishes.
+vanishes; such subgraphs are first evaluated with ``onnx.reference`` so that shape inference can see
+through them (the legacy torch exporter computes pad sizes that way).
 
 Exporters may change the graph before it gets here: ``torch.onnx.export`` in eval mode folds
 batch norm into the preceding convolution (export with
