@@ -55,7 +55,8 @@ class Step:
         kernel, stride: Window geometry of convolutions and pools.
         bias: Whether a convolution or dense layer has a bias.
         groups: Convolution groups (``groups == c_in`` is a depthwise convolution).
-        p: Dropout probability.
+        p: Dropout probability; for ``bn`` steps the momentum (PyTorch convention).
+        eps: Batch-norm epsilon.
         sub: The nested program of a ``sub`` step.
     """
 
@@ -69,6 +70,7 @@ class Step:
     bias: bool = False
     groups: int = 1
     p: float = 0.0
+    eps: float = 1e-5
     sub: Program | None = None
 
 
@@ -80,14 +82,17 @@ class Program:
         key: A hashable description that determines the program completely (e.g. the block's
             arguments). Programs with a key are compiled to a graph fragment once per input
             geometry and then reused (see :func:`emit_cg`); do not modify them after use.
+        bn_momentum, bn_eps: Batch-norm settings of the ``bn`` steps (PyTorch momentum convention,
+            i.e. 1 - TensorFlow's momentum).
     """
 
-    __slots__ = ("steps", "channels", "key", "_names")
+    __slots__ = ("steps", "channels", "key", "bn_args", "_names")
 
-    def __init__(self, c_in: int, key: Hashable = None) -> None:
+    def __init__(self, c_in: int, key: Hashable = None, bn_momentum: float = 0.1, bn_eps: float = 1e-5) -> None:
         self.steps: list[Step] = []
         self.channels: list[int] = [int(c_in)]
         self.key = key
+        self.bn_args = {"p": float(bn_momentum), "eps": float(bn_eps)}
         self._names: dict[str, int] = {}
 
     @property
@@ -122,8 +127,8 @@ class Program:
         return self._add("conv", name, [x], c_out, kernel=_pair(kernel), stride=_pair(stride), bias=bias, groups=groups)
 
     def bn(self, x: int, name: str = "bn") -> int:
-        """Batch normalisation."""
-        return self._add("bn", name, [x], self.channels[x])
+        """Batch normalisation (with the program's momentum and epsilon)."""
+        return self._add("bn", name, [x], self.channels[x], **self.bn_args)
 
     def act(self, x: int, kind: str | None, name: str = "") -> int:
         """``relu`` or ``relu6``; ``None`` returns ``x`` unchanged."""
@@ -193,7 +198,7 @@ def _make_layer(step: Step) -> Any:
         padding = (step.kernel[0] // 2, step.kernel[1] // 2)
         return nn.Conv2d(step.c_in, step.c_out, step.kernel, step.stride, padding, groups=step.groups, bias=step.bias)
     if kind == "bn":
-        return nn.BatchNorm2d(step.c_out)
+        return nn.BatchNorm2d(step.c_out, eps=step.eps, momentum=step.p)
     if kind == "relu":
         return nn.ReLU()
     if kind == "relu6":

@@ -53,6 +53,10 @@ C_CHANGE_SUPP_OPS: tuple[str, ...] = ("conv1x1", "double1x1")
 OPS = CONV_OPS + SUPP_OPS
 
 
+#: TF batch norm (momentum 0.99, epsilon 1e-3) in PyTorch terms.
+BN = {"bn_momentum": 0.01, "bn_eps": 1e-3}
+
+
 @dataclass(frozen=True)
 class InceptionPath:
     """One path of a block: its ops, its internal width and its output width."""
@@ -178,7 +182,7 @@ def _op(p: Program, x: int, op: str, c_out: int, s: int, name: str) -> int:
 @functools.lru_cache(maxsize=4096)
 def block_program(paths: tuple[InceptionPath, ...], c_in: int, c_out: int, stride: int) -> Program:
     """The layers of one block: its paths from the block input, concat, projection, residual."""
-    p = Program(c_in, key=("inception", paths, c_in, c_out, stride))
+    p = Program(c_in, key=("inception", paths, c_in, c_out, stride), **BN)
     ends = []
     for pi, path in enumerate(paths):
         x = 0
@@ -197,7 +201,7 @@ def block_program(paths: tuple[InceptionPath, ...], c_in: int, c_out: int, strid
 
 def build_program(arch: InceptionArch, num_classes: int = 10, dropout: float = 0.0) -> Program:
     """The layer program of ``arch``: stem, the blocks of every stage, post conv and head."""
-    p = Program(3)
+    p = Program(3, **BN)
     x = p.cba(0, C_INIT, 3, 1, act="relu6", bias=True, name="stem")
     c = C_INIT
     for si, stage in enumerate(arch.stages):

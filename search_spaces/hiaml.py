@@ -65,6 +65,10 @@ REDUCTION_STAGES = (1, 3)
 C_INIT = 64
 
 
+#: TF batch norm (momentum 0.9, epsilon 1e-3) in PyTorch terms.
+BN = {"bn_momentum": 0.1, "bn_eps": 1e-3}
+
+
 @dataclass(frozen=True)
 class HiAMLArch:
     """A HiAML network: the block of each of the 4 stages (full names, e.g. ``"hiaml_a22"``)."""
@@ -92,7 +96,7 @@ def _proj(p: Program, x: int, c_in: int, c: int, s: int, name: str = "proj") -> 
 
 @functools.cache
 def _block_program(block: str, c_in: int, c: int, s: int) -> Program:
-    p = Program(c_in, key=("hiaml", block, c_in, c, s))
+    p = Program(c_in, key=("hiaml", block, c_in, c, s), **BN)
     x = 0
     kind = block[len("hiaml_") :]
     if kind == "a22":
@@ -157,7 +161,7 @@ def _block_program(block: str, c_in: int, c: int, s: int) -> Program:
 
 def build_program(arch: HiAMLArch, num_classes: int = 10) -> Program:
     """The layer program of ``arch`` (stem, 8 blocks, head)."""
-    p = Program(3)
+    p = Program(3, **BN)
     x = p.cba(0, C_INIT, 3, 2, act="relu", name="stem")
     c = C_INIT
     for si, block in enumerate(arch.blocks):

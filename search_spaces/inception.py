@@ -113,7 +113,8 @@ class Inception(FamilyAdapter):
         if not isinstance(ops, (list, tuple)) or not all(isinstance(op, str) for op in ops):
             raise ArchValidationError(self.name, f"{field}.ops", ops, "expected a list of op names")
         types = obj.get("op_types")
-        if types is not None and list(types) != ["conv" if op in CONV_OPS else "supp" for op in ops]:
+        expected = ["conv" if op in CONV_OPS else "supp" for op in ops]
+        if types is not None and (not isinstance(types, (list, tuple)) or list(types) != expected):
             raise ArchValidationError(self.name, f"{field}.op_types", types, "do not match the op names")
         c_internal = self._get(obj, f"{field}.c_internal", "c_internal", "C_internal")
         c_out = self._get(obj, f"{field}.c_out", "c_out", "C_out")

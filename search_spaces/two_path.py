@@ -9,7 +9,8 @@ Encoding (JSON; also the text form)::
 Block ops are the 8 *conv* ops (:data:`CONV_OPS`) and the 5 *supplementary* ops (:data:`SUPP_OPS`); a
 block holds at least one conv op and at most one supp op (1,624 distinct blocks). The op type is a
 function of the name, so GENNAPE's separate ``op_types`` lists are implied; GENNAPE's state-dict
-form (blocks as ``{"op_names", "op_types"}``, ``path1_reduce_inds``) is accepted by ``from_json``.
+form (blocks as ``{"op_names", "op_types"}``, ``path1_reduce_inds``) is accepted by ``from_json``
+and GENNAPE's ``str(config)`` text (``Path1:[SPBlock(...), ...]``) by ``from_str``.
 Reduction indices are stored sorted.
 
 Network (GENNAPE's TensorFlow ``TwoPathNet``, which produced the labels and CGs; 32x32 input, 10
@@ -41,6 +42,7 @@ import functools
 import hashlib
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -73,6 +75,10 @@ N_REDUCTIONS = 2
 C_STEM = 32
 
 PathT = tuple[tuple[str, ...], ...]
+
+
+#: TF batch norm (momentum 0.9, epsilon 1e-3) in PyTorch terms.
+BN = {"bn_momentum": 0.1, "bn_eps": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -120,7 +126,7 @@ def _op(p: Program, x: int, op: str, c_in: int, c_out: int, s: int, name: str) -
 
 @functools.lru_cache(maxsize=8192)
 def _block_program(ops: tuple[str, ...], c_in: int, c_out: int, stride: int) -> Program:
-    p = Program(c_in, key=("two_path", ops, c_in, c_out, stride))
+    p = Program(c_in, key=("two_path", ops, c_in, c_out, stride), **BN)
     x, c, first_conv = 0, c_in, True
     for i, op in enumerate(ops):
         name = f"{op.replace('-', '_')}_{i}"
@@ -135,7 +141,7 @@ def _block_program(ops: tuple[str, ...], c_in: int, c_out: int, stride: int) -> 
 
 def build_program(arch: TwoPathArch, num_classes: int = 10, dropout: float = 0.0) -> Program:
     """The layer program of ``arch`` (stem, both paths, post conv, head)."""
-    p = Program(3)
+    p = Program(3, **BN)
     x = p.cba(0, C_STEM, 3, 1, act="relu6", name="stem_proj")
     x = p.cba(x, C_STEM, 3, 2, act="relu6", name="stem_reduce")
     ends = []
@@ -227,6 +233,26 @@ class TwoPath(FamilyAdapter):
             "path1_reduce": list(arch.path1_reduce),
             "path2_reduce": list(arch.path2_reduce),
         }
+
+    def from_str(self, text: str) -> TwoPathArch:
+        """Parse the JSON text, or GENNAPE's ``str(TwoPathNetConfig)`` form
+        (``Path1:[SPBlock(conv3x3+maxpool3x3;conv+supp), ...]`` / ``Path1ReduceInds:[0, 1]`` / ...)."""
+        if not isinstance(text, str):
+            raise ArchValidationError(self.name, "text", text, "expected a string")
+        if not text.lstrip().startswith("Path1:"):
+            return super().from_str(text)
+        obj: dict[str, Any] = {}
+        for p in ("1", "2"):
+            found = re.search(rf"Path{p}:\[(.*?)\]\s*Path{p}ReduceInds:\[([^\]]*)\]", text, re.S)
+            if found is None:
+                raise ArchValidationError(self.name, f"text.Path{p}", text, "no Path/PathReduceInds pair found")
+            blocks = re.findall(r"SPBlock\(([^;)]*);([^)]*)\)", found.group(1))
+            obj[f"path{p}"] = [{"op_names": n.split("+"), "op_types": t.split("+")} for n, t in blocks]
+            try:
+                obj[f"path{p}_reduce"] = [int(v) for v in found.group(2).split(",") if v.strip()]
+            except ValueError:
+                raise ArchValidationError(self.name, f"path{p}_reduce", found.group(2), "not integers") from None
+        return self.from_json(obj)
 
     def validate(self, arch: TwoPathArch) -> None:
         """Check path lengths, block contents and the reduction positions."""

@@ -187,3 +187,22 @@ def test_configspace_samples_are_valid(seed: int) -> None:
 
 def test_op_lists_cover_gennape_constants() -> None:
     assert len(CONV_OPS) == 8 and len(SUPP_OPS) == 5 and len(OPS) == 13
+
+
+def test_gennape_text_form() -> None:
+    text = (
+        "Path1:[SPBlock(conv3x3+maxpool3x3;conv+supp), SPBlock(double3x3;conv)]\n"
+        "Path1ReduceInds:[0, 1]\n"
+        "Path2:[SPBlock(inception_s5x5;conv), SPBlock(conv1x1+bottleneck-r2-k3;supp+conv), SPBlock(conv5x5;conv)]\n"
+        "Path2ReduceInds:[0, 2]\n"
+    )
+    a = FAMILY.from_str(text)
+    assert a == arch(
+        [["conv3x3", "maxpool3x3"], ["double3x3"]],
+        [["inception_s5x5"], ["conv1x1", "bottleneck-r2-k3"], ["conv5x5"]],
+        (0, 1),
+        (0, 2),
+    )
+    FamilyContract(FAMILY).check_invalid_inputs(
+        [text.replace("conv+supp", "conv+conv"), text.replace("[0, 2]", "[0, x]"), "Path1:[SPBlock(conv3x3;conv)]"]
+    )
