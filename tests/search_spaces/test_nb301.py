@@ -339,10 +339,12 @@ def test_arbitrary_json_raises_only_validation_errors(family: NB301) -> None:
     from hypothesis import strategies as st
 
     scalars = st.none() | st.booleans() | st.integers(-3, 9) | st.sampled_from(OPS + ("none", "x"))
-    values = st.recursive(scalars, lambda kids: st.lists(kids, max_size=9) | st.dictionaries(st.text(max_size=3), kids))
+    values = st.recursive(
+        scalars, lambda kids: st.lists(kids, max_size=9) | st.dictionaries(st.text(max_size=3), kids), max_leaves=20
+    )
     keys = st.sampled_from(["normal", "reduce", "normal_concat", "reduce_concat"])
 
-    @settings(max_examples=150, deadline=None)
+    @settings(max_examples=60, deadline=None)
     @given(st.dictionaries(keys, values) | values | st.text(max_size=40))
     def check(obj) -> None:
         try:
