@@ -82,6 +82,30 @@ class OFAFamilyBase(FamilyAdapter):
         if not 0.0 <= self.dropout_rate < 1.0:
             raise ValueError(f"{type(self).__name__}: dropout_rate must be in [0, 1), got {dropout_rate!r}")
 
+    # -- analytic counts (cached: searches ask for the same architectures again and again)
+    def _compute_counts(self, arch: Any) -> tuple[int, int]:
+        raise NotImplementedError
+
+    def _counts(self, arch: Any) -> tuple[int, int]:
+        """``(flops, params)`` of a validated architecture, from a small per-adapter cache."""
+        arch = self.coerce(arch)
+        cache: dict[Any, tuple[int, int]] = self.__dict__.setdefault("_count_cache", {})
+        counts = cache.get(arch)
+        if counts is None:
+            if len(cache) >= 65536:
+                cache.clear()
+            counts = cache[arch] = self._compute_counts(arch)
+        return counts
+
+    def flops(self, arch: Any) -> float:
+        """Analytic FLOPs of one forward pass (``FlopCounterMode`` convention: 2 per multiply-accumulate
+        of convolutions and the classifier; bias, BN, activations, pooling and element-wise ops not counted)."""
+        return float(self._counts(arch)[0])
+
+    def params(self, arch: Any) -> int:
+        """Analytic parameter count of :meth:`to_module` with the default 1000 classes."""
+        return self._counts(arch)[1]
+
     # -- identity
     def _hash_tag(self) -> str:
         """Extra text of the hash payload for non-default network settings (e.g. another width)."""

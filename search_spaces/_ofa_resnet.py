@@ -94,10 +94,10 @@ class OFAResNet50(OFAFamilyBase):
             raise ArchValidationError(self.name, "arch", obj, "expected a dict with 'd', 'e' and 'w'")
         missing = [k for k in ("d", "e", "w") if k not in obj]
         if missing:
-            raise ArchValidationError(self.name, "arch", sorted(obj), f"missing keys {missing}")
+            raise ArchValidationError(self.name, "arch", sorted(map(str, obj)), f"missing keys {missing}")
         extra = set(obj) - {"r", "image_size", "d", "e", "w"}
         if extra:
-            raise ArchValidationError(self.name, "arch", sorted(extra), "unknown keys")
+            raise ArchValidationError(self.name, "arch", sorted(map(str, extra)), "unknown keys")
         r = as_resolution(self.name, obj, self.resolutions)
         d = tuple(as_int(self.name, f"d[{i}]", v) for i, v in enumerate(as_list(self.name, "d", obj["d"], 5)))
         w = tuple(as_int(self.name, f"w[{i}]", v) for i, v in enumerate(as_list(self.name, "w", obj["w"], 6)))
@@ -236,15 +236,8 @@ class OFAResNet50(OFAFamilyBase):
             self._plan(arch, self.num_classes, self.dropout_rate), arch.r, f"{self.name}:{self.to_str(arch)}"
         )
 
-    def flops(self, arch: Any) -> float:
-        """Analytic FLOPs (``FlopCounterMode`` convention: 2 per multiply-accumulate)."""
-        arch = self.coerce(arch)
-        return float(specs.resnet_counts(self._plan(arch, self.num_classes, 0.0), arch.r)[0])
-
-    def params(self, arch: Any) -> int:
-        """Analytic parameter count of :meth:`to_module` (1000 classes)."""
-        arch = self.coerce(arch)
-        return specs.resnet_counts(self._plan(arch, self.num_classes, 0.0), arch.r)[1]
+    def _compute_counts(self, arch: Any) -> tuple[int, int]:
+        return specs.resnet_counts(self._plan(arch, self.num_classes, 0.0), arch.r)
 
     # ------------------------------------------------------------------ ConfigSpace
     def configspace(self, seed: int | None = None) -> Any:

@@ -178,7 +178,7 @@ class _OFAMobileFamily(OFAFamilyBase):
         if "stages" in obj:
             extra = set(obj) - {"r", "image_size", "stages"}
             if extra:
-                raise ArchValidationError(self.name, "arch", sorted(extra), "unknown keys in the stage form")
+                raise ArchValidationError(self.name, "arch", sorted(map(str, extra)), "unknown keys in the stage form")
             r = as_resolution(self.name, obj, self.resolutions)
             raw = as_list(self.name, "stages", obj["stages"], len(self.stage_depths))
             stages = []
@@ -188,7 +188,9 @@ class _OFAMobileFamily(OFAFamilyBase):
             return self._make(r, tuple(stages))
         if {"ks", "e", "d"} & set(obj):
             return self.from_ofa_dict(obj)
-        raise ArchValidationError(self.name, "arch", sorted(obj), "expected the key 'stages' or 'ks', 'e' and 'd'")
+        raise ArchValidationError(
+            self.name, "arch", sorted(map(str, obj)), "expected the key 'stages' or 'ks', 'e' and 'd'"
+        )
 
     def from_ofa_dict(self, obj: dict[str, Any]) -> OFAMobileArch:
         """Parse OFA's ``{"ks", "e", "d", "r"}`` dict; slots beyond each stage's depth are ignored."""
@@ -196,10 +198,10 @@ class _OFAMobileFamily(OFAFamilyBase):
             raise ArchValidationError(self.name, "arch", obj, "expected a dict with 'ks', 'e' and 'd'")
         missing = [k for k in ("ks", "e", "d") if k not in obj]
         if missing:
-            raise ArchValidationError(self.name, "arch", sorted(obj), f"the OFA dict lacks {missing}")
+            raise ArchValidationError(self.name, "arch", sorted(map(str, obj)), f"the OFA dict lacks {missing}")
         extra = set(obj) - {"ks", "e", "d", "r", "image_size", "wid"}
         if extra:
-            raise ArchValidationError(self.name, "arch", sorted(extra), "unknown keys in the OFA dict")
+            raise ArchValidationError(self.name, "arch", sorted(map(str, extra)), "unknown keys in the OFA dict")
         r = as_resolution(self.name, obj, self.resolutions)
         n = self._n_slots
         ks = [as_int(self.name, f"ks[{i}]", v) for i, v in enumerate(as_list(self.name, "ks", obj["ks"], n))]
@@ -340,15 +342,8 @@ class _OFAMobileFamily(OFAFamilyBase):
             self._plan(arch, self.num_classes, self.dropout_rate), arch.r, f"{self.name}:{self.to_str(arch)}"
         )
 
-    def flops(self, arch: Any) -> float:
-        """Analytic FLOPs (``FlopCounterMode`` convention: 2 per multiply-accumulate)."""
-        arch = self.coerce(arch)
-        return float(specs.mobile_counts(self._plan(arch, self.num_classes, 0.0), arch.r)[0])
-
-    def params(self, arch: Any) -> int:
-        """Analytic parameter count of :meth:`to_module` (1000 classes)."""
-        arch = self.coerce(arch)
-        return specs.mobile_counts(self._plan(arch, self.num_classes, 0.0), arch.r)[1]
+    def _compute_counts(self, arch: Any) -> tuple[int, int]:
+        return specs.mobile_counts(self._plan(arch, self.num_classes, 0.0), arch.r)
 
     # ------------------------------------------------------------------ ConfigSpace
     def configspace(self, seed: int | None = None) -> Any:
