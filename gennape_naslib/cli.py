@@ -4,8 +4,12 @@
 
     gennape cg build MODULE:CALLABLE --input-shape C,H,W [--out G.json] [--draw G.png]
     gennape cg import MODEL.pb|MODEL.onnx [--input-shape H,W,C] [--out G.json] [--draw G.png]
+    gennape cg build --family F [--arch JSON] [--out G.json] [--draw G.png]
     gennape cg draw G.json|GRAPHS.npz [--index I] --out G.png [--engine auto|graphviz|matplotlib]
+    gennape cg draw --family F --random N --out DIR
     gennape cg info G.json|GRAPHS.npz [--index I]
+    gennape family list | gennape family info F
+    gennape data list | gennape data info NAME | gennape data import FORMAT PATH --name NAME
     gennape demo [--out DIR]
 
 Exit codes: 0 success; 1 the work failed (a drawing engine failed, an optional dependency is
@@ -163,7 +167,17 @@ def _module_from_target(spec: str) -> Any:
 
 # ---------------------------------------------------------------------------------------------- commands
 def _graph_for_build(args: argparse.Namespace) -> Any:
-    """The graph ``cg build`` describes. Other model sources (e.g. ``--family``) plug in here."""
+    """The graph ``cg build`` describes: a PyTorch target through torch.fx, or a family architecture."""
+    if args.family is not None:
+        if args.target is not None:
+            raise CLIError("give either MODULE:CALLABLE or --family/--arch, not both")
+        from gennape_naslib._cli_extra import family_graph
+
+        return family_graph(args.family, args.arch, args.seed, args.name)
+    if args.target is None:
+        raise CLIError("give MODULE:CALLABLE (with --input-shape) or --family F [--arch JSON]")
+    if args.input_shape is None:
+        raise CLIError("--input-shape C,H,W is required with MODULE:CALLABLE")
     from gennape_naslib.cg import from_torch
 
     module = _module_from_target(args.target)
@@ -205,6 +219,12 @@ def _cmd_cg_import(args: argparse.Namespace) -> int:
 def _cmd_cg_draw(args: argparse.Namespace) -> int:
     from gennape_naslib.cg.draw import draw
 
+    if args.family is not None:
+        from gennape_naslib._cli_extra import draw_random_family
+
+        return draw_random_family(args.family, args.random, args.seed, args.out, args.engine)
+    if args.graph is None:
+        raise CLIError("give FILE.json|FILE.npz, or --family F --random N")
     cg, _ = _load_graphs(_existing_file(args.graph), args.index)
     print(f"wrote {draw(cg, args.out, engine=args.engine)} ({cg.summary()})")
     return 0
@@ -273,10 +293,13 @@ def build_parser() -> argparse.ArgumentParser:
         "nn.Module or a callable returning one when called without arguments, as MODULE:NAME where MODULE "
         "is a dotted module path or a path/to/file.py.",
     )
-    build.add_argument("target", metavar="MODULE:CALLABLE", help="e.g. torchvision.models:resnet18 or net.py:Net")
     build.add_argument(
-        "--input-shape", required=True, type=_shape_type("C,H,W"), metavar="C,H,W", help="input tensor shape"
+        "target", nargs="?", metavar="MODULE:CALLABLE", help="e.g. torchvision.models:resnet18 or net.py:Net"
     )
+    build.add_argument("--input-shape", type=_shape_type("C,H,W"), metavar="C,H,W", help="input tensor shape")
+    build.add_argument("--family", help="build a family architecture instead (see 'gennape family list')")
+    build.add_argument("--arch", metavar="JSON", help="the architecture in the family's encoding (default: random)")
+    build.add_argument("--seed", type=int, default=0, help="seed of the random architecture (default 0)")
     build.add_argument("--name", help="graph name (default: the module's class name)")
     _add_output_options(build)
     build.set_defaults(handler=_cmd_cg_build)
@@ -295,10 +318,19 @@ def build_parser() -> argparse.ArgumentParser:
     _add_output_options(imp)
     imp.set_defaults(handler=_cmd_cg_import)
 
-    draw = cg_commands.add_parser("draw", help="draw a saved graph as a PNG", description="Draw a saved graph.")
-    draw.add_argument("graph", metavar="FILE.json|FILE.npz")
+    draw = cg_commands.add_parser(
+        "draw",
+        help="draw a saved graph (or random family architectures) as PNG",
+        description="Draw a saved graph, or N random architectures of a family into a folder.",
+    )
+    draw.add_argument("graph", nargs="?", metavar="FILE.json|FILE.npz")
     draw.add_argument("--index", type=int, default=0, help="which graph of an .npz collection (default 0)")
-    draw.add_argument("--out", type=Path, required=True, metavar="FILE.png", help="PNG to write")
+    draw.add_argument(
+        "--out", type=Path, required=True, metavar="FILE.png|DIR", help="PNG to write (DIR with --family)"
+    )
+    draw.add_argument("--family", help="draw random architectures of this family")
+    draw.add_argument("--random", type=int, default=1, metavar="N", help="how many (with --family, default 1)")
+    draw.add_argument("--seed", type=int, default=0, help="seed of the random architectures (default 0)")
     _add_engine_option(draw)
     draw.set_defaults(handler=_cmd_cg_draw)
 
@@ -308,6 +340,11 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("graph", metavar="FILE.json|FILE.npz")
     info.add_argument("--index", type=int, default=0, help="which graph of an .npz collection to detail (default 0)")
     info.set_defaults(handler=_cmd_cg_info)
+
+    from gennape_naslib._cli_extra import add_data_commands, add_family_commands
+
+    add_family_commands(commands)
+    add_data_commands(commands)
 
     demo = commands.add_parser(
         "demo",
