@@ -4,8 +4,9 @@ The HiAML, Two-Path and Inception families are defined by GENNAPE's TensorFlow b
 adapters describe a network once, as a :class:`Program` (a straight-line list of layer steps over
 numbered values, with nested programs for blocks), and derive both representations from it:
 
-* :func:`build_module` gives the PyTorch network: one submodule per parametric step, a ``forward``
-  that runs the steps in order (static control flow, so ``torch.fx`` traces it to a flat graph);
+* :func:`build_module` gives the PyTorch network (:class:`~._gennape_torch.LayerProgram`): one
+  submodule per parametric step, a ``forward`` that runs the steps in order (static control flow,
+  so ``torch.fx`` traces it to a flat graph);
 * :func:`emit_cg` replays the same steps on a :class:`~gennape_naslib.cg.CGBuilder`.
 
 Because both are interpreters of the same steps, ``to_cg(arch) == from_torch(to_module(arch))``
@@ -190,76 +191,11 @@ class Program:
 
 
 # ---------------------------------------------------------------------- PyTorch
-def _make_layer(step: Step) -> Any:
-    import torch.nn as nn
-
-    kind = step.kind
-    if kind == "conv":
-        padding = (step.kernel[0] // 2, step.kernel[1] // 2)
-        return nn.Conv2d(step.c_in, step.c_out, step.kernel, step.stride, padding, groups=step.groups, bias=step.bias)
-    if kind == "bn":
-        return nn.BatchNorm2d(step.c_out, eps=step.eps, momentum=step.p)
-    if kind == "relu":
-        return nn.ReLU()
-    if kind == "relu6":
-        return nn.ReLU6()
-    if kind == "maxpool":
-        return nn.MaxPool2d(step.kernel, step.stride, (step.kernel[0] // 2, step.kernel[1] // 2))
-    if kind == "avgpool":
-        pad = (step.kernel[0] // 2, step.kernel[1] // 2)
-        return nn.AvgPool2d(step.kernel, step.stride, pad, count_include_pad=False)
-    if kind == "dropout":
-        return nn.Dropout(step.p)
-    if kind == "linear":
-        return nn.Linear(step.c_in, step.c_out, bias=step.bias)
-    if kind == "sub":
-        return build_module(step.sub)  # type: ignore[arg-type]
-    raise ValueError(f"unknown step kind {kind!r}")
-
-
 def build_module(program: Program) -> torch.nn.Module:
     """The PyTorch network of ``program`` (freshly initialised, train mode)."""
-    return _program_module_class()(program)
+    from gennape_naslib.search_spaces._gennape_torch import LayerProgram
 
-
-_CLASS: list[type] = []
-
-
-def _program_module_class() -> type:
-    if _CLASS:
-        return _CLASS[0]
-    import torch
-    import torch.nn as nn
-
-    class LayerProgram(nn.Module):
-        """Runs a :class:`Program`: submodules named after the steps, executed in order."""
-
-        def __init__(self, program: Program) -> None:
-            super().__init__()
-            self._plan = tuple((s.kind, s.inputs, s.name) for s in program.steps)
-            for s in program.steps:
-                if s.kind not in ("add", "concat", "mean"):
-                    self.add_module(s.name, _make_layer(s))
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            values = [x]
-            modules = self._modules
-            for kind, inputs, name in self._plan:
-                if kind == "add":
-                    y = values[inputs[0]]
-                    for i in inputs[1:]:
-                        y = y + values[i]
-                elif kind == "concat":
-                    y = torch.cat([values[i] for i in inputs], 1)
-                elif kind == "mean":
-                    y = values[inputs[0]].mean((2, 3))
-                else:
-                    y = modules[name](values[inputs[0]])
-                values.append(y)
-            return values[-1]
-
-    _CLASS.append(LayerProgram)
-    return LayerProgram
+    return LayerProgram(program)
 
 
 # ---------------------------------------------------------------------- computation graph

@@ -298,7 +298,7 @@ class Inception(FamilyAdapter):
         return out
 
     def size(self) -> int:
-        """Number of distinct encodings (exact count of the sampler's support, about 4e37)."""
+        """Number of distinct encodings (exact count of the sampler's support, about 1.4e54)."""
         total = 1
         for _, c_out, _ in _SKELETON:
             total *= (MAX_BLOCKS - MIN_BLOCKS + 1) * block_count(c_out)
