@@ -104,7 +104,14 @@ class OFAMobileNetV3Arch(OFAMobileArch):
 
 
 class _OFAMobileFamily(OFAFamilyBase):
-    """Shared adapter of the two OFA mobile spaces (see the module docstring)."""
+    """Shared adapter of the two OFA mobile spaces (see the module docstring).
+
+    Args:
+        width_mult: Width multiplier of the network (default: the family's, 1.0 for MBv3, 1.3 for PN).
+        resolutions: Input resolutions of the space (default: 128..224 in steps of 4).
+        dropout_rate: Dropout before the classifier (default 0.1, as OFA trains them); it appears as
+            one ``identity`` node in :meth:`to_cg`.
+    """
 
     Arch: ClassVar[type] = OFAMobileArch
     stage_depths: ClassVar[tuple[tuple[int, ...], ...]] = ()
