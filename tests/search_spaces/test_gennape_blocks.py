@@ -1,0 +1,72 @@
+"""Layer programs shared by HiAML, Two-Path and Inception: caching, grafting, module layout."""
+
+from __future__ import annotations
+
+import pytest
+from gennape_naslib.search_spaces import _gennape_blocks as blocks
+from gennape_naslib.search_spaces._gennape_blocks import Program, emit_cg, program_params
+
+from gennape_naslib import search_spaces
+from gennape_naslib.cg import CGBuilder, GraphError
+
+
+def _without_keys(program: Program) -> Program:
+    """A copy of ``program`` whose nested programs have no cache key (so they are emitted afresh)."""
+    copy = Program(program.channels[0])
+    copy.steps = [
+        blocks.Step(**{**{f: getattr(s, f) for f in s.__slots__}, "sub": _without_keys(s.sub)})
+        if s.kind == "sub"
+        else s
+        for s in program.steps
+    ]
+    copy.channels = list(program.channels)
+    return copy
+
+
+@pytest.mark.parametrize("name", ["hiaml", "two_path", "inception"])
+def test_fragment_cache_gives_the_same_graph(name: str) -> None:
+    family = search_spaces.get(name)
+    arch = family.sample(11)
+    cached = family.to_cg(arch)
+    program = _without_keys(family.to_cg.__globals__["build_program"](arch, 10))
+    b = CGBuilder((32, 32, 3))
+    fresh = b.build(emit_cg(program, b, b.input_node))
+    assert cached == fresh and cached.edges == fresh.edges
+    assert [n.descriptor() for n in cached.nodes] == [n.descriptor() for n in fresh.nodes]
+
+
+def test_graft_checks_the_input_geometry() -> None:
+    block = CGBuilder((8, 8, 16))
+    block.bn(block.conv(block.input_node, 16, 3, padding=1))
+    b = CGBuilder((8, 8, 3))
+    with pytest.raises(GraphError, match="graft"):
+        b.graft(block, b.input_node)
+    x = b.conv(b.input_node, 16, 1)
+    conv = b.graft(block, x, output=1)  # node 1 of the block is its conv
+    assert conv == x + 1
+    out = b.graft(block, conv + 1)
+    cg = b.build(out)
+    assert [n.op for n in cg.nodes] == ["input", "conv", "conv", "batchnorm", "conv", "batchnorm", "output"]
+    assert cg.edges == ((0, 1), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6))
+    assert cg.nodes[4].resolution == (8, 8, 8, 8, 16, 16)
+
+
+def test_module_layout_and_parameter_count() -> None:
+    family = search_spaces.get("hiaml")
+    arch = family.from_json(["hiaml_a22"] * 4)
+    net = family.to_module(arch)
+    names = dict(net.named_parameters())
+    assert "stem.weight" in names and "stage1_block0.conv33_1.weight" in names and "classifier.bias" in names
+    assert tuple(names["stage1_block0.conv33_1.weight"].shape) == (128, 64, 3, 3)
+    bn = net.stage0_block0.conv33_1_bn
+    assert (bn.eps, bn.momentum) == (1e-3, 0.1)  # TF BatchNormalization(momentum=0.9, epsilon=1e-3)
+    assert program_params(family.to_cg.__globals__["build_program"](arch)) == sum(p.numel() for p in net.parameters())
+
+
+def test_program_names_are_unique_and_blocks_check_channels() -> None:
+    p = Program(3)
+    a = p.conv(0, 8, 3, name="c")
+    b = p.conv(a, 8, 3, name="c")
+    assert [s.name for s in p.steps] == ["c", "c_1"] and p.channels == [3, 8, 8]
+    with pytest.raises(ValueError, match="expects 16 input channels"):
+        p.sub(b, Program(16), "block")
