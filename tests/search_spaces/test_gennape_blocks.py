@@ -9,10 +9,11 @@ from gennape_naslib.search_spaces._inception_net import build_program as incepti
 from gennape_naslib.search_spaces.hiaml import build_program as hiaml_program
 from gennape_naslib.search_spaces.two_path import build_program as two_path_program
 
-PROGRAMS = {"hiaml": hiaml_program, "two_path": two_path_program, "inception": inception_program}
 
 from gennape_naslib import search_spaces
 from gennape_naslib.cg import CGBuilder, GraphError
+
+PROGRAMS = {"hiaml": hiaml_program, "two_path": two_path_program, "inception": inception_program}
 
 
 def _without_keys(program: Program) -> Program:
