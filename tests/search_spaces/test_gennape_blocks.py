@@ -9,7 +9,6 @@ from gennape_naslib.search_spaces._inception_net import build_program as incepti
 from gennape_naslib.search_spaces.hiaml import build_program as hiaml_program
 from gennape_naslib.search_spaces.two_path import build_program as two_path_program
 
-
 from gennape_naslib import search_spaces
 from gennape_naslib.cg import CGBuilder, GraphError
 
