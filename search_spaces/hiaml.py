@@ -2,7 +2,8 @@
 
 Encoding: a list of 4 block names, one per stage, each from :data:`BLOCKS` (``"hiaml_a22"``, ...);
 14^4 = 38,416 networks, all enumerable. Text form: the short names joined by ``-``
-(``"a22-z-b23-src0"``); the JSON list is accepted as text too.
+(``"a22-z-b23-src0"``); the JSON list and GENNAPE's CG name (``"HiAMLNet_a22_z_b23_src0"``, also
+the name :meth:`HiAML.to_cg` gives) are accepted as text too.
 
 Network (GENNAPE's TensorFlow ``HiAMLNet``, which produced the labels and the CGs; 32x32 input, 10
 classes): stem conv3x3 stride 2 (3 -> 64, no bias) -> BN -> ReLU; 4 stages of 2 copies of the
@@ -211,7 +212,8 @@ class HiAML(FamilyAdapter):
         return list(arch.blocks)
 
     def from_str(self, text: str) -> HiAMLArch:
-        """Parse ``"a22-z-b23-src0"`` (short or full names) or the JSON list."""
+        """Parse ``"a22-z-b23-src0"`` (short or full names), the JSON list, or GENNAPE's CG name
+        ``"HiAMLNet_a22_z_b23_src0"``."""
         if not isinstance(text, str):
             raise ArchValidationError(self.name, "text", text, "expected a string")
         stripped = text.strip()
@@ -220,6 +222,8 @@ class HiAML(FamilyAdapter):
                 return self.from_json(json.loads(stripped))
             except json.JSONDecodeError as exc:
                 raise ArchValidationError(self.name, "text", text, f"not valid JSON ({exc.msg})") from None
+        if stripped.startswith("HiAMLNet_"):  # GENNAPE's CG name of an exhaustive HiAML cache
+            return self.from_json(stripped[len("HiAMLNet_") :].split("_"))
         return self.from_json(stripped.split("-"))
 
     def to_str(self, arch: HiAMLArch) -> str:

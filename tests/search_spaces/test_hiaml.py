@@ -133,6 +133,8 @@ def test_text_forms() -> None:
     assert FAMILY.to_str(arch) == "a22-z-b23-src0"
     assert FAMILY.from_str('["hiaml_a22", "hiaml_z", "hiaml_b23", "hiaml_src0"]') == arch
     assert FAMILY.from_str("hiaml_a22-hiaml_z-hiaml_b23-hiaml_src0") == arch
+    assert FAMILY.from_str("HiAMLNet_a22_z_b23_src0") == arch
+    assert FAMILY.from_str(FAMILY.to_cg(arch).name) == arch
     assert FAMILY.to_json(arch) == ["hiaml_a22", "hiaml_z", "hiaml_b23", "hiaml_src0"]
 
 
@@ -153,6 +155,7 @@ def test_invalid_inputs() -> None:
             "a22-z-b23-nope",
             "[1, 2, 3, 4]",
             "[not json",
+            "HiAMLNet_a22_z_b23",
             HiAMLArch(("hiaml_a22",) * 3),
             HiAMLArch(("hiaml_a22", "hiaml_z", "hiaml_b23", "bogus")),
         ]
