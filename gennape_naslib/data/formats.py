@@ -367,6 +367,48 @@ def read_nb201_pth(
     return rows.table(name or p.stem, {"source": str(p), "format": "nb201_pth", "units": {"test_acc": "percent"}})
 
 
+def gennape_config_to_encoding(family: str, config: Any) -> Any:
+    """Our JSON encoding of a GENNAPE ``original config`` (GENNAPE_FACTS 1.12 and section 3).
+
+    nb101 ``(ops, adj_mat)``; nb201 ``(ops, op_input_inds)`` with ops in arch-string edge order;
+    nb301 a DARTS ``Genotype``; ofa_pn / ofa_mbv3 ``(res, net_config)`` with block names
+    ``mbconv{2,3}_e{E}_k{K}``; ofa_resnet ``(res, {"d", "e", "w"})``; hiaml a list of block names;
+    two_path / inception their config state dicts (already our encoding).
+
+    Raises:
+        ValueError: If ``config`` does not have the family's shape.
+    """
+    try:
+        if family == "nb101":
+            ops, adj = config
+            return {"matrix": np.asarray(adj).astype(int).tolist(), "ops": [str(o) for o in ops]}
+        if family == "nb201":
+            ops = config[0] if len(config) == 2 and not isinstance(config[0], str) else config
+            return [str(o) for o in ops]
+        if family == "nb301":
+            get_field = (lambda k: config[k]) if isinstance(config, dict) else (lambda k: getattr(config, k))
+            return {
+                key: [[str(op), int(i)] for op, i in get_field(key)]
+                if "concat" not in key
+                else [int(i) for i in get_field(key)]
+                for key in ("normal", "normal_concat", "reduce", "reduce_concat")
+            }
+        if family in ("ofa_pn", "ofa_mbv3"):
+            res, net_config = config
+            return {"r": int(np.asarray(res).ravel()[0]), "stages": [[str(b) for b in stage] for stage in net_config]}
+        if family == "ofa_resnet":
+            res, spec = config
+            return {
+                "r": int(np.asarray(res).ravel()[0]),
+                "d": list(spec["d"]),
+                "e": list(spec["e"]),
+                "w": list(spec["w"]),
+            }
+    except (TypeError, ValueError, KeyError, AttributeError, IndexError) as exc:
+        raise ValueError(f"not a GENNAPE {family} config ({exc.__class__.__name__}: {exc})") from None
+    return config
+
+
 def read_gennape_cache(
     path: str | os.PathLike[str], strict: bool = True, name: str = "", family: str | None = None
 ) -> BenchmarkTable:
@@ -384,12 +426,11 @@ def read_gennape_cache(
     if family is None:
         raise DataFormatError(f"{p}: pass the family of the cache (family=..., CLI --family)")
     adapter = get(family)
-    convert: Callable[[Any], Any] = getattr(adapter, "from_gennape_config", adapter.coerce)
     rows = _Rows(str(p), family, strict)
     for i, record in enumerate(records):
         metrics = {k: record[k] for k in ("acc", "flops", "n_params") if k in record}
         try:
-            arch = convert(record.get("original config"))
+            arch = adapter.coerce(gennape_config_to_encoding(family, record.get("original config")))
         except (ValueError, TypeError) as exc:
             message = f"{p}: record {i}: original config not readable as {family} ({exc})"
             if strict:

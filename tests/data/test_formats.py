@@ -159,3 +159,50 @@ def test_nb201_pth_through_the_api(tmp_path, monkeypatch) -> None:
 def test_unknown_format() -> None:
     with pytest.raises(ValueError, match="choices: records"):
         read_format("parquet", "x")
+
+
+def test_gennape_labelled_json(tmp_path) -> None:
+    from gennape_naslib.search_spaces import get
+
+    from gennape_naslib.cg.io import to_gennape_state_dict
+
+    family = get("hiaml")
+    configs = [["hiaml_a22", "hiaml_z", "hiaml_b23", "hiaml_src0"], ["hiaml_l20"] * 4]
+    doc = {
+        str(i): {
+            "net_config": cfg,
+            "max_perf": 90.0 + i,
+            "perfs": [90.0 + i],
+            "cg": to_gennape_state_dict(family.to_cg(family.from_json(cfg))),
+        }  # fmt: skip
+        for i, cfg in enumerate(configs)
+    }
+    path = tmp_path / "gpi_test_hiaml_cifar10_labelled_cg_data.json"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(DataFormatError, match="family"):
+        load_file(path)
+    table = load_file(path, family="hiaml")
+    assert table.encodings == configs and table["acc"].tolist() == pytest.approx([0.90, 0.91])
+
+
+@pytest.mark.parametrize(
+    ("family", "config", "expected"),
+    [
+        ("nb101", (["input", "conv3x3-bn-relu", "output"], np.eye(3, k=1, dtype=int)),
+         {"matrix": [[0, 1, 0], [0, 0, 1], [0, 0, 0]], "ops": ["input", "conv3x3-bn-relu", "output"]}),
+        ("nb201", (["nor_conv_3x3", "nor_conv_3x3", "nor_conv_3x3", "skip_connect", "nor_conv_3x3", "nor_conv_3x3"],
+                   ((0,), (0,), (1,), (0,), (1,), (2, 3))), A1),
+        ("ofa_resnet", (160, {"d": [2, 0, 1, 2, 0], "e": [0.25] * 18, "w": [0, 1, 2, 0, 1, 2]}), None),
+    ],
+)  # fmt: skip
+def test_gennape_configs_convert(family, config, expected) -> None:
+    from gennape_naslib.search_spaces import get
+
+    from gennape_naslib.data.formats import gennape_config_to_encoding
+
+    adapter = get(family)
+    arch = adapter.coerce(gennape_config_to_encoding(family, config))
+    if expected is not None:
+        assert arch == adapter.coerce(expected)
+    with pytest.raises(ValueError, match=f"not a GENNAPE {family} config"):
+        gennape_config_to_encoding(family, 42)
