@@ -176,7 +176,7 @@ class Inception(FamilyAdapter):
             if not isinstance(stage, InceptionStage):
                 raise ArchValidationError(self.name, f, stage, "expected an InceptionStage")
             for key, expected in zip(("c_in", "c_out", "stride"), _SKELETON[si]):
-                if getattr(stage, key) != expected:
+                if not _int(getattr(stage, key)) or getattr(stage, key) != expected:
                     raise ArchValidationError(self.name, f"{f}.{key}", getattr(stage, key), f"must be {expected}")
             if not (_int(stage.n_blocks) and MIN_BLOCKS <= stage.n_blocks <= MAX_BLOCKS):
                 raise ArchValidationError(
@@ -188,8 +188,10 @@ class Inception(FamilyAdapter):
         if not isinstance(paths, tuple) or len(paths) not in N_PATHS:
             raise ArchValidationError(self.name, f"{f}.paths", paths, f"a block has {N_PATHS[0]}-{N_PATHS[-1]} paths")
         n = len(paths)
+        if not all(isinstance(p, InceptionPath) for p in paths):
+            raise ArchValidationError(self.name, f"{f}.paths", paths, "expected InceptionPath objects")
         widths = [p.c_out for p in paths]
-        if sorted(widths) != sorted(path_channels(c, n)):
+        if not all(_int(w) for w in widths) or sorted(widths) != sorted(path_channels(c, n)):
             raise ArchValidationError(
                 self.name,
                 f"{f}.paths[*].c_out",
@@ -211,7 +213,7 @@ class Inception(FamilyAdapter):
                     self.name, f"{pf}.ops", ops, f"a path needs a conv op {CONV_OPS} and at most one of {SUPP_OPS}"
                 )
             options = c_internal_options(ops, path.c_out)
-            if path.c_internal not in options:
+            if not _int(path.c_internal) or path.c_internal not in options:
                 raise ArchValidationError(self.name, f"{pf}.c_internal", path.c_internal, f"must be one of {options}")
             total += len(ops)
         if total > MAX_BLOCK_OPS[n]:

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 from gennape_naslib.search_spaces import _inception_net as net
-from gennape_naslib.search_spaces.inception import CONV_OPS, SUPP_OPS, InceptionArch
+from gennape_naslib.search_spaces.inception import CONV_OPS, SUPP_OPS, InceptionArch, InceptionPath, InceptionStage
 
 from gennape_naslib import search_spaces
 from gennape_naslib.cg import from_torch
@@ -230,6 +230,16 @@ def test_invalid_inputs() -> None:
             edit(lambda o: o["stages"][1]["paths"][0].pop("c_out")),
             edit(lambda o: o["stages"][1].pop("n_blocks")),
             edit(set_path(1, op_types=["supp"])),
+        ]
+    )
+    a = make(single("conv3x3"))
+    s1 = a.stages[1]
+    floaty = InceptionStage(s1.n_blocks, s1.c_in, s1.c_out, s1.stride, (InceptionPath(("conv3x3",), 64.0, 64),))
+    FamilyContract(FAMILY).check_invalid_inputs(
+        [
+            InceptionArch((a.stages[0], floaty, *a.stages[2:])),
+            InceptionArch((a.stages[0], InceptionStage(2, 32.0, 64, 2, s1.paths), *a.stages[2:])),
+            InceptionArch(a.stages[:3]),
         ]
     )
 
