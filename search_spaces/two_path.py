@@ -24,8 +24,10 @@ other ops keep the current width at stride 1; a residual add follows when the bl
 (stride 1). Ops: ``convKxK`` = conv KxK -> BN -> ReLU6; ``double3x3`` = conv3x3 (C_in, stride s) ->
 BN -> ReLU6 -> conv3x3 (C_out) -> BN -> ReLU6; ``bottleneck-rR-kK`` / ``bottleneck-eE-kK`` = conv KxK
 (C_in -> C_h, stride s) -> BN -> conv KxK (C_h -> C_out) -> BN with C_h = max(1, C_in // R) or
-C_in * E and **no activation** (TF version); ``inception_sKxK`` = conv 1xK (stride s in both axes)
--> BN -> ReLU6 -> conv Kx1 -> BN -> ReLU6; ``maxpool3x3`` / ``avgpool3x3`` = pool 3x3 -> BN.
+C_in * E and **no activation** (the TF version; GENNAPE's PyTorch twin adds ReLU6s and hard-codes
+256 input channels in its post conv, neither of which the labels describe); ``inception_sKxK`` =
+conv 1xK (stride s in both axes) -> BN -> ReLU6 -> conv Kx1 -> BN -> ReLU6; ``maxpool3x3`` /
+``avgpool3x3`` = pool 3x3 -> BN.
 
 Deviations from GENNAPE's CGs: none known (the dropout at inference is an ``identity`` node, as in
 GENNAPE). Numerically, stride-2 layers pad symmetrically instead of TF's bottom/right "same"
