@@ -194,7 +194,12 @@ class TwoPath(FamilyAdapter):
         return tuple(blocks)
 
     def _parse_reduce(self, obj: Any, field: str) -> tuple[int, ...]:
-        if not isinstance(obj, (list, tuple)) or not all(isinstance(i, int) and not isinstance(i, bool) for i in obj):
+        ints = (
+            all(isinstance(i, (int, np.integer)) and not isinstance(i, bool) for i in obj)
+            if isinstance(obj, (list, tuple))
+            else False
+        )
+        if not ints:
             raise ArchValidationError(self.name, field, obj, "expected a list of 2 block positions")
         return tuple(sorted(int(i) for i in obj))
 
