@@ -97,7 +97,7 @@ def _int_rows(rows: list[Any], width: int) -> np.ndarray:
 
 
 class _NodeTable:
-    """Distinct nodes met while saving, found by identity first and by value second."""
+    """Distinct nodes met while saving, found by value."""
 
     def __init__(self) -> None:
         self.nodes: list[Node] = []
@@ -105,38 +105,41 @@ class _NodeTable:
         self.labels: dict[str, int] = {}
         self.metadata: list[Any] = []
         self._by_value: dict[tuple[Any, ...], int] = {}
-        self._by_id: dict[int, int] = {}
-        self._meta_by_id: dict[int, int] = {}
         self._meta_by_repr: dict[str, int] = {}
+        self._by_tuple: dict[int, list[int]] = {}
 
     def _meta_code(self, node: Node) -> int:
         meta = node.metadata
         if meta is None:
             return -1
-        code = self._meta_by_id.get(id(meta))
+        key = repr(meta)
+        code = self._meta_by_repr.get(key)
         if code is None:
-            key = repr(meta)
-            code = self._meta_by_repr.get(key)
-            if code is None:
-                code = self._meta_by_repr[key] = len(self.metadata)
-                self.metadata.append(jsonable(meta, f"save_npz: node {node.label or node.op!r}: metadata"))
-            self._meta_by_id[id(meta)] = code
+            code = self._meta_by_repr[key] = len(self.metadata)
+            self.metadata.append(jsonable(meta, f"save_npz: node {node.label or node.op!r}: metadata"))
         return code
 
-    def ref(self, node: Node) -> int:
-        # Identity lookups are valid because every node stays alive until save_npz returns.
-        row = self._by_id.get(id(node))
-        if row is None:
-            meta = self._meta_code(node)
-            key = (node.op, node.resolution, node.shape, bool(node.use_bias), node.strides, node.label, meta)
-            row = self._by_value.get(key)
+    def refs(self, graph: ComputeGraph) -> list[int]:
+        """Table rows of the graph's nodes."""
+        # Copies of a graph share its node tuple; it stays alive until save_npz returns, so its id
+        # is a valid key.
+        rows = self._by_tuple.get(id(graph.nodes))
+        if rows is not None:
+            return rows
+        rows = []
+        by_value = self._by_value
+        for node in graph.nodes:
+            meta = -1 if node.metadata is None else self._meta_code(node)
+            key = (node.op, node.resolution, node.shape, node.use_bias, node.strides, node.label, meta)
+            row = by_value.get(key)
             if row is None:
-                row = self._by_value[key] = len(self.nodes)
+                row = by_value[key] = len(self.nodes)
                 self.nodes.append(node)
                 self.meta_codes.append(meta)
                 self.labels.setdefault(node.label, len(self.labels))
-            self._by_id[id(node)] = row
-        return row
+            rows.append(row)
+        self._by_tuple[id(graph.nodes)] = rows
+        return rows
 
 
 def save_npz(graphs: Iterable[ComputeGraph], path: str | os.PathLike[str]) -> None:
@@ -154,7 +157,7 @@ def save_npz(graphs: Iterable[ComputeGraph], path: str | os.PathLike[str]) -> No
     enabled = gc.isenabled()
     gc.disable()  # many small tuples and lists, none cyclic
     try:
-        refs = [table.ref(node) for g in graphs for node in g.nodes]
+        refs = [row for g in graphs for row in table.refs(g)]
     finally:
         if enabled:
             gc.enable()
