@@ -75,3 +75,38 @@ def test_program_names_are_unique_and_blocks_check_channels() -> None:
     assert [s.name for s in p.steps] == ["c", "c_1"] and p.channels == [3, 8, 8]
     with pytest.raises(ValueError, match="expects 16 input channels"):
         p.sub(b, Program(16), "block")
+
+
+@pytest.mark.parametrize("name", ["hiaml", "two_path"])
+def test_onnx_lowering_agrees(name: str) -> None:
+    """The ONNX export of the network lowers to the same graph (ONNX drops inference dropout)."""
+    import io
+    import warnings
+
+    onnx = pytest.importorskip("onnx")
+    torch = pytest.importorskip("torch")
+    from gennape_naslib.cg.from_onnx import from_onnx
+
+    family = search_spaces.get(name)
+    arch = family.sample(4)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            family.to_module(arch).eval(),
+            torch.zeros(1, 3, 32, 32),
+            buffer,
+            dynamo=False,
+            training=torch.onnx.TrainingMode.PRESERVE,
+        )
+    lowered = from_onnx(onnx.load_from_string(buffer.getvalue()))
+    fast = family.to_cg(arch)
+    if name == "two_path":  # drop the dropout's identity node from the direct graph before comparing
+        (i,) = [k for k, n in enumerate(fast.nodes) if n.op == "identity"]
+        (src,) = [s for s, d in fast.edges if d == i]
+        (dst,) = [d for s, d in fast.edges if s == i]
+        keep = [k for k in range(fast.n_nodes) if k != i]
+        index = {old: new for new, old in enumerate(keep)}
+        edges = [(s, d) for s, d in fast.edges if i not in (s, d)] + [(src, dst)]
+        fast = fast.copy(nodes=[fast.nodes[k] for k in keep], edges=[(index[s], index[d]) for s, d in edges])
+    assert fast == lowered, fast.diff(lowered)
