@@ -110,3 +110,15 @@ def test_onnx_lowering_agrees(name: str) -> None:
         edges = [(s, d) for s, d in fast.edges if i not in (s, d)] + [(src, dst)]
         fast = fast.copy(nodes=[fast.nodes[k] for k in keep], edges=[(index[s], index[d]) for s, d in edges])
     assert fast == lowered, fast.diff(lowered)
+
+
+def test_flops_order_of_the_three_families() -> None:
+    """PAPER_FACTS 2.2: Inception has the most FLOPs, Two-Path is the lightest (HiAML in between)."""
+    import numpy as np
+
+    medians = {}
+    for name in ("hiaml", "two_path", "inception"):
+        family = search_spaces.get(name)
+        rng = np.random.default_rng(0)
+        medians[name] = float(np.median([family.flops(family.sample(rng)) for _ in range(30)]))
+    assert medians["two_path"] < medians["hiaml"] < medians["inception"], medians
