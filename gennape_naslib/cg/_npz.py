@@ -268,7 +268,7 @@ class GraphCollection:
                     except ValueError as exc:  # object arrays need pickle, which we refuse
                         raise CGFormatError(f"{path}: {key}: cannot be read without pickle ({exc})") from None
                 return arrays
-        except CGFormatError:
+        except (CGFormatError, FileNotFoundError):
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
             raise CGFormatError(f"{path}: not a readable NPZ file ({exc})") from None

@@ -161,16 +161,21 @@ class _RestrictedUnpickler(pickle.Unpickler):
         raise UnsafePickleError(f"{self.source}: refusing to load persistent id {short(pid)}")
 
 
+def _gennape_name(cls: type) -> str:
+    """GENNAPE's class name for a stand-in class (``CachedRegularNode`` -> ``RegularNode``)."""
+    return cls.__name__.removeprefix("Cached")
+
+
 def _attr(obj: Any, name: str, where: str) -> Any:
     if not hasattr(obj, name):
-        raise CGFormatError(f"{where}.{name}: missing attribute of a GENNAPE {type(obj).__name__[6:]}")
+        raise CGFormatError(f"{where}.{name}: missing attribute of a GENNAPE {_gennape_name(type(obj))}")
     return getattr(obj, name)
 
 
 def _node_state(node: Any, where: str, weighted: bool) -> dict[str, Any]:
     expected = CachedWeightedNode if weighted else CachedRegularNode
     if not isinstance(node, _StandIn):
-        raise CGFormatError(f"{where}: expected a GENNAPE {expected.__name__[6:]}, got {type(node).__name__}")
+        raise CGFormatError(f"{where}: expected a GENNAPE {_gennape_name(expected)}, got {type(node).__name__}")
     state = {
         "str_id": getattr(node, "str_id", None),
         "op_type_idx": _attr(node, "op_type_idx", where),

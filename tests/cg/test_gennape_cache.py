@@ -196,6 +196,9 @@ def test_malformed_caches(tmp_path: Path) -> None:
     path.write_bytes(pickle.dumps([{"acc": 0.5}]))
     with pytest.raises(CGFormatError, match=r"bad.pkl: record 0: 'compute graph': missing"):
         load_gennape_cache(path)
+    path.write_bytes(pickle.dumps([{"compute graph": {"name": "x"}}]))
+    with pytest.raises(CGFormatError, match="record 0: compute graph: expected a GENNAPE ComputeGraph, got dict"):
+        load_gennape_cache(path)
     with _gennape_modules() as mod:
         broken = _gennape_object(_graph(8, "x"), mod)
         del broken.weighted_nodes[0].resolution

@@ -267,6 +267,8 @@ def test_npz_refuses_pickled_arrays_and_other_files(tmp_path: Path) -> None:
     other.write_text("hello")
     with pytest.raises(CGFormatError, match="x.npz: not a readable NPZ file"):
         load_npz(other)
+    with pytest.raises(FileNotFoundError):
+        load_npz(tmp_path / "missing.npz")
 
 
 # ------------------------------------------------------------------------------------ state dicts
