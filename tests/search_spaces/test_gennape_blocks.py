@@ -122,3 +122,86 @@ def test_flops_order_of_the_three_families() -> None:
         rng = np.random.default_rng(0)
         medians[name] = float(np.median([family.flops(family.sample(rng)) for _ in range(30)]))
     assert medians["two_path"] < medians["hiaml"] < medians["inception"], medians
+
+
+def _tf_network(tf, program: Program):
+    """The program written with TensorFlow ops as GENNAPE's TF builders write it ("same" padding,
+    fused inference batch norm, Keras-2-style dropout identity), for the GraphDef importer."""
+    variables = []
+
+    def var(shape):
+        v = tf.Variable(tf.random.normal(shape, stddev=0.1))
+        variables.append(v)
+        return v
+
+    def build(prog: Program):
+        layers = []
+        for s in prog.steps:
+            if s.kind == "conv" and s.groups > 1:
+                layers.append((var((*s.kernel, s.c_in, 1)), var((s.c_out,)) if s.bias else None))
+            elif s.kind == "conv":
+                layers.append((var((*s.kernel, s.c_in, s.c_out)), var((s.c_out,)) if s.bias else None))
+            elif s.kind == "bn":
+                layers.append(tuple(var((s.c_out,)) for _ in range(4)))
+            elif s.kind == "linear":
+                layers.append((var((s.c_in, s.c_out)), var((s.c_out,))))
+            elif s.kind == "sub":
+                layers.append(build(s.sub))
+            else:
+                layers.append(None)
+
+        def run(x):
+            values = [x]
+            for s, layer in zip(prog.steps, layers):
+                first = values[s.inputs[0]]
+                if s.kind == "conv":
+                    strides = (1, *s.stride, 1)
+                    if s.groups > 1:
+                        y = tf.nn.depthwise_conv2d(first, layer[0], strides, "SAME")
+                    else:
+                        y = tf.nn.conv2d(first, layer[0], strides, "SAME")
+                    y = tf.nn.bias_add(y, layer[1]) if layer[1] is not None else y
+                elif s.kind == "bn":
+                    y = tf.compat.v1.nn.fused_batch_norm(first, *layer, is_training=False)[0]
+                elif s.kind in ("relu", "relu6"):
+                    y = getattr(tf.nn, s.kind)(first)
+                elif s.kind in ("maxpool", "avgpool"):
+                    pool = tf.nn.max_pool2d if s.kind == "maxpool" else tf.nn.avg_pool2d
+                    y = pool(first, s.kernel, (1, *s.stride, 1), "SAME")
+                elif s.kind == "add":
+                    y = values[s.inputs[0]]
+                    for i in s.inputs[1:]:
+                        y = y + values[i]
+                elif s.kind == "concat":
+                    y = tf.concat([values[i] for i in s.inputs], -1)
+                elif s.kind == "mean":
+                    y = tf.reduce_mean(first, [1, 2])
+                elif s.kind == "dropout":
+                    y = tf.identity(first, name="Identity")
+                elif s.kind == "linear":
+                    y = tf.nn.bias_add(tf.matmul(first, layer[0]), layer[1])
+                else:
+                    y = layer(first)
+                values.append(y)
+            return values[-1]
+
+        return run
+
+    forward = build(program)
+    return lambda x, training=False: forward(x)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["hiaml", "two_path", "inception"])
+def test_tensorflow_same_padding_network_gives_the_same_graph(name: str) -> None:
+    """The network written with TF ops and "same" padding (what GENNAPE froze) lowers through the
+    GraphDef importer to exactly our direct graph, so symmetric PyTorch padding changes nothing."""
+    tf = pytest.importorskip("tensorflow")
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef
+
+    family = search_spaces.get(name)
+    arch = family.sample(21)
+    graph_def = freeze_keras_model(_tf_network(tf, PROGRAMS[name](arch, 10)), (32, 32, 3))
+    lowered = from_tf_graphdef(graph_def)
+    fast = family.to_cg(arch)
+    assert fast == lowered, fast.diff(lowered)
