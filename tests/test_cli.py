@@ -68,7 +68,8 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
     [
         ([], "gennape: error:", "COMMAND"),
         (["frob"], "gennape: error:", "invalid choice: 'frob'"),
-        (["cg", "build"], "gennape cg build: error:", "MODULE:CALLABLE, --input-shape"),
+        (["cg", "build"], "gennape: error:", "give MODULE:CALLABLE"),
+        (["cg", "build", "m:f"], "gennape: error:", "--input-shape C,H,W is required"),
         (["cg", "build", "m:f", "--input-shape", "3,32"], "gennape cg build: error:", "expected C,H,W"),
         (["cg", "draw", "g.json"], "gennape cg draw: error:", "--out"),
         (["cg", "draw", "g.json", "--out", "g.png", "--engine", "svg"], "gennape cg draw: error:", "invalid choice"),
