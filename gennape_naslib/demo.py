@@ -157,10 +157,35 @@ def _keras_twin_cg() -> ComputeGraph:
     return b.build(b.linear(x, 10))
 
 
+def step_families(ctx: DemoContext) -> StepOutput:
+    """Build and draw the computation graph of one example architecture of every family."""
+    from gennape_naslib.cg.draw import draw
+    from gennape_naslib.search_spaces import get, list_families
+
+    out = StepOutput()
+    folder = ctx.out_dir / "families"
+    for name in list_families():
+        family = get(name)
+        arch = family.example()
+        start = time.perf_counter()
+        cg = family.to_cg(arch).copy(name=name)
+        ms = (time.perf_counter() - start) * 1000
+        ctx.graphs[name] = cg
+        text = family.to_str(arch)
+        text = text if len(text) <= 60 else text[:57] + "..."
+        out.lines.append(f"{name:<11} {cg.n_nodes:>5} nodes {cg.n_edges:>5} edges  to_cg {ms:6.1f} ms  {text}")
+        try:
+            out.paths.append(draw(cg, folder / f"{name}.png", engine=ctx.engine))
+        except ImportError as exc:
+            out.lines.append(f"  drawing skipped: {exc}")
+    return out
+
+
 #: The demo, in order. Later features append their steps here.
 STEPS: tuple[DemoStep, ...] = (
     DemoStep("PyTorch model -> computation graph (torch.fx)", step_torch_graph),
     DemoStep("Keras model -> frozen .pb -> computation graph", step_tf_graph),
+    DemoStep("One architecture of each of the nine families -> computation graph", step_families),
 )
 
 

@@ -57,9 +57,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.verify:
         import numpy as np
-        from gennape_naslib.search_spaces import _nb201_net
 
         from gennape_naslib.cg import from_torch
+        from gennape_naslib.search_spaces import _nb201_net
 
         rng = np.random.default_rng(args.seed)
         bad = 0

@@ -22,11 +22,11 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
-from gennape_naslib.search_spaces import get
 
 from gennape_naslib.data.formats import _NASLibGraph, read_naslib_zc
 from gennape_naslib.data.registry import PACKAGED
 from gennape_naslib.data.table import BenchmarkTable
+from gennape_naslib.search_spaces import get
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "gennape_naslib" / "data" / "files"

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import torch
-from gennape_naslib.search_spaces._gennape_blocks import Program, Step
 from torch import nn
+
+from gennape_naslib.search_spaces._gennape_blocks import Program, Step
 
 __all__ = ["LayerProgram"]
 

@@ -12,6 +12,7 @@ from numbers import Real
 from typing import Any
 
 import numpy as np
+
 from gennape_naslib.search_spaces.base import ArchValidationError
 
 __all__ = [

@@ -10,8 +10,9 @@ import math
 from collections.abc import Sequence
 
 import torch
-from gennape_naslib.search_spaces._nb101_net import BN_EPS, BN_MOMENTUM, KERNEL, CellPlan, NetConfig
 from torch import nn
+
+from gennape_naslib.search_spaces._nb101_net import BN_EPS, BN_MOMENTUM, KERNEL, CellPlan, NetConfig
 
 __all__ = ["ConvBnRelu", "NB101Cell", "NB101Network"]
 

@@ -8,10 +8,9 @@ biased ``matmul``), reading the same layer plan.
 
 from __future__ import annotations
 
-from gennape_naslib.search_spaces._ofa_specs import MobilePlan, ResNetPlan
-
 from gennape_naslib.cg.builder import CGBuilder
 from gennape_naslib.cg.graph import ComputeGraph
+from gennape_naslib.search_spaces._ofa_specs import MobilePlan, ResNetPlan
 
 __all__ = ["mobile_cg", "resnet_cg"]
 

@@ -47,6 +47,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from gennape_naslib.search_spaces._gennape_blocks import build_module, emit_cg, program_params
 from gennape_naslib.search_spaces._inception_net import (
     C_CHANGE_PROBS,

@@ -73,6 +73,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
+
 from gennape_naslib.search_spaces._nb101_net import (
     NetConfig,
     build_cg,

@@ -60,6 +60,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from gennape_naslib.search_spaces import _nb201_net as net
 from gennape_naslib.search_spaces.base import ArchValidationError, FamilyAdapter, as_rng, register_family
 

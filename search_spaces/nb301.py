@@ -66,6 +66,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from gennape_naslib.search_spaces._darts_cg import count_params, network_cg
 from gennape_naslib.search_spaces._genotype_text import pairs_repr, parse_genotype_text
 from gennape_naslib.search_spaces.base import ArchValidationError, FamilyAdapter, as_rng, register_family

@@ -49,6 +49,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
 from gennape_naslib.search_spaces._gennape_blocks import Program, build_module, emit_cg, program_params
 from gennape_naslib.search_spaces.base import ArchValidationError, FamilyAdapter, as_rng, register_family
 

@@ -162,9 +162,8 @@ def test_unknown_format() -> None:
 
 
 def test_gennape_labelled_json(tmp_path) -> None:
-    from gennape_naslib.search_spaces import get
-
     from gennape_naslib.cg.io import to_gennape_state_dict
+    from gennape_naslib.search_spaces import get
 
     family = get("hiaml")
     configs = [["hiaml_a22", "hiaml_z", "hiaml_b23", "hiaml_src0"], ["hiaml_l20"] * 4]
@@ -196,9 +195,8 @@ def test_gennape_labelled_json(tmp_path) -> None:
     ],
 )  # fmt: skip
 def test_gennape_configs_convert(family, config, expected) -> None:
-    from gennape_naslib.search_spaces import get
-
     from gennape_naslib.data.formats import gennape_config_to_encoding
+    from gennape_naslib.search_spaces import get
 
     adapter = get(family)
     arch = adapter.coerce(gennape_config_to_encoding(family, config))

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
+
+from gennape_naslib import search_spaces
+from gennape_naslib.cg import CGBuilder, GraphError
 from gennape_naslib.search_spaces import _gennape_blocks as blocks
 from gennape_naslib.search_spaces._gennape_blocks import Program, emit_cg, program_params
 from gennape_naslib.search_spaces._inception_net import build_program as inception_program
 from gennape_naslib.search_spaces.hiaml import build_program as hiaml_program
 from gennape_naslib.search_spaces.two_path import build_program as two_path_program
-
-from gennape_naslib import search_spaces
-from gennape_naslib.cg import CGBuilder, GraphError
 
 PROGRAMS = {"hiaml": hiaml_program, "two_path": two_path_program, "inception": inception_program}
 

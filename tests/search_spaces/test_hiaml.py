@@ -6,11 +6,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from gennape_naslib.search_spaces.hiaml import BLOCKS, HiAMLArch
 
 from gennape_naslib import search_spaces
 from gennape_naslib.cg import from_torch
 from gennape_naslib.cg.vocab import OP_INDEX
+from gennape_naslib.search_spaces.hiaml import BLOCKS, HiAMLArch
 from gennape_naslib.testing import FamilyContract
 
 FAMILY = search_spaces.get("hiaml")

@@ -7,11 +7,11 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from gennape_naslib.search_spaces import _inception_net as net
-from gennape_naslib.search_spaces.inception import CONV_OPS, SUPP_OPS, InceptionArch, InceptionPath, InceptionStage
 
 from gennape_naslib import search_spaces
 from gennape_naslib.cg import from_torch
+from gennape_naslib.search_spaces import _inception_net as net
+from gennape_naslib.search_spaces.inception import CONV_OPS, SUPP_OPS, InceptionArch, InceptionPath, InceptionStage
 from gennape_naslib.testing import FamilyContract
 
 FAMILY = search_spaces.get("inception")

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gennape_naslib.search_spaces.base import ArchValidationError
-from gennape_naslib.search_spaces.nb101 import NB101Arch, module_hash, prune_spec
 
 from gennape_naslib import search_spaces
+from gennape_naslib.search_spaces.base import ArchValidationError
+from gennape_naslib.search_spaces.nb101 import NB101Arch, module_hash, prune_spec
 from gennape_naslib.testing import FamilyContract
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nb101"

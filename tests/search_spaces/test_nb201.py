@@ -9,12 +9,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gennape_naslib.search_spaces import ArchValidationError
-from gennape_naslib.search_spaces import _nb201_net as net
-from gennape_naslib.search_spaces.nb201 import NASLIB_OPS, NB201Arch, canonical_form
 from scipy.stats import spearmanr
 
 from gennape_naslib import search_spaces
+from gennape_naslib.search_spaces import ArchValidationError
+from gennape_naslib.search_spaces import _nb201_net as net
+from gennape_naslib.search_spaces.nb201 import NASLIB_OPS, NB201Arch, canonical_form
 from gennape_naslib.testing import FamilyContract
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "nb201"

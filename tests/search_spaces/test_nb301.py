@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from gennape_naslib.search_spaces.base import ArchValidationError
-from gennape_naslib.search_spaces.nb301 import DARTS_V2, NB301, OPS, NB301Arch
 
 from gennape_naslib import search_spaces
+from gennape_naslib.search_spaces.base import ArchValidationError
+from gennape_naslib.search_spaces.nb301 import DARTS_V2, NB301, OPS, NB301Arch
 from gennape_naslib.testing import FamilyContract
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -141,10 +141,9 @@ def test_auxiliary_head_graph_matches_module() -> None:
 
 @pytest.mark.usefixtures("one_thread")
 def test_custom_concat_and_zero_op_graph_match_module(family: NB301) -> None:
+    from gennape_naslib.cg import from_torch
     from gennape_naslib.search_spaces._darts_cg import network_cg
     from gennape_naslib.search_spaces._darts_ops import DartsNetwork
-
-    from gennape_naslib.cg import from_torch
 
     # State 2 feeds 3, 3 feeds 4, 4 and 5 are concatenated: valid, output 2C channels per cell.
     pairs = (("sep_conv_5x5", 0), ("avg_pool_3x3", 1), ("dil_conv_5x5", 2), ("skip_connect", 0))

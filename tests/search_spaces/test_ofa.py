@@ -8,6 +8,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from gennape_naslib import search_spaces
 from gennape_naslib.search_spaces import ArchValidationError
 from gennape_naslib.search_spaces.ofa import (
     OFAMobileNetV3,
@@ -16,10 +20,6 @@ from gennape_naslib.search_spaces.ofa import (
     OFAProxylessNAS,
     OFAResNet50,
 )
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
-from gennape_naslib import search_spaces
 from gennape_naslib.testing import FamilyContract
 
 MBV3_CSV = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "ofa_mbv3" / "ofa_mbv3_mit_2610.csv"

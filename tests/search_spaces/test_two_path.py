@@ -7,10 +7,10 @@ from collections import Counter
 
 import numpy as np
 import pytest
-from gennape_naslib.search_spaces.two_path import ALL_BLOCKS, CONV_OPS, OPS, SUPP_OPS, TwoPathArch
 
 from gennape_naslib import search_spaces
 from gennape_naslib.cg import from_torch
+from gennape_naslib.search_spaces.two_path import ALL_BLOCKS, CONV_OPS, OPS, SUPP_OPS, TwoPathArch
 from gennape_naslib.testing import FamilyContract
 
 FAMILY = search_spaces.get("two_path")
