@@ -355,7 +355,10 @@ def read_nb201_pth(
         metrics: dict[str, Any] = {}
         for dataset in datasets:
             suffix = dataset.lower().replace("-", "_")
-            info = api.get_more_info(index, dataset, hp=hp, is_random=False)
+            try:
+                info = api.get_more_info(index, dataset, hp=hp, is_random=False)
+            except (KeyError, ValueError, IndexError):
+                continue  # this architecture has no results on that dataset
             for src, column in (("test-accuracy", "test_acc"), ("valid-accuracy", "val_acc")):
                 if info.get(src) is not None:
                     metrics[f"{column}_{hp}ep/{suffix}"] = info[src]

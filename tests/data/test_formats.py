@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 import pickle
-import sys
-import types
 
 import numpy as np
 import pytest
@@ -126,34 +124,45 @@ def test_nb101_records(tmp_path) -> None:
         load_file(path)
 
 
-def test_nb201_pth_through_the_api(tmp_path, monkeypatch) -> None:
-    """The reader drives nas_201_api's public methods; a stand-in API serves a small file made here."""
+def _write_nb201_pth(path, rows) -> None:
+    """A small file in the official NAS-Bench-201 v1.1 layout, made with nas_201_api's own record classes."""
+    import torch
+    from nas_201_api.api_utils import ArchResults, ResultsCount
 
-    class FakeAPI:
-        def __init__(self, path, verbose=False):
-            with open(path, "rb") as handle:
-                self.doc = pickle.load(handle)
+    infos = {}
+    for index, (arch, accs, flops, params) in enumerate(rows):
+        per_hp = {}
+        for hp, epochs in (("less", 12), ("full", 200)):
+            results = ArchResults(index, arch)
+            for dataset, (test, valid) in accs.items():
+                curve = dict.fromkeys(range(epochs), 50.0)
+                config = {"arch_str": arch}
+                trial = ResultsCount(dataset, None, curve, curve, params, flops, config, 777, epochs, [0.01])
+                splits = {"cifar10-valid": ("x-valid", "ori-test"), "cifar10": ("ori-test",)}.get(
+                    dataset, ("x-valid", "x-test", "ori-test")
+                )
+                keys = [f"{s}@{e}" for s in splits for e in range(epochs)]
+                values = {k: (valid if k.startswith("x-valid") else test) if k.endswith(f"@{epochs - 1}") else 10.0
+                          for k in keys}  # fmt: skip
+                trial.update_eval(values, dict.fromkeys(keys, 1.0), dict.fromkeys(keys, 0.1))
+                results.update(dataset, 777, trial)
+            per_hp[hp] = results.state_dict()
+        infos[index] = per_hp
+    meta = {"meta_archs": [r[0] for r in rows], "arch2infos": infos, "evaluated_indexes": list(range(len(rows)))}
+    torch.save(meta, path)
 
-        def __len__(self):
-            return len(self.doc)
 
-        def arch(self, index):
-            return self.doc[index]["arch_str"]
-
-        def get_more_info(self, index, dataset, hp="12", is_random=True):
-            return self.doc[index]["info"].get(dataset, {})
-
-        def get_cost_info(self, index, dataset):
-            return self.doc[index]["cost"]
-
-    monkeypatch.setitem(sys.modules, "nas_201_api", types.SimpleNamespace(NASBench201API=FakeAPI))
+def test_nb201_pth(tmp_path) -> None:
+    pytest.importorskip("nas_201_api", reason="the nb201 extra (nas-bench-201) is not installed")
     path = tmp_path / "NAS-Bench-201-v1_1-096897.pth"
-    path.write_bytes(pickle.dumps([
-        {"arch_str": A1, "info": {"cifar10": {"test-accuracy": 94.37}}, "cost": {"flops": 184.0, "params": 1.53}},
-        {"arch_str": A2, "info": {"cifar10": {"test-accuracy": 85.0}}, "cost": {"flops": 50.0, "params": 0.4}},
-    ]))  # fmt: skip
+    accs = {"cifar10-valid": (94.0, 91.0), "cifar10": (94.37, 0.0), "cifar100": (73.5, 73.0),
+            "ImageNet16-120": (47.3, 46.9)}  # fmt: skip
+    _write_nb201_pth(path, [(A1, accs, 184.0, 1.53), (A2, {"cifar10": (85.0, 0.0)}, 50.0, 0.4)])
     table = load_file(path)
-    assert table["test_acc_200ep/cifar10"].tolist() == [94.37, 85.0] and table["params/cifar100"][1] == 0.4
+    assert table.encodings == [A1, A2]
+    assert table["test_acc_200ep/cifar10"].tolist() == [94.37, 85.0]
+    assert table["val_acc_200ep/cifar10_valid"][0] == 91.0 and np.isnan(table["val_acc_200ep/cifar10_valid"][1])
+    assert table["test_acc_200ep/imagenet16_120"][0] == 47.3 and table["params/cifar10"].tolist() == [1.53, 0.4]
 
 
 def test_unknown_format() -> None:
