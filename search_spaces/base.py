@@ -36,6 +36,7 @@ __all__ = [
     "ArchValidationError",
     "FamilyAdapter",
     "as_rng",
+    "family_of",
     "get",
     "list_families",
     "register_family",
@@ -309,6 +310,18 @@ def get(name: str) -> FamilyAdapter:
         raise UnknownFamilyError(f"could not resolve family {name!r} among choices {{{', '.join(list_families())}}}")
     with _LOCK:
         return _INSTANCES.setdefault(name, cls())
+
+
+def family_of(arch: Any) -> FamilyAdapter:
+    """The adapter whose ``Arch`` type ``arch`` is an instance of.
+
+    Raises:
+        TypeError: If ``arch`` is not an architecture of a registered family.
+    """
+    for name, cls in list(_REGISTRY.items()):
+        if isinstance(arch, cls.Arch) and cls.Arch is not object:
+            return get(name)
+    raise TypeError(f"{type(arch).__name__} is not the Arch type of any registered family")
 
 
 def get_many(names: Sequence[str]) -> list[FamilyAdapter]:

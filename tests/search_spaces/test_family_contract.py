@@ -81,3 +81,11 @@ def test_list_families_has_all_nine() -> None:
     assert set(BUILTIN) <= set(search_spaces.list_families())
     assert len(BUILTIN) == 9
     assert search_spaces.list_families("ofa_*") == ["ofa_mbv3", "ofa_pn", "ofa_resnet"]
+
+
+def test_family_of_finds_each_family() -> None:
+    for name in BUILTIN:
+        family = search_spaces.get(name)
+        assert search_spaces.family_of(family.sample(0)) is family
+    with pytest.raises(TypeError, match="not the Arch type"):
+        search_spaces.family_of((1, 2, 3))
