@@ -1,0 +1,244 @@
+"""Run a configured search into a result folder, resumably.
+
+The folder holds ``metadata.json`` (config, versions, objective), ``trials.jsonl`` (one line per
+finished evaluation, appended and flushed to disk the moment it finishes), and, once the budget is
+spent, ``summary.md``, ``errors.json`` (NASLib's layout) and plots.
+
+Resuming relies on determinism: an optimizer's proposals depend only on its seed and on what it was
+told. A resumed run rebuilds the optimizer with the same seed and replays the search: every
+proposal already in ``trials.jsonl`` is told its recorded metrics without being evaluated again,
+and evaluation continues where the file ends. So a search killed at any moment loses only the
+evaluations in flight, and its final trials equal those of an uninterrupted run of the same seed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gennape_naslib.search.config import SearchConfig, load_config, optimizer_kwargs
+from gennape_naslib.search.objectives import FunctionObjective, Objective, PredictorObjective, TabularObjective
+
+__all__ = ["SearchResult", "build_objective", "read_trials", "run_search"]
+
+logger = logging.getLogger(__name__)
+TRIALS_FORMAT = "gennape-naslib.search-trials/1"
+
+
+@dataclass
+class SearchResult:
+    """What :func:`run_search` returns.
+
+    Attributes:
+        folder: The result folder.
+        trials: The trial records (as in ``trials.jsonl``), in tell order.
+        optimizer: The optimizer after the search.
+        resumed: Number of trials taken from an earlier, interrupted run.
+    """
+
+    folder: Path
+    trials: list[dict[str, Any]]
+    optimizer: Any
+    resumed: int = 0
+
+
+def build_objective(config: SearchConfig, table: Any = None) -> Objective:
+    """The objective a config asks for (``search.objective``: tabular, predictor or function).
+
+    Args:
+        config: The configuration.
+        table: A ready :class:`~gennape_naslib.data.BenchmarkTable` to use instead of loading one.
+    """
+    search = config.search
+    extra = list(search.get("extra_metrics", []))
+    for item in search.get("objectives", []) or []:
+        name = (
+            str(item).partition(":")[0]
+            if isinstance(item, str)
+            else str(list(dict(item))[0] if isinstance(item, Mapping) else item[0])
+        )
+        if name in ("flops", "params") and name not in extra:
+            extra.append(name)
+    kind = config.objective
+    if kind == "tabular":
+        source = table if table is not None else search.get("table", config.search_space)
+        return TabularObjective(source, dataset=None if table is not None else config.dataset, extra_metrics=extra)
+    if kind == "predictor":
+        if "evaluate" in search:
+            raise ValueError("search.evaluate is only used with objective: function")
+        return PredictorObjective(
+            search.get("predictor", "flops"),
+            config.search_space,
+            metric=config.metric,
+            extra_metrics=extra,
+            predictor_kwargs=search.get("predictor_kwargs"),
+        )
+    if kind == "function":
+        if "evaluate" not in search:
+            raise ValueError("objective: function needs search.evaluate: 'module:function' or 'file.py:function'")
+        return FunctionObjective(
+            search["evaluate"],
+            config.search_space,
+            executor=str(search.get("executor", "serial")),
+            max_parallel=int(search.get("max_parallel", 1)),
+            extra_metrics=extra,
+        )
+    raise ValueError(f"search.objective {kind!r} unknown; choices: tabular, predictor, function")
+
+
+def read_trials(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The complete trial records of a result folder (a torn last line from a kill is skipped)."""
+    path = Path(folder) / "trials.jsonl"
+    if not path.is_file():
+        return []
+    records = []
+    lines = path.read_text().splitlines()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines):  # interrupted while writing the last line
+                break
+            raise ValueError(f"{path}:{number}: not a JSON line") from None
+    return records
+
+
+def _versions() -> dict[str, str]:
+    import numpy
+
+    from gennape_naslib import __version__
+
+    return {"gennape_naslib": __version__, "numpy": numpy.__version__, "python": platform.python_version()}
+
+
+def _write_json(path: Path, doc: Any) -> None:
+    from gennape_naslib._atomic import atomic_write
+
+    with atomic_write(path, "w") as handle:
+        json.dump(doc, handle, indent=2, sort_keys=True, default=str)
+
+
+def _prepare_folder(folder: Path, config: SearchConfig, objective: Objective, resume: bool) -> None:
+    meta_path = folder / "metadata.json"
+    if meta_path.is_file():
+        old = json.loads(meta_path.read_text())
+        if not resume:
+            raise FileExistsError(f"{folder} already holds a search; resume it or choose another folder")
+        if old.get("identity") != json.loads(json.dumps(config.identity(), default=str)):
+            raise ValueError(
+                f"{folder} holds a search with other settings ({old.get('identity')}); "
+                f"resuming with {config.identity()} would mix two searches"
+            )
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    meta = {
+        "format": TRIALS_FORMAT,
+        "config": config.to_dict(),
+        "identity": config.identity(),
+        "config_source": config.source,
+        "objective": objective.describe(),
+        "versions": _versions(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    _write_json(meta_path, meta)
+
+
+def run_search(
+    config: SearchConfig | str | os.PathLike[str] | Mapping[str, Any],
+    folder: str | os.PathLike[str] | None = None,
+    resume: bool = True,
+    objective: Objective | None = None,
+    table: Any = None,
+    report: bool = True,
+) -> SearchResult:
+    """Run (or resume) a search and write its result folder.
+
+    Args:
+        config: A :class:`SearchConfig`, a YAML path or a mapping.
+        folder: Result folder (default: ``config.run_dir()``).
+        resume: Continue a search found in ``folder``; ``False`` refuses an existing one.
+        objective: An objective to use instead of the configured one (e.g. a Python function).
+        table: A ready table for the tabular objective (saves loading it once per run).
+        report: Write ``summary.md``, ``errors.json`` and plots at the end.
+
+    Returns:
+        The :class:`SearchResult`.
+    """
+    from gennape_naslib.optimizers import get_optimizer
+
+    if not isinstance(config, SearchConfig):
+        config = load_config(config)
+    folder = Path(folder) if folder is not None else config.run_dir()
+    objective = objective or build_objective(config, table=table)
+    _prepare_folder(folder, config, objective, resume)
+    optimizer = get_optimizer(config.optimizer, **optimizer_kwargs(config))
+    done = {rec["hash"]: rec for rec in read_trials(folder)}
+    resumed = len(done)
+    family = optimizer.family
+    batch_size = int(config.search.get("parallel_batch", config.search.get("max_parallel", 1)))
+    trials: list[dict[str, Any]] = []
+    elapsed_before = max((rec.get("elapsed", 0.0) for rec in done.values()), default=0.0)
+    start = time.perf_counter()
+    path = folder / "trials.jsonl"
+    try:
+        with open(path, "a", encoding="utf-8") as sink:
+            while len(trials) < config.epochs:
+                archs = optimizer.ask(min(batch_size, config.epochs - len(trials)))
+                keys = [family.canonical_hash(a) for a in archs]
+                records: list[dict[str, Any] | None] = [done.get(k) for k in keys]
+                todo = [i for i, rec in enumerate(records) if rec is None]
+
+                def finished(
+                    j: int,
+                    result: dict[str, Any],
+                    todo: list[int] = todo,
+                    archs: list[Any] = archs,
+                    keys: list[str] = keys,
+                    records: list[dict[str, Any] | None] = records,
+                ) -> None:
+                    i = todo[j]
+                    prediction = optimizer.prediction_for(archs[i])
+                    rec = {
+                        "trial": len(trials) + i,
+                        "hash": keys[i],
+                        "arch": family.to_json(archs[i]),
+                        "arch_str": family.to_str(archs[i]),
+                        "objectives": result["metrics"],
+                        "predicted_mean": None if prediction is None else prediction[0],
+                        "predicted_std": None if prediction is None else prediction[1],
+                        "wall_time": result["eval_time"],
+                        "elapsed": elapsed_before + time.perf_counter() - start,
+                    }
+                    records[i] = rec
+                    sink.write(json.dumps(rec, sort_keys=True) + "\n")
+                    sink.flush()
+                    os.fsync(sink.fileno())
+
+                if todo:
+                    objective.evaluate_batch([archs[i] for i in todo], on_result=finished)
+                for arch, rec in zip(archs, records):
+                    assert rec is not None
+                    optimizer.tell(arch, rec["objectives"])
+                    trials.append(rec)
+    finally:
+        objective.close()
+    unused = set(done) - {rec["hash"] for rec in trials}
+    if unused:
+        logger.warning(
+            "%d trials of %s were not proposed again when resuming (non-deterministic setup?)", len(unused), folder
+        )
+    result = SearchResult(folder, trials, optimizer, resumed=min(resumed, len(trials)))
+    if report:
+        from gennape_naslib.search.report import write_report
+
+        write_report(folder, config, trials, objective)
+    return result

@@ -1,0 +1,162 @@
+"""Surrogate models and acquisition functions of the predictor-guided optimizers (BANANAS, NPENAS).
+
+A :class:`Surrogate` wraps any registered predictor (``"gennape"``, ``"kgnn"``, a zero-cost proxy,
+...) or a ready predictor instance, optionally as an ensemble of ``num_ensemble`` copies with
+different seeds, and returns a mean and a standard deviation per architecture.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["ACQUISITION_FUNCTIONS", "Surrogate", "acquisition"]
+
+#: Acquisition function names (NASLib's spellings).
+ACQUISITION_FUNCTIONS = ("its", "ucb", "ei", "probability_improvement", "exploit_only")
+
+
+def _make_predictor(spec: Any, seed: int, kwargs: Mapping[str, Any]) -> Any:
+    """One predictor from a registry name, an instance (cloned with a new seed) or a factory ``f(seed)``."""
+    if isinstance(spec, str):
+        from gennape_naslib.predictors import get_predictor
+
+        try:
+            return get_predictor(spec, random_state=seed, **kwargs)
+        except TypeError:  # a predictor without randomness (FLOPs, params, proxies)
+            return get_predictor(spec, **kwargs)
+    if hasattr(spec, "predict") and hasattr(spec, "get_params"):
+        params = dict(spec.get_params())
+        if "random_state" in params:
+            params["random_state"] = seed
+        params.update(kwargs)
+        return type(spec)(**params)
+    if callable(spec):
+        return spec(seed)
+    raise TypeError(f"predictor must be a registry name, a Predictor instance or a factory f(seed), got {spec!r}")
+
+
+class Surrogate:
+    """Mean and uncertainty of a metric from one predictor or an ensemble of them.
+
+    Args:
+        predictor: Registry name (``"gennape"``), a predictor instance (cloned through
+            ``get_params`` for each ensemble member, unless ``num_ensemble == 1`` and ``clone`` is false,
+            in which case it is used as given, e.g. a pretrained model), or a factory ``f(seed)``.
+        family: Family name passed to the predictor's ``fit``/``predict``.
+        num_ensemble: Number of copies with different seeds; their spread is the uncertainty
+            (combined with each member's own std when the predictor has one).
+        predictor_kwargs: Extra keyword arguments for each member.
+        seeds: One seed per member.
+        fit: Whether to (re)fit on the history; ``False`` for pretrained models and predictors with
+            ``needs_fit = False``.
+    """
+
+    def __init__(
+        self,
+        predictor: str | Any | Callable[[int], Any],
+        family: str,
+        num_ensemble: int = 1,
+        predictor_kwargs: Mapping[str, Any] | None = None,
+        seeds: Sequence[int] = (0,),
+        fit: bool = True,
+        clone: bool = True,
+    ) -> None:
+        if num_ensemble < 1:
+            raise ValueError(f"num_ensemble must be >= 1, got {num_ensemble}")
+        if len(seeds) < num_ensemble:
+            raise ValueError(f"need {num_ensemble} seeds, got {len(seeds)}")
+        kwargs = dict(predictor_kwargs or {})
+        if num_ensemble == 1 and not clone and not isinstance(predictor, str) and hasattr(predictor, "predict"):
+            self.members = [predictor]
+        else:
+            self.members = [_make_predictor(predictor, int(seeds[i]), kwargs) for i in range(num_ensemble)]
+        self.family = family
+        self.fit_enabled = bool(fit) and bool(getattr(self.members[0], "needs_fit", True))
+        self.higher_is_better = bool(getattr(self.members[0], "higher_is_better", True))
+        self.fitted = not self.fit_enabled
+
+    def fit(self, archs: Sequence[Any], y: Sequence[float]) -> None:
+        """Fit every member on ``archs`` with targets ``y`` (no-op when fitting is disabled)."""
+        if not self.fit_enabled:
+            return
+        y = np.asarray(y, dtype=np.float64)
+        for member in self.members:
+            member.fit(list(archs), y, family=self.family)
+        self.fitted = True
+
+    def predict(self, archs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:
+        """``(mean, std)`` per architecture in the predictor's units (see :attr:`higher_is_better`).
+
+        ``std`` is ``None`` when neither an ensemble nor the predictor gives one.
+        """
+        archs = list(archs)
+        means, variances = [], []
+        for member in self.members:
+            if getattr(member, "supports_std", False):
+                mu, sd = member.predict(archs, return_std=True, family=self.family)
+                variances.append(np.square(np.asarray(sd, dtype=np.float64)))
+            else:
+                mu = member.predict(archs, family=self.family)
+            means.append(np.asarray(mu, dtype=np.float64).reshape(len(archs)))
+        stack = np.stack(means)
+        mean = stack.mean(axis=0)
+        if len(self.members) == 1 and not variances:
+            return mean, None
+        var = stack.var(axis=0) if len(self.members) > 1 else np.zeros_like(mean)
+        if variances:
+            var = var + np.mean(np.stack(variances), axis=0)
+        return mean, np.sqrt(var)
+
+
+def _norm_cdf(z: np.ndarray) -> np.ndarray:
+    from scipy.special import ndtr
+
+    return ndtr(z)
+
+
+def acquisition(
+    kind: str,
+    mean: np.ndarray,
+    std: np.ndarray | None,
+    best: float,
+    rng: np.random.Generator,
+    explore_factor: float = 0.5,
+) -> np.ndarray:
+    """Acquisition values (larger = more promising) of candidates with predicted ``mean``/``std``.
+
+    All quantities are oriented so that larger is better.
+
+    Args:
+        kind: ``"its"`` (independent Thompson sampling: one draw from N(mean, std) per candidate),
+            ``"ucb"`` (mean + explore_factor * std), ``"ei"`` (expected improvement over ``best``),
+            ``"probability_improvement"`` (P[f > best]), ``"exploit_only"`` (mean).
+        mean, std: Predictions (``std`` may be ``None``: then every function reduces to the mean,
+            except PI/EI which use a zero spread).
+        best: Best value observed so far.
+        rng: Generator for ITS.
+        explore_factor: UCB's weight of the std.
+
+    Raises:
+        ValueError: For an unknown ``kind`` (the message lists the choices).
+    """
+    mean = np.asarray(mean, dtype=np.float64)
+    sd = np.zeros_like(mean) if std is None else np.maximum(np.asarray(std, dtype=np.float64), 0.0)
+    if kind == "exploit_only":
+        return mean
+    if kind == "its":
+        return mean + sd * rng.standard_normal(mean.shape)
+    if kind == "ucb":
+        return mean + explore_factor * sd
+    if kind in ("ei", "probability_improvement"):
+        gap = mean - best
+        safe = np.where(sd > 0, sd, 1.0)
+        z = gap / safe
+        if kind == "probability_improvement":
+            return np.where(sd > 0, _norm_cdf(z), (gap > 0).astype(np.float64))
+        pdf = np.exp(-0.5 * z * z) / math.sqrt(2 * math.pi)
+        return np.where(sd > 0, gap * _norm_cdf(z) + sd * pdf, np.maximum(gap, 0.0))
+    raise ValueError(f"unknown acquisition function {kind!r}; choices: {', '.join(ACQUISITION_FUNCTIONS)}")

@@ -1,0 +1,71 @@
+"""Regularized (aging) evolution of Real et al. (2019), as in NASLib's ``RegularizedEvolution``."""
+
+from __future__ import annotations
+
+import collections
+from typing import Any
+
+import numpy as np
+
+from gennape_naslib.optimizers.base import Optimizer, Trial, register_optimizer
+
+__all__ = ["RegularizedEvolution"]
+
+
+@register_optimizer("regularized_evolution", aliases=("re", "rea", "regularizedevolution", "evolution"))
+class RegularizedEvolution(Optimizer):
+    """Aging evolution: tournament selection in a population that forgets its oldest member.
+
+    The first ``population_size`` architectures are random. Afterwards each proposal draws
+    ``sample_size`` members of the population uniformly without replacement, mutates the best of them,
+    and every told trial joins the population while the oldest member leaves.
+
+    Args:
+        family, metric, maximize, random_state, max_attempts: See :class:`Optimizer`.
+        population_size: Number of trials in the population (NASLib's default 100; 50 suits small budgets).
+        sample_size: Tournament size (NASLib's default 25; 10 here).
+        max_mutations: Mutations applied per child (1 = NASLib's behaviour).
+    """
+
+    def __init__(
+        self,
+        family: Any,
+        metric: str = "accuracy",
+        maximize: bool = True,
+        random_state: int | np.random.Generator | None = None,
+        max_attempts: int = 1000,
+        population_size: int = 50,
+        sample_size: int = 10,
+        max_mutations: int = 1,
+    ) -> None:
+        super().__init__(family, metric, maximize, random_state, max_attempts)
+        if population_size < 1 or sample_size < 1:
+            raise ValueError(
+                f"RegularizedEvolution: population_size and sample_size must be >= 1, got "
+                f"{population_size} and {sample_size}"
+            )
+        self.population_size = int(population_size)
+        self.sample_size = int(sample_size)
+        self.max_mutations = int(max_mutations)
+        self.population: collections.deque[Trial] = collections.deque(maxlen=self.population_size)
+
+    def _on_tell(self, trial: Trial) -> None:
+        """Called after each ``tell``: a successful trial joins the population, the oldest leaves."""
+        if self.score(trial) > -np.inf:
+            self.population.append(trial)
+
+    def _propose(self, n: int) -> list[Any]:
+        # Architectures still being evaluated count towards filling the initial population.
+        warmup = self.population_size - len(self.population) - len(self._pending)
+        if warmup > 0 or not self.population:
+            return self._random_new(n)
+        out = []
+        members = list(self.population)
+        for _ in range(n):
+            size = min(self.sample_size, len(members))
+            picks = self.rng.choice(len(members), size=size, replace=False)
+            parent = max((members[i] for i in picks), key=lambda t: (self.score(t), -t.index))
+            child = self._mutate_new(parent.arch, self.max_mutations)
+            if child is not None:
+                out.append(child)
+        return out
