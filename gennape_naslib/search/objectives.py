@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import math
 import sys
 import time
@@ -124,19 +125,23 @@ class TabularObjective(Objective):
         extra_metrics: Sequence[str] = (),
     ) -> None:
         if isinstance(table, str):
-            from gennape_naslib.data import load
-
-            table = load(table, dataset=dataset) if dataset else load(table)
+            table = _load_table(table, dataset)
         super().__init__(table.family, extra_metrics)
         self.table = table
         self.dataset = dataset
         self.columns = list(columns) if columns is not None else table.metric_names
-        for col in self.columns:
-            table.metric(col)  # raises KeyError naming the columns
+        self._columns = {col: table.metric(col) for col in self.columns}  # KeyError names the columns
+        # Exact encodings first: avoids parsing every row into an Arch (seconds for 15,625 rows);
+        # equivalent encodings (isomorphic cells) fall back to the table's canonical-hash index.
+        self._rows = {}
+        for i, enc in enumerate(table.encodings):
+            self._rows.setdefault(json.dumps(enc, sort_keys=True), i)
 
     def evaluate(self, arch: Any) -> dict[str, float]:
-        row = self.table.lookup(arch)
-        out = {k: row[k] for k in self.columns}
+        row = self._rows.get(json.dumps(self.family.to_json(arch), sort_keys=True))
+        if row is None:
+            row = self.table.index_of(arch)
+        out = {k: float(col[row]) for k, col in self._columns.items()}
         out.update(_derived(self.family, arch, self.extra_metrics))
         return out
 
@@ -148,6 +153,19 @@ class TabularObjective(Objective):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "table": self.table.name, "dataset": self.dataset, "rows": len(self.table)}
+
+
+_TABLES: dict[tuple[str, str | None], Any] = {}
+
+
+def _load_table(name: str, dataset: str | None) -> Any:
+    """A packaged or user table, loaded once per process (tables are read-only)."""
+    from gennape_naslib.data import load
+
+    key = (name, dataset)
+    if key not in _TABLES:
+        _TABLES[key] = load(name, dataset=dataset) if dataset else load(name)
+    return _TABLES[key]
 
 
 class PredictorObjective(Objective):
