@@ -20,7 +20,7 @@ $(VENV)/.stamp-demo: setup.cfg pyproject.toml constraints.txt | $(PY)
 	touch $@
 
 $(VENV)/.stamp-test: setup.cfg pyproject.toml constraints.txt | $(PY)
-	$(PIP) install -q -c constraints.txt -e ".[plot,tf,onnx,nb201,test,dev]"
+	$(PIP) install -q -c constraints.txt -e ".[plot,tf,onnx,nb201,ray,test,dev]"
 	touch $@ $(VENV)/.stamp-demo
 
 demo: $(VENV)/.stamp-demo
