@@ -112,6 +112,16 @@ def read_trials(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return records
 
 
+def _drop_torn_line(path: Path) -> None:
+    """Cut a last line left half-written by a kill, so that appended records start on a new line."""
+    if not path.is_file():
+        return
+    data = path.read_bytes()
+    if data and not data.endswith(b"\n"):
+        with open(path, "r+b") as handle:
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
 def _versions() -> dict[str, str]:
     import numpy
 
@@ -189,6 +199,7 @@ def run_search(
     elapsed_before = max((rec.get("elapsed", 0.0) for rec in done.values()), default=0.0)
     start = time.perf_counter()
     path = folder / "trials.jsonl"
+    _drop_torn_line(path)
     try:
         with open(path, "a", encoding="utf-8") as sink:
             while len(trials) < config.epochs:

@@ -1,0 +1,103 @@
+"""NASLib-style search configs: name mapping, unknown keys, ignored keys, optimizer arguments, shipped files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gennape_naslib.search import ConfigError, load_config, optimizer_kwargs
+
+CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+
+
+def test_naslib_names_are_mapped():
+    cfg = load_config(
+        {
+            "search_space": "nasbench201",
+            "dataset": "ImageNet16-120",
+            "optimizer": "re",
+            "seed": 3,
+            "search": {"epochs": 20, "population_size": 5, "sample_size": 2, "predictor_type": "gennape"},
+        }
+    )
+    assert (cfg.search_space, cfg.dataset, cfg.optimizer, cfg.seed) == (
+        "nb201",
+        "imagenet16_120",
+        "regularized_evolution",
+        3,
+    )
+    assert cfg.epochs == 20 and cfg.metric == "test_acc_200ep"
+    assert cfg.run_dir() == Path("run/nb201/imagenet16_120/regularized_evolution/3")
+    kwargs = optimizer_kwargs(cfg)
+    # The predictor key is not an argument of regularized evolution, so NASLib-style it is left out.
+    assert kwargs == {
+        "family": "nb201",
+        "random_state": 3,
+        "metric": "test_acc_200ep",
+        "population_size": 5,
+        "sample_size": 2,
+    }
+
+
+def test_bananas_keys_reach_the_optimizer():
+    cfg = load_config(
+        {
+            "optimizer": "bananas",
+            "search": {"predictor_type": "cg_trees", "num_init": 4, "k": 2, "acq_fn_type": "ucb", "num_ensemble": 1},
+        },
+        seed=7,
+    )
+    kwargs = optimizer_kwargs(cfg)
+    assert kwargs["predictor"] == "cg_trees" and kwargs["acq_fn_type"] == "ucb" and kwargs["random_state"] == 7
+
+
+@pytest.mark.parametrize(
+    ("doc", "message"),
+    [
+        ({"search_space": "nb201", "optimiser": "re"}, "unknown key 'optimiser'"),
+        ({"search": {"epochz": 3}}, r"unknown key 'search.epochz'"),
+        ({"search_space": "nasbench999"}, "search_space 'nasbench999' is not a family"),
+        ({"optimizer": "gradient_descent"}, "could not resolve optimizer 'gradient_descent'"),
+        ({"search": {"epochs": 0}}, "search.epochs must be a positive integer"),
+        ({"search": [1, 2]}, "search: expected a mapping"),
+    ],
+)
+def test_bad_configs_name_the_key(doc, message):
+    with pytest.raises(ConfigError, match=message):
+        load_config(doc)
+
+
+def test_yaml_errors_name_the_file(tmp_path):
+    missing = tmp_path / "nope.yaml"
+    with pytest.raises(ConfigError, match="nope.yaml does not exist"):
+        load_config(missing)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("search: [unclosed\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config(bad)
+    listy = tmp_path / "list.yaml"
+    listy.write_text("- 1\n")
+    with pytest.raises(ConfigError, match="list.yaml: expected a mapping"):
+        load_config(listy)
+
+
+def test_training_keys_are_accepted_and_reported_as_ignored():
+    cfg = load_config({"config_type": "nas", "search": {"checkpoint_freq": 5, "batch_size": 64, "epochs": 3}})
+    assert sorted(cfg.ignored) == ["config_type", "search.batch_size", "search.checkpoint_freq"]
+    assert "checkpoint_freq" not in cfg.search
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("search_*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_load(path):
+    cfg = load_config(path)
+    assert cfg.search_space == "nb201" and cfg.epochs >= 100
+    kwargs = optimizer_kwargs(cfg)
+    assert kwargs["family"] == "nb201"
+
+
+def test_the_four_required_configs_are_shipped():
+    optimizers = {load_config(p).optimizer for p in CONFIGS.glob("search_*.yaml")}
+    assert {"regularized_evolution", "bananas", "npenas", "multi_objective"} <= optimizers
+    predictors = {load_config(p).search.get("predictor") for p in CONFIGS.glob("search_*.yaml")}
+    assert "gennape" in predictors

@@ -1,0 +1,220 @@
+"""Search runs: result folders, NASLib errors.json, resume after a kill, executors, predictor-only search."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from gennape_naslib.search import TabularObjective, load_config, read_trials, run_search
+from gennape_naslib.search.objectives import FunctionObjective, PredictorObjective, _load_table
+
+RE_CONFIG = {
+    "search_space": "nasbench201",
+    "dataset": "cifar10",
+    "optimizer": "re",
+    "seed": 1,
+    "search": {"epochs": 30, "population_size": 8, "sample_size": 3},
+}
+FIELDS = {"trial", "hash", "arch", "arch_str", "objectives", "predicted_mean", "predicted_std", "wall_time", "elapsed"}
+
+
+@pytest.fixture(scope="module")
+def table():
+    return _load_table("nb201", "cifar10")
+
+
+def _key(records):
+    return [
+        (r["trial"], r["hash"], r["objectives"]["test_acc_200ep"]) for r in sorted(records, key=lambda r: r["trial"])
+    ]
+
+
+def test_result_folder_layout(tmp_path, table):
+    result = run_search(load_config(RE_CONFIG), folder=tmp_path / "run", table=table)
+    folder = result.folder
+    trials = read_trials(folder)
+    assert len(trials) == 30 and all(FIELDS <= set(t) for t in trials)
+    assert trials == result.trials
+    for t in trials:
+        assert t["objectives"]["test_acc_200ep"] == pytest.approx(table.lookup(t["arch"])["test_acc_200ep"])
+    meta = json.loads((folder / "metadata.json").read_text())
+    assert meta["identity"]["optimizer"] == "regularized_evolution" and meta["objective"]["kind"] == "tabular"
+    config, errors = json.loads((folder / "errors.json").read_text())
+    assert config["search_space"] == "nb201"
+    assert {"train_acc", "valid_acc", "test_acc", "runtime", "train_time"} <= set(errors)
+    assert len(errors["test_acc"]) == 30
+    best = max(t["objectives"]["test_acc_200ep"] for t in trials)
+    assert errors["test_acc"][-1] == pytest.approx(best)
+    assert errors["test_acc"] == sorted(errors["test_acc"])
+    summary = (folder / "summary.md").read_text()
+    assert f"{best:.4f}" in summary and "optimum of the table: 94.3733" in summary
+    pytest.importorskip("matplotlib")
+    assert (folder / "best_so_far.png").stat().st_size > 0 and (folder / "regret.png").is_file()
+
+
+def test_resume_after_a_torn_write_gives_the_uninterrupted_trials(tmp_path, table):
+    full = run_search(load_config(RE_CONFIG), folder=tmp_path / "full", table=table, report=False)
+    part = tmp_path / "part"
+    part.mkdir()
+    (part / "metadata.json").write_text((full.folder / "metadata.json").read_text())
+    lines = (full.folder / "trials.jsonl").read_text().splitlines()
+    (part / "trials.jsonl").write_text("\n".join(lines[:12]) + "\n" + lines[12][:40])  # killed mid-write
+    resumed = run_search(load_config(RE_CONFIG), folder=part, table=table, report=False)
+    assert resumed.resumed == 12
+    assert _key(read_trials(part)) == _key(full.trials)
+    assert len((part / "trials.jsonl").read_text().splitlines()) == 30
+
+
+def test_resume_refuses_other_settings_and_no_resume(tmp_path, table):
+    run_search(load_config({**RE_CONFIG, "search": {"epochs": 5}}), folder=tmp_path / "r", table=table, report=False)
+    other = load_config({**RE_CONFIG, "seed": 2, "search": {"epochs": 5}})
+    with pytest.raises(ValueError, match="holds a search with other settings"):
+        run_search(other, folder=tmp_path / "r", table=table, report=False)
+    with pytest.raises(FileExistsError, match="already holds a search"):
+        run_search(
+            load_config({**RE_CONFIG, "search": {"epochs": 5}}), folder=tmp_path / "r", resume=False, table=table
+        )
+
+
+EVAL_FILE = """
+import time
+from gennape_naslib.search.objectives import _load_table
+
+def evaluate(arch):
+    time.sleep({delay})
+    row = _load_table("nb201", "cifar10").lookup(arch)
+    return {{"test_acc_200ep": row["test_acc_200ep"]}}
+"""
+
+
+def _eval_file(tmp_path: Path, delay: float) -> str:
+    path = tmp_path / "user_eval.py"
+    path.write_text(textwrap.dedent(EVAL_FILE.format(delay=delay)))
+    return f"{path}:evaluate"
+
+
+def test_function_objective_through_a_process_pool_matches_serial(tmp_path, table):
+    spec = _eval_file(tmp_path, 0.0)
+    cfg = {
+        **RE_CONFIG,
+        "search": {"epochs": 12, "population_size": 4, "sample_size": 2, "objective": "function", "evaluate": spec},
+    }
+    serial = run_search(load_config(cfg), folder=tmp_path / "serial", report=False)
+    cfg["search"] = {**cfg["search"], "executor": "process", "max_parallel": 2, "parallel_batch": 1}
+    pooled = run_search(load_config(cfg), folder=tmp_path / "pool", report=False)
+    assert _key(serial.trials) == _key(pooled.trials)
+    assert json.loads((tmp_path / "pool" / "metadata.json").read_text())["objective"]["executor"] == "process"
+
+
+def test_function_objective_bounds_parallel_evaluations(tmp_path):
+    seen = []
+
+    def evaluate(arch):
+        seen.append(arch)
+        return {"text_length": float(len(str(arch)))}
+
+    objective = FunctionObjective(evaluate, "nb201", executor="serial", max_parallel=1)
+    cfg = load_config(
+        {
+            **RE_CONFIG,
+            "search": {
+                "epochs": 8,
+                "population_size": 4,
+                "sample_size": 2,
+                "metric": "text_length",
+                "parallel_batch": 4,
+            },
+        }
+    )
+    result = run_search(cfg, folder=tmp_path / "f", objective=objective, report=False)
+    assert len(seen) == 8 and len({r["hash"] for r in result.trials}) == 8
+    with pytest.raises(ValueError, match="max_parallel must be >= 1"):
+        FunctionObjective(evaluate, "nb201", max_parallel=0)
+
+
+def test_predictor_only_search_minimises_flops_with_the_flops_baseline(tmp_path):
+    cfg = load_config(
+        {
+            "search_space": "nb201",
+            "optimizer": "re",
+            "search": {
+                "epochs": 25,
+                "population_size": 5,
+                "sample_size": 3,
+                "objective": "predictor",
+                "predictor": "flops",
+                "metric": "predicted_flops",
+                "maximize": False,
+            },
+        }
+    )
+    result = run_search(cfg, folder=tmp_path / "p")
+    values = [r["objectives"]["predicted_flops"] for r in result.trials]
+    assert result.optimizer.best().metrics["predicted_flops"] == min(values)
+    assert min(values[5:]) <= min(values[:5])
+    assert isinstance(PredictorObjective("flops", "nb201").describe()["predictor"], str)
+
+
+def test_multi_objective_config_reports_hypervolume(tmp_path, table):
+    cfg = load_config(
+        {
+            "search_space": "nb201",
+            "optimizer": "multi_objective",
+            "search": {
+                "epochs": 30,
+                "objectives": ["test_acc_200ep:max", "edgegpu_latency:min"],
+                "reference_point": [80.0, 12.0],
+                "num_init": 10,
+                "population_size": 10,
+            },
+        }
+    )
+    result = run_search(cfg, folder=tmp_path / "mo", table=table)
+    summary = (tmp_path / "mo" / "summary.md").read_text()
+    assert f"final hypervolume: {result.optimizer.hypervolume():.6g}" in summary
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / "mo" / "pareto_front.png").is_file() and (tmp_path / "mo" / "hypervolume.png").is_file()
+
+
+def test_tabular_objective_names_missing_columns(table):
+    with pytest.raises(KeyError, match="no metric 'nope'"):
+        TabularObjective(table, columns=["nope"])
+
+
+@pytest.mark.slow
+def test_killed_subprocess_resumes_without_losing_evaluations(tmp_path, table):
+    """Kill a real `gennape search` process mid-run, resume it, compare with an uninterrupted run."""
+    spec = _eval_file(tmp_path, 0.15)
+    doc = {
+        **RE_CONFIG,
+        "search": {"epochs": 24, "population_size": 6, "sample_size": 3, "objective": "function", "evaluate": spec},
+    }
+    config_path = tmp_path / "search.yaml"
+    config_path.write_text(json.dumps(doc))  # JSON is YAML
+    folder = tmp_path / "killed"
+    cmd = [sys.executable, "-c", "import sys; from gennape_naslib.cli import main; sys.exit(main())"]
+    cmd += ["search", "--config", str(config_path), "--out", str(folder)]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.time() + 240
+    trials = folder / "trials.jsonl"
+    while time.time() < deadline and (not trials.is_file() or len(trials.read_text().splitlines()) < 8):
+        if proc.poll() is not None:
+            pytest.fail(f"search ended before it was killed: {proc.stdout.read().decode()}")
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = len(read_trials(folder))
+    assert 8 <= done_before < 24
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert f"resumed: {done_before} evaluations" in out.stdout
+    reference = run_search(load_config(config_path), folder=tmp_path / "straight", report=False)
+    assert _key(read_trials(folder)) == _key(reference.trials)
