@@ -345,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_family_commands(commands)
     add_data_commands(commands)
+    from gennape_naslib._cli_search import add_search_commands
+
+    add_search_commands(commands)
 
     demo = commands.add_parser(
         "demo",
