@@ -332,7 +332,9 @@ class NB201(FamilyAdapter):
         if kwargs:
             raise TypeError(f"nb201.to_module() got unexpected keyword arguments {sorted(kwargs)}")
         self.validate(arch)
-        return net.NB201Network(arch.ops, num_classes or self.num_classes)
+        from gennape_naslib.search_spaces._nb201_torch import NB201Network
+
+        return NB201Network(arch.ops, num_classes or self.num_classes)
 
     def to_cg(self, arch: NB201Arch, num_classes: int | None = None) -> ComputeGraph:
         """The computation graph of :meth:`to_module` (equal to ``from_torch(to_module(arch))``)."""

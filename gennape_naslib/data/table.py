@@ -59,7 +59,7 @@ class BenchmarkTable:
         self.meta: dict[str, Any] = dict(meta or {})
         self._metrics: dict[str, np.ndarray] = {}
         for key, values in metrics.items():
-            column = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
+            column = np.array(values if isinstance(values, np.ndarray) else list(values), dtype=np.float64)  # None -> nan
             if column.shape != (len(self.encodings),):
                 raise DataFormatError(
                     f"table {self.name!r}: column {key!r} has {column.shape[0]} values for {len(self.encodings)} rows"

@@ -105,3 +105,15 @@ def test_user_tables_under_gennape_home(tmp_path, monkeypatch) -> None:
         data.load("mine", dataset="cifar100")
     info = data.table_info("mine")
     assert info["rows"] == 4 and info["columns"]["acc/cifar10"]["count"] == 3
+
+
+def test_loading_and_parsing_is_light() -> None:
+    """Loading a packaged table and parsing its architectures needs neither torch nor a network."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from gennape_naslib import data; t = data.load('nb201'); a = t.archs; "
+        "assert len(a) == 15625; assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
