@@ -348,6 +348,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gennape_naslib._cli_search import add_search_commands
 
     add_search_commands(commands)
+    from gennape_naslib._cli_bench import add_bench_commands
+
+    add_bench_commands(commands)
 
     demo = commands.add_parser(
         "demo",

@@ -1,0 +1,517 @@
+"""The benchmark protocols: plan the cells of a run, compute each cell, persist and resume.
+
+* :class:`~gennape_naslib.evaluation.config.PredictorBenchConfig` (NASLib's protocol): per seed one
+  test set and one training sample whose prefixes are the training sets; one cell per method,
+  training size and seed. Methods that need no fit (proxies, FLOPs/params) get one cell per seed
+  with ``train_size`` 0.
+* :class:`~gennape_naslib.evaluation.config.TransferBenchConfig` (GENNAPE's protocol): one cell per
+  method and seed: fit on the training families, then for every test family evaluate zero-shot
+  and after fine-tuning on its first ``k`` fixed samples (``predictor.finetune`` when the predictor
+  has it, else a refit on the training data plus those samples).
+* :class:`~gennape_naslib.evaluation.config.ProxyBenchConfig`: one cell per published proxy column
+  and per computed proxy and seed.
+
+Cells run through an :class:`~gennape_naslib.execution.Executor`; each finished cell is written to
+the run folder at once, so an interrupted run resumes where it stopped (:func:`run_benchmark`).
+Labels are used as the table stores them within a family (NASLib reports errors in percent) and as
+fractions in the transfer protocol (families differ in units).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import logging
+import time
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gennape_naslib.evaluation.config import (
+    DEFAULT_TARGETS,
+    BenchConfig,
+    MethodSpec,
+    PredictorBenchConfig,
+    ProxyBenchConfig,
+    TableSpec,
+    TransferBenchConfig,
+    config_from_dict,
+)
+from gennape_naslib.evaluation.metrics import evaluate_predictions, to_fraction
+from gennape_naslib.evaluation.results import RunFolder
+
+__all__ = ["KNOWN_PROXIES", "LoadedTable", "load_table", "plan_cells", "run_benchmark", "split_for_seed"]
+
+logger = logging.getLogger(__name__)
+
+#: Column names treated as published zero-cost proxy scores.
+KNOWN_PROXIES = (
+    "epe_nas",
+    "fisher",
+    "flops",
+    "grad_norm",
+    "grasp",
+    "jacov",
+    "l2_norm",
+    "nwot",
+    "params",
+    "plain",
+    "snip",
+    "synflow",
+    "zen",
+)
+
+
+# ---------------------------------------------------------------------- data
+class LoadedTable:
+    """A table restricted to rows with a known label, with the label column and its units."""
+
+    def __init__(self, spec: TableSpec, table: Any, metric: str, units: str | None) -> None:
+        self.spec = spec
+        self.table = table
+        self.metric = metric
+        self.labels = np.asarray(table.metric(metric), dtype=np.float64)
+        self.units = units if units in ("percent", "fraction") else None
+        self.family = table.family
+
+    def __len__(self) -> int:
+        return len(self.table)
+
+    def archs(self, rows: Sequence[int] | np.ndarray) -> list[Any]:
+        archs = self.table.archs
+        return [archs[int(i)] for i in rows]
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "table": self.spec.name,
+            "dataset": self.spec.dataset,
+            "metric": self.metric,
+            "units": self.units,
+            "family": self.family,
+            "rows": len(self),
+            "source": self.table.meta.get("source", ""),
+        }
+
+
+@functools.lru_cache(maxsize=16)
+def load_table(spec: TableSpec) -> LoadedTable:
+    """Load a table for a benchmark (cached per process).
+
+    Raises:
+        ValueError: If the dataset or accuracy column cannot be found (the message lists the choices).
+    """
+    from gennape_naslib import data
+
+    raw = data.load(spec.name)
+    datasets = sorted({k.split("/", 1)[1] for k in raw.metric_names if "/" in k})
+    dataset = spec.dataset
+    if dataset is None and datasets:
+        dataset = "cifar10" if "cifar10" in datasets else datasets[0] if len(datasets) == 1 else None
+        if dataset is None:
+            raise ValueError(f"table {spec.name!r} has several datasets ({', '.join(datasets)}); name one")
+    try:
+        table = data.load(spec.name, dataset=dataset) if dataset else raw
+    except KeyError as exc:
+        raise ValueError(str(exc).strip("'\"")) from None
+    metric = spec.metric or next((m for m in DEFAULT_TARGETS if m in table.metric_names), None)
+    if metric is None or metric not in table.metric_names:
+        raise ValueError(
+            f"table {spec.name!r} has no accuracy column {metric!r}; columns: {', '.join(table.metric_names)}"
+        )
+    table = table.dropna(metric)
+    units = (table.meta.get("units") or {}).get(metric)
+    return LoadedTable(TableSpec(spec.name, dataset, metric), table, metric, units)
+
+
+def _rng(seed: int, *salt: str) -> np.random.Generator:
+    return np.random.default_rng([int(seed), *(zlib.crc32(s.encode()) for s in salt)])
+
+
+def split_for_seed(
+    loaded: LoadedTable, seed: int, test_size: int, train_size: int, sampling: str = "uniform"
+) -> tuple[np.ndarray, np.ndarray]:
+    """The test rows and the ordered training rows of one seed (NASLib's protocol).
+
+    Uniform sampling: a permutation of the rows gives the test set, then the training rows.
+    Mutation sampling: the training rows start from one random architecture and grow by mutating a
+    random earlier one, keeping mutants that are in the table and not yet used.
+
+    Raises:
+        ValueError: If the table is too small, or mutation sampling cannot find enough mutants in it.
+    """
+    n = len(loaded)
+    if test_size + train_size > n:
+        raise ValueError(
+            f"table {loaded.spec.name!r} has {n} labelled rows; test size {test_size} plus training size "
+            f"{train_size} do not fit"
+        )
+    rng = _rng(seed, loaded.spec.name, "split")
+    order = rng.permutation(n)
+    test = order[:test_size]
+    if sampling == "uniform":
+        return test, order[test_size : test_size + train_size]
+    used = set(test.tolist())
+    start = int(order[test_size])
+    train, used = [start], used | {start}
+    adapter, archs = loaded.table.adapter, loaded.table.archs
+    tries, max_tries = 0, 100 * train_size + 1000
+    while len(train) < train_size:
+        tries += 1
+        if tries > max_tries:
+            raise ValueError(
+                f"mutation sampling found only {len(train)} of {train_size} training architectures in table "
+                f"{loaded.spec.name!r} ({n} rows) after {max_tries} mutations; use a table covering the space "
+                "(e.g. nb201) or uniform sampling"
+            )
+        parent = archs[train[int(rng.integers(len(train)))]]
+        try:
+            row = loaded.table.index_of(adapter.mutate(parent, rng))
+        except KeyError:
+            continue
+        if row not in used:
+            used.add(row)
+            train.append(row)
+    return test, np.asarray(train, dtype=np.int64)
+
+
+# ---------------------------------------------------------------------- predictors
+def _make_predictor(method: MethodSpec, seed: int) -> Any:
+    from gennape_naslib.predictors import get_predictor
+
+    predictor = get_predictor(method.name, **method.params)
+    if "random_state" in predictor.get_params() and "random_state" not in method.params:
+        predictor.set_params(random_state=int(seed))
+    return predictor
+
+
+def _predict(predictor: Any, archs: list[Any], family: str) -> tuple[np.ndarray, float]:
+    start = time.perf_counter()
+    scores = np.asarray(predictor.predict(archs, family=family), dtype=np.float64).reshape(-1)
+    per_arch = (time.perf_counter() - start) / max(len(archs), 1)
+    if not type(predictor).higher_is_better:
+        scores = -scores  # rank metrics read "higher = better"
+    return scores, per_arch
+
+
+def _merge(parts: list[tuple[list[Any], str]]) -> tuple[list[Any], str | None]:
+    """One training set from per-family parts: architectures of one family, else computation graphs."""
+    families = {family for _, family in parts}
+    if len(families) == 1:
+        return [a for archs, _ in parts for a in archs], families.pop()
+    from gennape_naslib.predictors import as_graphs
+
+    return [g for archs, family in parts for g in as_graphs(archs, family=family)], None
+
+
+def _row(base: dict[str, Any], y: np.ndarray, scores: np.ndarray, units: str | None, regression: bool) -> dict:
+    return {**base, "n_test": int(y.size), **evaluate_predictions(y, scores, units=units, regression=regression)}
+
+
+def predictor_cell(task: dict[str, Any]) -> dict[str, Any]:
+    """One method, training size and seed of the NASLib protocol (runs in a worker)."""
+    config = config_from_dict(task["config"])
+    assert isinstance(config, PredictorBenchConfig)
+    method, seed, size = MethodSpec.from_dict(task["method"]), int(task["seed"]), int(task["train_size"])
+    loaded = load_table(config.table)
+    test, train_order = split_for_seed(loaded, seed, config.test_size, max(config.train_sizes), config.sampling)
+    predictor = _make_predictor(method, seed)
+    train = train_order[:size]
+    start = time.perf_counter()
+    if size:
+        predictor.fit(loaded.archs(train), loaded.labels[train], family=loaded.family)
+    fit_time = time.perf_counter() - start
+    scores, query_time = _predict(predictor, loaded.archs(test), loaded.family)
+    y = loaded.labels[test]
+    fits = type(predictor).needs_fit
+    base = {
+        "protocol": "predictors",
+        "method": method.key,
+        "source": "fit" if fits else "zero-cost",
+        "train_families": loaded.spec.name,
+        "test_family": loaded.spec.name,
+        "train_size": size,
+        "seed": seed,
+        "n_train": size,
+        "fit_time": fit_time,
+        "query_time": query_time,
+    }
+    row = _row(base, y, scores, loaded.units, regression=fits)
+    prediction = {
+        "part": "",
+        "method": method.key,
+        "test_family": loaded.spec.name,
+        "train_size": size,
+        "seed": seed,
+        "y_true": y.tolist(),
+        "y_pred": scores.tolist(),
+    }
+    return {"rows": [row], "predictions": [prediction]}
+
+
+def transfer_cell(task: dict[str, Any]) -> dict[str, Any]:
+    """One method and seed of GENNAPE's transfer protocol (runs in a worker)."""
+    config = config_from_dict(task["config"])
+    assert isinstance(config, TransferBenchConfig)
+    method, seed = MethodSpec.from_dict(task["method"]), int(task["seed"])
+    parts, labels = [], []
+    for spec in config.train:
+        loaded = load_table(spec)
+        rows = np.arange(len(loaded))
+        if config.train_limit is not None and config.train_limit < len(loaded):
+            rows = np.sort(_rng(seed, spec.name, "train").choice(len(loaded), config.train_limit, replace=False))
+        parts.append((loaded.archs(rows), loaded.family))
+        labels.append(to_fraction(loaded.labels[rows], loaded.units))
+    x_train, train_family = _merge(parts)
+    y_train = np.concatenate(labels)
+    base_model = _make_predictor(method, seed)
+    start = time.perf_counter()
+    base_model.fit(x_train, y_train, family=train_family)
+    fit_time = time.perf_counter() - start
+    fits = type(base_model).needs_fit
+    train_names = "+".join(s.name for s in config.train)
+    rows, predictions = [], []
+    for spec in config.test:
+        loaded = load_table(spec)
+        ft_rows, test_rows = _transfer_split(loaded, seed, max(config.shots), config.test_size)
+        y = to_fraction(loaded.labels[test_rows], loaded.units)
+        test_archs = loaded.archs(test_rows)
+        for shots in sorted(config.shots):
+            model, tune_time = base_model, 0.0
+            if shots and fits:
+                ft = ft_rows[:shots]
+                x_ft, y_ft = loaded.archs(ft), to_fraction(loaded.labels[ft], loaded.units)
+                start = time.perf_counter()
+                if hasattr(base_model, "finetune"):
+                    model = copy.deepcopy(base_model).finetune(x_ft, y_ft, family=loaded.family)
+                else:
+                    model = _make_predictor(method, seed)
+                    x_all, family = _merge([*parts, (x_ft, loaded.family)])
+                    model.fit(x_all, np.concatenate([y_train, y_ft]), family=family)
+                tune_time = time.perf_counter() - start
+            scores, query_time = _predict(model, test_archs, loaded.family)
+            base = {
+                "protocol": "transfer",
+                "method": method.key,
+                "source": "fit" if fits else "zero-cost",
+                "train_families": train_names,
+                "test_family": spec.name,
+                "shots": shots,
+                "seed": seed,
+                "n_train": int(y_train.size) + (shots if fits else 0),
+                "fit_time": fit_time + tune_time,
+                "query_time": query_time,
+            }
+            rows.append(_row(base, y, scores, "fraction", regression=fits))
+            predictions.append(
+                {
+                    "part": f"{spec.name}|{shots}",
+                    "method": method.key,
+                    "test_family": spec.name,
+                    "shots": shots,
+                    "seed": seed,
+                    "y_true": y.tolist(),
+                    "y_pred": scores.tolist(),
+                }
+            )
+    return {"rows": rows, "predictions": predictions}
+
+
+def _transfer_split(
+    loaded: LoadedTable, seed: int, max_shots: int, test_size: int | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Fine-tune rows (first ``max_shots`` of a fixed permutation) and test rows (the rest)."""
+    order = _rng(seed, loaded.spec.name, "transfer").permutation(len(loaded))
+    test = order[max_shots:] if test_size is None else order[max_shots : max_shots + test_size]
+    if test.size < 2:
+        raise ValueError(
+            f"test table {loaded.spec.name!r} has {len(loaded)} labelled rows: too few for {max_shots} "
+            "fine-tune samples plus a test set"
+        )
+    return order[:max_shots], test
+
+
+def proxy_cell(task: dict[str, Any]) -> dict[str, Any]:
+    """One published proxy column, or one computed proxy and seed (runs in a worker)."""
+    config = config_from_dict(task["config"])
+    assert isinstance(config, ProxyBenchConfig)
+    name, source, seed = task["proxy"], task["source"], int(task["seed"])
+    loaded = load_table(config.table)
+    query_time = float("nan")
+    if source == "published":
+        values = np.asarray(loaded.table.metric(name), dtype=np.float64)
+        rows = np.flatnonzero(~np.isnan(values))
+        scores = values[rows]
+    else:
+        from gennape_naslib.proxies import score
+
+        rows = _proxy_rows(loaded, config.n_archs)
+        start = time.perf_counter()
+        scores = np.asarray(score(name, loaded.family, loaded.archs(rows), seed=seed), dtype=np.float64)
+        query_time = (time.perf_counter() - start) / max(rows.size, 1)
+        keep = ~np.isnan(scores)
+        rows, scores = rows[keep], scores[keep]
+    y = loaded.labels[rows]
+    base = {
+        "protocol": "proxies",
+        "method": name,
+        "source": source,
+        "train_families": "",
+        "test_family": loaded.spec.name,
+        "seed": seed,
+        "n_train": 0,
+        "fit_time": 0.0,
+        "query_time": query_time,
+    }
+    row = _row(base, y, scores, loaded.units, regression=False)
+    prediction = {"part": "", "method": name, "test_family": loaded.spec.name, "source": source, "seed": seed}
+    return {"rows": [row], "predictions": [{**prediction, "y_true": y.tolist(), "y_pred": scores.tolist()}]}
+
+
+def _proxy_rows(loaded: LoadedTable, n_archs: int | None) -> np.ndarray:
+    if n_archs is None or n_archs >= len(loaded):
+        return np.arange(len(loaded))
+    return np.sort(_rng(0, loaded.spec.name, "proxies").choice(len(loaded), n_archs, replace=False))
+
+
+def published_proxies(config: ProxyBenchConfig) -> list[str]:
+    """The proxy columns a proxies run evaluates (checked against the table)."""
+    loaded = load_table(config.table)
+    if config.published is None:
+        return [c for c in loaded.table.metric_names if c in KNOWN_PROXIES]
+    missing = [c for c in config.published if c not in loaded.table.metric_names]
+    if missing:
+        raise ValueError(
+            f"table {config.table} has no proxy column {missing[0]!r}; columns: {', '.join(loaded.table.metric_names)}"
+        )
+    return list(config.published)
+
+
+# ---------------------------------------------------------------------- planning and running
+_CELL_FUNCTIONS = {"predictors": predictor_cell, "transfer": transfer_cell, "proxies": proxy_cell}
+
+
+def _needs_fit(method: MethodSpec) -> bool:
+    from gennape_naslib.predictors import get_predictor
+
+    return bool(type(get_predictor(method.name, **method.params)).needs_fit)
+
+
+def plan_cells(config: BenchConfig) -> list[tuple[str, dict[str, Any]]]:
+    """Every cell of a run as ``(cell id, task)``, checking the data first.
+
+    Raises:
+        ValueError: If a table, column, predictor or size does not fit the configuration.
+        UnknownPredictorError: If a method name is not registered.
+    """
+    config.validate()
+    doc = config.to_dict()
+    cells: list[tuple[str, dict[str, Any]]] = []
+    if isinstance(config, PredictorBenchConfig):
+        loaded = load_table(config.table)
+        split_for_seed(loaded, config.seeds[0], config.test_size, max(config.train_sizes), "uniform")
+        for method in config.methods:
+            sizes = sorted(set(config.train_sizes)) if _needs_fit(method) else [0]
+            m = {"name": method.name, "params": method.params, "label": method.label}
+            for size in sizes:
+                for seed in config.seeds:
+                    task = {"config": doc, "method": m, "train_size": size, "seed": seed}
+                    cells.append((f"{method.key}|n={size}|seed={seed}", task))
+    elif isinstance(config, TransferBenchConfig):
+        for spec in config.train:
+            load_table(spec)
+        for spec in config.test:
+            _transfer_split(load_table(spec), config.seeds[0], max(config.shots), config.test_size)
+        for method in config.methods:
+            _needs_fit(method)  # resolves the name early
+            m = {"name": method.name, "params": method.params, "label": method.label}
+            for seed in config.seeds:
+                cells.append((f"{method.key}|seed={seed}", {"config": doc, "method": m, "seed": seed}))
+    elif isinstance(config, ProxyBenchConfig):
+        for name in published_proxies(config):
+            cells.append((f"{name}|published|seed=0", {"config": doc, "proxy": name, "source": "published", "seed": 0}))
+        if config.computed:
+            from gennape_naslib.proxies import get_proxy
+
+            for name in config.computed:
+                get_proxy(name)
+                for seed in config.seeds:
+                    task = {"config": doc, "proxy": name, "source": "computed", "seed": seed}
+                    cells.append((f"{name}|computed|seed={seed}", task))
+        if not cells:
+            raise ValueError(f"proxies config: nothing to evaluate (no proxy columns in {config.table}, none computed)")
+    else:
+        raise TypeError(f"unknown configuration type {type(config).__name__}")
+    return cells
+
+
+def _data_info(config: BenchConfig) -> list[dict[str, Any]]:
+    specs = [*getattr(config, "train", []), *getattr(config, "test", [])] or [config.table]
+    return [load_table(s).info() for s in specs]
+
+
+def run_benchmark(
+    config: BenchConfig,
+    out: str | Path,
+    executor: Any = None,
+    progress: bool | None = None,
+    naslib_errors: bool = False,
+    render: bool = True,
+) -> RunFolder:
+    """Run (or resume) a benchmark into folder ``out``.
+
+    Cells already in ``out/results.csv`` are skipped; every other cell is computed through
+    ``executor`` and written as soon as it finishes. Then the summary and plots are rendered.
+
+    Args:
+        config: A predictors, transfer or proxies configuration.
+        out: Run folder (created; an existing one must hold the same configuration).
+        executor: An :class:`~gennape_naslib.execution.Executor` (default: a local process pool with
+            one worker per CPU, at most one per cell).
+        progress: Progress bar (``None``: only on a terminal).
+        naslib_errors: Also write NASLib's ``errors.json`` layout (predictors protocol).
+        render: Write ``summary.md`` and the plots at the end.
+
+    Returns:
+        The run folder.
+
+    Raises:
+        ValueError: For a configuration that does not fit the data, or a folder of another run.
+    """
+    cells = plan_cells(config)
+    folder = RunFolder(out)
+    extra = {"data": _data_info(config), "seeds": list(config.seeds), "naslib_errors": bool(naslib_errors)}
+    resumed = folder.start(config.to_dict(), extra=extra)
+    done = folder.done_cells()
+    todo = [(cell, task) for cell, task in cells if cell not in done]
+    if resumed:
+        logger.info("resuming %s: %d of %d cells done", folder.path, len(cells) - len(todo), len(cells))
+    own_executor = executor is None
+    if own_executor:
+        from gennape_naslib.execution import get_executor
+
+        executor = get_executor("serial" if len(todo) <= 1 else "process", max_workers=None)
+        if executor.max_workers and executor.max_workers > len(todo):
+            executor.max_workers = max(1, len(todo))
+
+    def persist(index: int, result: dict[str, Any]) -> None:
+        folder.record_cell(todo[index][0], result["rows"], result["predictions"])
+
+    try:
+        executor.map(
+            _CELL_FUNCTIONS[config.protocol],
+            [task for _, task in todo],
+            progress=progress,
+            desc=f"bench {config.protocol}",
+            on_result=persist,
+        )
+    finally:
+        if own_executor:
+            executor.close()
+    if render:
+        from gennape_naslib.evaluation.report import render_report
+
+        render_report(folder, naslib_errors=naslib_errors)
+    return folder
