@@ -6,7 +6,6 @@ import os
 
 import pytest
 
-from gennape_naslib.evaluation.metrics import to_fraction
 from gennape_naslib.execution import EXECUTORS, ProcessExecutor, SerialExecutor, get_executor
 
 
@@ -63,16 +62,4 @@ def test_progress_bar_shows_when_forced(capsys):
     assert "cells" in capsys.readouterr().err
 
 
-@pytest.mark.slow
-def test_ray_local_instance_matches_serial():
-    pytest.importorskip("ray", reason="Ray is optional (the [ray] extra)")
-    from gennape_naslib.execution.ray_executor import RayExecutor
-
-    # Ray workers import the function by module name: use a package function, not one of this file.
-    items = [[float(i)] for i in range(6)]
-    seen: dict[int, object] = {}
-    with RayExecutor(max_workers=2, init_kwargs={"num_cpus": 2}) as ex:
-        out = ex.map(to_fraction, items, progress=False, on_result=seen.__setitem__)
-    serial = SerialExecutor().map(to_fraction, items, progress=False)
-    assert [list(o) for o in out] == [list(s) for s in serial] == [[0.0], [1.0], [0.02], [0.03], [0.04], [0.05]]
-    assert sorted(seen) == list(range(6))
+# Ray: tests/evaluation/test_protocols.py runs a benchmark through RayExecutor and compares with serial.
