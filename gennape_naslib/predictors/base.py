@@ -97,7 +97,7 @@ ENTRY_POINT_GROUP = "gennape_naslib.predictors"
 #: first use only).
 BUILTIN_PREDICTORS: dict[str, str | tuple[str, ...]] = {
     "gennape": "gennape_naslib.predictors.gennape",
-    "kgnn": ("gennape_naslib.predictors.kgnn", "gennape_naslib.predictors.gennape"),
+    "kgnn": ("gennape_naslib.predictors.gennape", "gennape_naslib.predictors.kgnn"),
     "flops": "gennape_naslib.predictors.baselines",
     "params": "gennape_naslib.predictors.baselines",
     "cg_trees": "gennape_naslib.predictors.baselines",

@@ -106,7 +106,8 @@ class PredictorContract:
         table, dataset, metric: Override the table, dataset and accuracy column of ``family``.
         atol: Absolute tolerance for "the same predictions".
         import_modules: Modules the subprocess of :meth:`check_deterministic_across_processes`
-            imports before loading the predictor (default: the predictor's own module).
+            imports before loading the predictor (default: the predictor's own module, unless it
+            belongs to gennape_naslib, whose predictors load through the registry).
     """
 
     factory: Callable[[], Predictor] | str
@@ -223,8 +224,11 @@ class PredictorContract:
         """
         X, y, X_test, adapter = self.data()
         model = self.make()
-        modules = list(self.import_modules) if self.import_modules is not None else [type(model).__module__]
-        modules = [m for m in modules if m != "__main__"]
+        if self.import_modules is not None:
+            modules = list(self.import_modules)
+        else:  # the package's own predictors are found through the registry
+            own = type(model).__module__.split(".")[0] == "gennape_naslib"
+            modules = [] if own or type(model).__module__ == "__main__" else [type(model).__module__]
         with tempfile.TemporaryDirectory(prefix="gennape-contract-") as tmp:
             folder = Path(tmp)
             model.save(folder / "model.npz")
