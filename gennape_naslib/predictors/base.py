@@ -30,6 +30,10 @@ Registering a predictor (also possible from another package through the entry-po
             check_is_fitted(self)
             ...
 
+Optional hook: an ensemble may define ``predict_members(X, family=None)`` returning a float64 array
+``(n_members, n)`` of its members' predictions; the NASLib adapter returns it from ``query`` when
+asked for members (BANANAS-style acquisition).
+
 Saving: :meth:`Predictor.save` writes the hyperparameters, the package version and the learned
 state to one NPZ file (see :mod:`gennape_naslib.predictors._files`; no pickles). The default state
 is every public attribute ending in ``_``; a predictor whose state holds objects the file cannot
@@ -101,6 +105,23 @@ BUILTIN_PREDICTORS: dict[str, str | tuple[str, ...]] = {
     "flops": "gennape_naslib.predictors.baselines",
     "params": "gennape_naslib.predictors.baselines",
     "cg_trees": "gennape_naslib.predictors.baselines",
+    # Zero-cost proxies wrapped as predictors (their "flops"/"params" are the baselines above).
+    **{
+        proxy: "gennape_naslib.proxies.predictor"
+        for proxy in (
+            "synflow",
+            "snip",
+            "grasp",
+            "fisher",
+            "grad_norm",
+            "jacov",
+            "nwot",
+            "zen",
+            "epe_nas",
+            "l2_norm",
+            "plain",
+        )
+    },
 }
 
 _REGISTRY: dict[str, type[Predictor]] = {}
@@ -359,14 +380,24 @@ def _entry_points() -> dict[str, Any]:
     return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def _module_exists(module: str) -> bool:
+    """Whether ``module`` can be imported, found without importing its parent package if possible."""
+    parent, _, leaf = module.rpartition(".")
+    try:
+        if not parent or parent in sys.modules:
+            return importlib.util.find_spec(module) is not None
+        spec = importlib.util.find_spec(parent)  # imports the grandparent only
+    except (ImportError, ValueError):
+        return False
+    locations = (spec.submodule_search_locations or []) if spec is not None else []
+    return any(Path(loc, f"{leaf}.py").is_file() or Path(loc, leaf, "__init__.py").is_file() for loc in locations)
+
+
 def _builtin_module(name: str) -> str | None:
     modules = BUILTIN_PREDICTORS.get(name, ())
     for module in (modules,) if isinstance(modules, str) else modules:
-        try:
-            if importlib.util.find_spec(module) is not None:
-                return module
-        except (ImportError, ValueError):
-            continue
+        if _module_exists(module):
+            return module
     return None
 
 
