@@ -1,0 +1,126 @@
+"""Search benchmark on NAS-Bench-201 (tabular): best accuracy and regret vs evaluations over seeds.
+
+Every run is an ordinary result folder written by :func:`gennape_naslib.search.run_search` (so it
+can be resumed and inspected); this script only chooses the settings and aggregates.
+
+    python scripts/bench_search.py --out runs/bench_search --seeds 10 --budget 300 \
+        --methods rs re bananas_cg_trees npenas_cg_trees mo_latency
+
+Writes ``aggregate.json``, ``aggregate.md`` and plots (bands over seeds) into ``--out``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gennape_naslib.search import load_config, read_trials, run_search
+from gennape_naslib.search.objectives import TabularObjective
+from gennape_naslib.search.report import best_so_far, hypervolume_curve, plot_curves
+
+METRIC = "test_acc_200ep"
+MO_OBJECTIVES = [(METRIC, True), ("edgegpu_latency", False)]
+MO_REFERENCE = [80.0, 12.0]
+
+
+def method_config(method: str, seed: int, budget: int) -> dict[str, Any]:
+    """The NASLib-style config of one method."""
+    base: dict[str, Any] = {"search_space": "nasbench201", "dataset": "cifar10", "seed": seed}
+    search: dict[str, Any] = {"epochs": budget}
+    if method == "rs":
+        base["optimizer"] = "rs"
+    elif method == "re":
+        base["optimizer"] = "re"
+        search.update(population_size=50, sample_size=10)
+    elif method.startswith(("bananas_", "npenas_")):
+        optimizer, _, predictor = method.partition("_")
+        base["optimizer"] = optimizer
+        search.update(predictor_type=predictor, num_init=10, k=10, num_candidates=100)
+        if predictor == "cg_trees":  # 20 trees instead of 100: the pure-Python forest dominates the run time
+            search["predictor_kwargs"] = {"n_estimators": 20}
+        if optimizer == "bananas":
+            search.update(num_ensemble=1, acq_fn_type="its", acq_fn_optimization="mutation", num_arches_to_mutate=2)
+        else:
+            search.update(num_ensemble=1, acq_fn_type="exploit_only", num_arches_to_mutate=10)
+    elif method == "mo_latency":
+        base["optimizer"] = "multi_objective"
+        search.update(
+            objectives=[f"{n}:{'max' if m else 'min'}" for n, m in MO_OBJECTIVES],
+            reference_point=MO_REFERENCE,
+            num_init=20,
+            population_size=20,
+        )
+    else:
+        raise ValueError(f"unknown method {method!r}")
+    base["search"] = search
+    return base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/bench_search"))
+    parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--budget", type=int, default=300)
+    parser.add_argument("--methods", nargs="+", default=["rs", "re"])
+    parser.add_argument("--aggregate-only", action="store_true")
+    args = parser.parse_args()
+    objective = TabularObjective("nb201", dataset="cifar10")
+    optimum = objective.optimum(METRIC)
+    for method in args.methods:
+        for seed in range(args.seeds):
+            if args.aggregate_only:
+                continue
+            folder = args.out / method / str(seed)
+            start = time.perf_counter()
+            result = run_search(load_config(method_config(method, seed, args.budget)), folder=folder, objective=objective)
+            best = result.optimizer.best()
+            print(f"{method} seed {seed}: best {best.metrics[METRIC]:.3f} in {time.perf_counter() - start:.1f}s", flush=True)
+    aggregate(args.out, args.methods, args.budget, optimum)
+
+
+def aggregate(out: Path, methods: list[str], budget: int, optimum: float) -> None:
+    """Summaries over seeds of each method's folders."""
+    curves, hv_curves, doc = {}, {}, {"optimum": optimum, "metric": METRIC, "budget": budget, "methods": {}}
+    for method in methods:
+        runs = [read_trials(p) for p in sorted((out / method).glob("*")) if (p / "trials.jsonl").is_file()]
+        runs = [r for r in runs if len(r) >= budget]
+        if not runs:
+            continue
+        best = np.stack([best_so_far(sorted(r, key=lambda t: t["trial"])[:budget], METRIC) for r in runs])
+        curves[method] = best
+        reach = [int(np.flatnonzero(np.isclose(b, optimum))[0]) + 1 if np.isclose(b, optimum).any() else None for b in best]
+        entry: dict[str, Any] = {"seeds": len(runs), "budgets": {}}
+        for b in (50, 100, 150, 200, 300):
+            if b <= budget:
+                col = best[:, b - 1]
+                entry["budgets"][b] = {
+                    "mean_best": float(col.mean()),
+                    "std_best": float(col.std()),
+                    "median_best": float(np.median(col)),
+                    "mean_regret": float((optimum - col).mean()),
+                    "found_optimum": int(np.isclose(col, optimum).sum()),
+                }
+        reached = [r for r in reach if r is not None]
+        entry["evals_to_optimum"] = reach
+        entry["median_evals_to_optimum"] = float(np.median([r if r is not None else np.inf for r in reach]))
+        entry["reached_optimum"] = len(reached)
+        if method in ("mo_latency", "rs"):
+            hv = np.stack([hypervolume_curve(sorted(r, key=lambda t: t["trial"])[:budget], MO_OBJECTIVES, MO_REFERENCE) for r in runs])
+            hv_curves[method] = hv
+            entry["hypervolume"] = {b: {"mean": float(hv[:, b - 1].mean()), "std": float(hv[:, b - 1].std())} for b in (50, 100, 150, 200, 300) if b <= budget}
+        doc["methods"][method] = entry
+    (out / "aggregate.json").write_text(json.dumps(doc, indent=2))
+    plot_curves(curves, out / "best_so_far.png", f"best {METRIC} (%)", title="NB-201 CIFAR-10, tabular")
+    plot_curves({k: optimum - v for k, v in curves.items()}, out / "regret.png", "regret (%)", log=True)
+    if hv_curves:
+        plot_curves(hv_curves, out / "hypervolume.png", "hypervolume (acc % x ms)", title=f"reference {MO_REFERENCE}")
+    print(json.dumps(doc, indent=1)[:4000])
+
+
+if __name__ == "__main__":
+    main()
