@@ -20,28 +20,31 @@ fractions in the transfer protocol (families differ in units).
 from __future__ import annotations
 
 import copy
-import functools
 import logging
 import time
-import zlib
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from gennape_naslib.evaluation.config import (
-    DEFAULT_TARGETS,
     BenchConfig,
     MethodSpec,
     PredictorBenchConfig,
     ProxyBenchConfig,
-    TableSpec,
     TransferBenchConfig,
     config_from_dict,
 )
 from gennape_naslib.evaluation.metrics import evaluate_predictions, to_fraction
 from gennape_naslib.evaluation.results import RunFolder
+from gennape_naslib.evaluation.sampling import (
+    LoadedTable,
+    load_table,
+    proxy_rows,
+    split_for_seed,
+    train_rows,
+    transfer_split,
+)
 
 __all__ = ["KNOWN_PROXIES", "LoadedTable", "load_table", "plan_cells", "run_benchmark", "split_for_seed"]
 
@@ -63,118 +66,6 @@ KNOWN_PROXIES = (
     "synflow",
     "zen",
 )
-
-
-# ---------------------------------------------------------------------- data
-class LoadedTable:
-    """A table restricted to rows with a known label, with the label column and its units."""
-
-    def __init__(self, spec: TableSpec, table: Any, metric: str, units: str | None) -> None:
-        self.spec = spec
-        self.table = table
-        self.metric = metric
-        self.labels = np.asarray(table.metric(metric), dtype=np.float64)
-        self.units = units if units in ("percent", "fraction") else None
-        self.family = table.family
-
-    def __len__(self) -> int:
-        return len(self.table)
-
-    def archs(self, rows: Sequence[int] | np.ndarray) -> list[Any]:
-        archs = self.table.archs
-        return [archs[int(i)] for i in rows]
-
-    def info(self) -> dict[str, Any]:
-        return {
-            "table": self.spec.name,
-            "dataset": self.spec.dataset,
-            "metric": self.metric,
-            "units": self.units,
-            "family": self.family,
-            "rows": len(self),
-            "source": self.table.meta.get("source", ""),
-        }
-
-
-@functools.lru_cache(maxsize=16)
-def load_table(spec: TableSpec) -> LoadedTable:
-    """Load a table for a benchmark (cached per process).
-
-    Raises:
-        ValueError: If the dataset or accuracy column cannot be found (the message lists the choices).
-    """
-    from gennape_naslib import data
-
-    raw = data.load(spec.name)
-    datasets = sorted({k.split("/", 1)[1] for k in raw.metric_names if "/" in k})
-    dataset = spec.dataset
-    if dataset is None and datasets:
-        dataset = "cifar10" if "cifar10" in datasets else datasets[0] if len(datasets) == 1 else None
-        if dataset is None:
-            raise ValueError(f"table {spec.name!r} has several datasets ({', '.join(datasets)}); name one")
-    try:
-        table = data.load(spec.name, dataset=dataset) if dataset else raw
-    except KeyError as exc:
-        raise ValueError(str(exc).strip("'\"")) from None
-    metric = spec.metric or next((m for m in DEFAULT_TARGETS if m in table.metric_names), None)
-    if metric is None or metric not in table.metric_names:
-        raise ValueError(
-            f"table {spec.name!r} has no accuracy column {metric!r}; columns: {', '.join(table.metric_names)}"
-        )
-    table = table.dropna(metric)
-    units = (table.meta.get("units") or {}).get(metric)
-    return LoadedTable(TableSpec(spec.name, dataset, metric), table, metric, units)
-
-
-def _rng(seed: int, *salt: str) -> np.random.Generator:
-    return np.random.default_rng([int(seed), *(zlib.crc32(s.encode()) for s in salt)])
-
-
-def split_for_seed(
-    loaded: LoadedTable, seed: int, test_size: int, train_size: int, sampling: str = "uniform"
-) -> tuple[np.ndarray, np.ndarray]:
-    """The test rows and the ordered training rows of one seed (NASLib's protocol).
-
-    Uniform sampling: a permutation of the rows gives the test set, then the training rows.
-    Mutation sampling: the training rows start from one random architecture and grow by mutating a
-    random earlier one, keeping mutants that are in the table and not yet used.
-
-    Raises:
-        ValueError: If the table is too small, or mutation sampling cannot find enough mutants in it.
-    """
-    n = len(loaded)
-    if test_size + train_size > n:
-        raise ValueError(
-            f"table {loaded.spec.name!r} has {n} labelled rows; test size {test_size} plus training size "
-            f"{train_size} do not fit"
-        )
-    rng = _rng(seed, loaded.spec.name, "split")
-    order = rng.permutation(n)
-    test = order[:test_size]
-    if sampling == "uniform":
-        return test, order[test_size : test_size + train_size]
-    used = set(test.tolist())
-    start = int(order[test_size])
-    train, used = [start], used | {start}
-    adapter, archs = loaded.table.adapter, loaded.table.archs
-    tries, max_tries = 0, 100 * train_size + 1000
-    while len(train) < train_size:
-        tries += 1
-        if tries > max_tries:
-            raise ValueError(
-                f"mutation sampling found only {len(train)} of {train_size} training architectures in table "
-                f"{loaded.spec.name!r} ({n} rows) after {max_tries} mutations; use a table covering the space "
-                "(e.g. nb201) or uniform sampling"
-            )
-        parent = archs[train[int(rng.integers(len(train)))]]
-        try:
-            row = loaded.table.index_of(adapter.mutate(parent, rng))
-        except KeyError:
-            continue
-        if row not in used:
-            used.add(row)
-            train.append(row)
-    return test, np.asarray(train, dtype=np.int64)
 
 
 # ---------------------------------------------------------------------- predictors
@@ -259,9 +150,7 @@ def transfer_cell(task: dict[str, Any]) -> dict[str, Any]:
     parts, labels = [], []
     for spec in config.train:
         loaded = load_table(spec)
-        rows = np.arange(len(loaded))
-        if config.train_limit is not None and config.train_limit < len(loaded):
-            rows = np.sort(_rng(seed, spec.name, "train").choice(len(loaded), config.train_limit, replace=False))
+        rows = train_rows(loaded, seed, config.train_limit)
         parts.append((loaded.archs(rows), loaded.family))
         labels.append(to_fraction(loaded.labels[rows], loaded.units))
     x_train, train_family = _merge(parts)
@@ -275,7 +164,7 @@ def transfer_cell(task: dict[str, Any]) -> dict[str, Any]:
     rows, predictions = [], []
     for spec in config.test:
         loaded = load_table(spec)
-        ft_rows, test_rows = _transfer_split(loaded, seed, max(config.shots), config.test_size)
+        ft_rows, test_rows = transfer_split(loaded, seed, max(config.shots), config.test_size)
         y = to_fraction(loaded.labels[test_rows], loaded.units)
         test_archs = loaded.archs(test_rows)
         for shots in sorted(config.shots):
@@ -319,20 +208,6 @@ def transfer_cell(task: dict[str, Any]) -> dict[str, Any]:
     return {"rows": rows, "predictions": predictions}
 
 
-def _transfer_split(
-    loaded: LoadedTable, seed: int, max_shots: int, test_size: int | None
-) -> tuple[np.ndarray, np.ndarray]:
-    """Fine-tune rows (first ``max_shots`` of a fixed permutation) and test rows (the rest)."""
-    order = _rng(seed, loaded.spec.name, "transfer").permutation(len(loaded))
-    test = order[max_shots:] if test_size is None else order[max_shots : max_shots + test_size]
-    if test.size < 2:
-        raise ValueError(
-            f"test table {loaded.spec.name!r} has {len(loaded)} labelled rows: too few for {max_shots} "
-            "fine-tune samples plus a test set"
-        )
-    return order[:max_shots], test
-
-
 def proxy_cell(task: dict[str, Any]) -> dict[str, Any]:
     """One published proxy column, or one computed proxy and seed (runs in a worker)."""
     config = config_from_dict(task["config"])
@@ -347,7 +222,7 @@ def proxy_cell(task: dict[str, Any]) -> dict[str, Any]:
     else:
         from gennape_naslib.proxies import score
 
-        rows = _proxy_rows(loaded, config.n_archs)
+        rows = proxy_rows(loaded, config.n_archs)
         start = time.perf_counter()
         scores = np.asarray(score(name, loaded.family, loaded.archs(rows), seed=seed), dtype=np.float64)
         query_time = (time.perf_counter() - start) / max(rows.size, 1)
@@ -368,12 +243,6 @@ def proxy_cell(task: dict[str, Any]) -> dict[str, Any]:
     row = _row(base, y, scores, loaded.units, regression=False)
     prediction = {"part": "", "method": name, "test_family": loaded.spec.name, "source": source, "seed": seed}
     return {"rows": [row], "predictions": [{**prediction, "y_true": y.tolist(), "y_pred": scores.tolist()}]}
-
-
-def _proxy_rows(loaded: LoadedTable, n_archs: int | None) -> np.ndarray:
-    if n_archs is None or n_archs >= len(loaded):
-        return np.arange(len(loaded))
-    return np.sort(_rng(0, loaded.spec.name, "proxies").choice(len(loaded), n_archs, replace=False))
 
 
 def published_proxies(config: ProxyBenchConfig) -> list[str]:
@@ -423,7 +292,7 @@ def plan_cells(config: BenchConfig) -> list[tuple[str, dict[str, Any]]]:
         for spec in config.train:
             load_table(spec)
         for spec in config.test:
-            _transfer_split(load_table(spec), config.seeds[0], max(config.shots), config.test_size)
+            transfer_split(load_table(spec), config.seeds[0], max(config.shots), config.test_size)
         for method in config.methods:
             _needs_fit(method)  # resolves the name early
             m = {"name": method.name, "params": method.params, "label": method.label}
