@@ -65,6 +65,8 @@ def _cell_text(stat: tuple | None, scale: float = 1.0) -> str:
     if math.isnan(mean):
         return "n/a"
     digits = 3 if abs(mean * scale) < 100 else 1
+    if total == 1:  # one value (a published score, a single seed): no spread to show
+        return f"{mean * scale:.{digits}f}"
     text = f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
     return text + (f" ({n}/{total})" if n < total else "")
 
