@@ -26,6 +26,8 @@ from gennape_naslib.search.report import best_so_far, hypervolume_curve, plot_cu
 METRIC = "test_acc_200ep"
 MO_OBJECTIVES = [(METRIC, True), ("edgegpu_latency", False)]
 MO_REFERENCE = [80.0, 12.0]
+FLOPS_OBJECTIVES = [(METRIC, True), ("flops", False)]
+FLOPS_REFERENCE = [80.0, 2.5e8]
 
 
 def method_config(method: str, seed: int, budget: int) -> dict[str, Any]:
@@ -47,11 +49,14 @@ def method_config(method: str, seed: int, budget: int) -> dict[str, Any]:
             search.update(num_ensemble=1, acq_fn_type="its", acq_fn_optimization="mutation", num_arches_to_mutate=2)
         else:
             search.update(num_ensemble=1, acq_fn_type="exploit_only", num_arches_to_mutate=10)
-    elif method == "mo_latency":
+    elif method in ("mo_latency", "mo_flops"):
+        objectives, reference = (
+            (MO_OBJECTIVES, MO_REFERENCE) if method == "mo_latency" else (FLOPS_OBJECTIVES, FLOPS_REFERENCE)
+        )
         base["optimizer"] = "multi_objective"
         search.update(
-            objectives=[f"{n}:{'max' if m else 'min'}" for n, m in MO_OBJECTIVES],
-            reference_point=MO_REFERENCE,
+            objectives=[f"{n}:{'max' if m else 'min'}" for n, m in objectives],
+            reference_point=reference,
             num_init=20,
             population_size=20,
         )
@@ -77,10 +82,37 @@ def main() -> None:
                 continue
             folder = args.out / method / str(seed)
             start = time.perf_counter()
-            result = run_search(load_config(method_config(method, seed, args.budget)), folder=folder, objective=objective)
+            result = run_search(
+                load_config(method_config(method, seed, args.budget)), folder=folder, objective=objective
+            )
             best = result.optimizer.best()
-            print(f"{method} seed {seed}: best {best.metrics[METRIC]:.3f} in {time.perf_counter() - start:.1f}s", flush=True)
+            print(
+                f"{method} seed {seed}: best {best.metrics[METRIC]:.3f} in {time.perf_counter() - start:.1f}s",
+                flush=True,
+            )
     aggregate(args.out, args.methods, args.budget, optimum)
+
+
+def _hv_summary(hv: np.ndarray, budget: int) -> dict[int, dict[str, float]]:
+    return {
+        b: {"mean": float(hv[:, b - 1].mean()), "std": float(hv[:, b - 1].std())}
+        for b in (50, 100, 150, 200, 300)
+        if b <= budget
+    }
+
+
+def _with_flops(records: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
+    """Trials in order with FLOPs added from the family adapter where the run did not record them."""
+    from gennape_naslib.search_spaces import get
+
+    family = get("nb201")
+    out = []
+    for rec in sorted(records, key=lambda t: t["trial"])[:budget]:
+        objectives = dict(rec["objectives"])
+        if "flops" not in objectives:
+            objectives["flops"] = family.flops(family.from_json(rec["arch"]))
+        out.append({**rec, "objectives": objectives})
+    return out
 
 
 def aggregate(out: Path, methods: list[str], budget: int, optimum: float) -> None:
@@ -93,7 +125,9 @@ def aggregate(out: Path, methods: list[str], budget: int, optimum: float) -> Non
             continue
         best = np.stack([best_so_far(sorted(r, key=lambda t: t["trial"])[:budget], METRIC) for r in runs])
         curves[method] = best
-        reach = [int(np.flatnonzero(np.isclose(b, optimum))[0]) + 1 if np.isclose(b, optimum).any() else None for b in best]
+        reach = [
+            int(np.flatnonzero(np.isclose(b, optimum))[0]) + 1 if np.isclose(b, optimum).any() else None for b in best
+        ]
         entry: dict[str, Any] = {"seeds": len(runs), "budgets": {}}
         for b in (50, 100, 150, 200, 300):
             if b <= budget:
@@ -110,15 +144,26 @@ def aggregate(out: Path, methods: list[str], budget: int, optimum: float) -> Non
         entry["median_evals_to_optimum"] = float(np.median([r if r is not None else np.inf for r in reach]))
         entry["reached_optimum"] = len(reached)
         if method in ("mo_latency", "rs"):
-            hv = np.stack([hypervolume_curve(sorted(r, key=lambda t: t["trial"])[:budget], MO_OBJECTIVES, MO_REFERENCE) for r in runs])
-            hv_curves[method] = hv
-            entry["hypervolume"] = {b: {"mean": float(hv[:, b - 1].mean()), "std": float(hv[:, b - 1].std())} for b in (50, 100, 150, 200, 300) if b <= budget}
+            hv = np.stack(
+                [
+                    hypervolume_curve(sorted(r, key=lambda t: t["trial"])[:budget], MO_OBJECTIVES, MO_REFERENCE)
+                    for r in runs
+                ]
+            )
+            hv_curves[f"{method} (acc vs latency)"] = hv
+            entry["hypervolume"] = _hv_summary(hv, budget)
+        if method in ("mo_flops", "rs"):
+            hv = np.stack([hypervolume_curve(_with_flops(r, budget), FLOPS_OBJECTIVES, FLOPS_REFERENCE) for r in runs])
+            hv_curves[f"{method} (acc vs FLOPs)"] = hv
+            entry["hypervolume_flops"] = _hv_summary(hv, budget)
         doc["methods"][method] = entry
     (out / "aggregate.json").write_text(json.dumps(doc, indent=2))
     plot_curves(curves, out / "best_so_far.png", f"best {METRIC} (%)", title="NB-201 CIFAR-10, tabular")
     plot_curves({k: optimum - v for k, v in curves.items()}, out / "regret.png", "regret (%)", log=True)
-    if hv_curves:
-        plot_curves(hv_curves, out / "hypervolume.png", "hypervolume (acc % x ms)", title=f"reference {MO_REFERENCE}")
+    for tag, ylabel in (("latency", "hypervolume (acc % x ms)"), ("FLOPs", "hypervolume (acc % x FLOPs)")):
+        chosen = {k: v for k, v in hv_curves.items() if k.endswith(f"vs {tag})")}
+        if chosen:
+            plot_curves(chosen, out / f"hypervolume_{tag.lower()}.png", ylabel)
     print(json.dumps(doc, indent=1)[:4000])
 
 
