@@ -1,0 +1,162 @@
+"""GENNAPE's node embedding and the k-GNN graph encoder (GENNAPE_FACTS 2.2-2.4).
+
+:class:`CGNodeEmbedding` embeds every node to a 32-wide vector: regular nodes concatenate an op
+embedding (24) with ``Linear(6 -> 8)`` of the resolution; weighted nodes concatenate a separate op
+embedding (14), the same resolution projection (8), two kernel-size embeddings (2 x 4) and
+``Linear(2 -> 2)`` of the bias one-hot. :class:`CGEncoder` runs a stack of PyG message-passing
+layers (``GraphConv`` by default: Morris et al.'s 1-WL k-GNN) with an activation after every layer
+and mean-pools the nodes into a graph embedding. Edges keep their data-flow direction, as in GENNAPE.
+
+Departures from the demo code, by design: the unused parameters it instantiates (a "normal prior"
+linear layer, the aggregator's spare GraphConv) are not created; dropout (a hyperparameter, used for
+the contrastive views) can be applied after the embedding and after every layer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from gennape_naslib.cg.vocab import OPS
+
+__all__ = ["GNN_LAYERS", "CGEncoder", "CGNodeEmbedding", "make_mlp", "resolve_gnn_layer"]
+
+#: Names accepted for the GNN layer type (case-insensitive; "Conv" suffix optional).
+GNN_LAYERS = ("GraphConv", "GCNConv", "GINConv", "GATConv", "SAGEConv")
+
+_ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "identity": nn.Identity}
+
+
+def resolve_gnn_layer(name: str) -> str:
+    """Resolve a GNN layer name to one of :data:`GNN_LAYERS`.
+
+    Raises:
+        ValueError: ``could not resolve GNN layer 'X' among choices (...)``.
+    """
+    if isinstance(name, str):
+        key = name.lower().replace("_", "").replace("-", "")
+        for choice in GNN_LAYERS:
+            if key in (choice.lower(), choice.lower().removesuffix("conv")):
+                return choice
+    raise ValueError(f"could not resolve GNN layer {name!r} among choices {GNN_LAYERS}")
+
+
+def _make_layer(kind: str, d_in: int, d_out: int) -> nn.Module:
+    import torch_geometric.nn as pyg
+
+    if kind == "GraphConv":
+        return pyg.GraphConv(d_in, d_out)
+    if kind == "GCNConv":
+        return pyg.GCNConv(d_in, d_out, add_self_loops=True)
+    if kind == "GINConv":
+        return pyg.GINConv(nn.Sequential(nn.Linear(d_in, d_out), nn.ReLU(), nn.Linear(d_out, d_out)))
+    if kind == "GATConv":
+        return pyg.GATConv(d_in, d_out, heads=1, add_self_loops=True)
+    if kind == "SAGEConv":
+        return pyg.SAGEConv(d_in, d_out)
+    raise ValueError(f"could not resolve GNN layer {kind!r} among choices {GNN_LAYERS}")  # pragma: no cover
+
+
+def make_mlp(d_in: int, hidden: int, d_out: int, n_layers: int = 4) -> nn.Sequential:
+    """GENNAPE's MLP: ``n_layers`` linear layers, one ReLU in the middle, then ``Linear(hidden, d_out)``.
+
+    With ``n_layers=4`` this is ``Linear-Linear-ReLU-Linear-Linear`` followed by the output layer
+    (GENNAPE_FACTS 2.5).
+    """
+    layers: list[nn.Module] = []
+    width = d_in
+    for i in range(n_layers):
+        layers.append(nn.Linear(width, hidden))
+        width = hidden
+        if i == n_layers // 2 - 1:
+            layers.append(nn.ReLU())
+    layers.append(nn.Linear(width, d_out))
+    return nn.Sequential(*layers)
+
+
+class CGNodeEmbedding(nn.Module):
+    """Node embedding of GENNAPE_FACTS 2.2 (output width ``out_dim``, 32 by default).
+
+    Args:
+        out_dim: Width of every node vector.
+        shape_dim: Width of the resolution projection (``None``: 8, or ``out_dim // 4`` below 32).
+        kernel_dim: Total width of the two kernel embeddings (``None``: as ``shape_dim`` rounded
+            down to even; must be even).
+        bias_dim: Width of the bias projection (2).
+        n_ops: Vocabulary size (32).
+        n_kernels: Rows of the kernel embedding (8: kernel sizes 0..7).
+    """
+
+    def __init__(
+        self,
+        out_dim: int = 32,
+        shape_dim: int | None = None,
+        kernel_dim: int | None = None,
+        bias_dim: int = 2,
+        n_ops: int = len(OPS),
+        n_kernels: int = 8,
+    ) -> None:
+        super().__init__()
+        if shape_dim is None:
+            shape_dim = 8 if out_dim >= 32 else max(2, out_dim // 4)
+        if kernel_dim is None:
+            kernel_dim = max(2, shape_dim // 2 * 2)
+        if kernel_dim % 2:
+            raise ValueError(f"kernel_dim must be even, got {kernel_dim}")
+        w_op = out_dim - shape_dim - kernel_dim - bias_dim
+        if w_op < 1:
+            raise ValueError(
+                f"out_dim={out_dim} is too small for shape/kernel/bias widths {shape_dim}/{kernel_dim}/{bias_dim}"
+            )
+        self.regular_op = nn.Embedding(n_ops, out_dim - shape_dim)
+        self.weighted_op = nn.Embedding(n_ops, w_op)
+        self.shape = nn.Linear(6, shape_dim)
+        self.kernel = nn.Embedding(n_kernels, kernel_dim // 2)
+        self.bias = nn.Linear(2, bias_dim)
+        self.n_kernels = n_kernels
+
+    def forward(self, batch: Any) -> torch.Tensor:
+        """Embed the nodes of a batch (fields ``op``, ``res``, ``kernel``, ``bias``, ``weighted``)."""
+        shape = self.shape(batch.res)
+        regular = torch.cat([self.regular_op(batch.op), shape], dim=1)
+        kernel = self.kernel(batch.kernel.clamp(0, self.n_kernels - 1)).flatten(1)
+        weighted = torch.cat([self.weighted_op(batch.op), shape, kernel, self.bias(batch.bias)], dim=1)
+        return torch.where(batch.weighted.unsqueeze(1), weighted, regular)
+
+
+class CGEncoder(nn.Module):
+    """Node embedding, ``n_layers`` GNN layers with an activation after each, mean readout.
+
+    Args:
+        hidden: Width of the embedding and of every layer (32).
+        n_layers: Number of GNN layers (6).
+        gnn: Layer type, resolved by :func:`resolve_gnn_layer` (``"GraphConv"``).
+        activation: ``"tanh"`` (GENNAPE), ``"relu"``, ``"gelu"``, ``"elu"`` or ``"identity"``.
+    """
+
+    def __init__(self, hidden: int = 32, n_layers: int = 6, gnn: str = "GraphConv", activation: str = "tanh") -> None:
+        super().__init__()
+        kind = resolve_gnn_layer(gnn)
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"could not resolve activation {activation!r} among choices {tuple(_ACTIVATIONS)}")
+        if n_layers < 1:
+            raise ValueError(f"n_layers must be at least 1, got {n_layers}")
+        self.embed = CGNodeEmbedding(out_dim=hidden)
+        self.layers = nn.ModuleList(_make_layer(kind, hidden, hidden) for _ in range(n_layers))
+        self.act = _ACTIVATIONS[activation]()
+        self.hidden = hidden
+
+    def forward(self, batch: Any, dropout: float = 0.0) -> torch.Tensor:
+        """Graph embeddings ``(B, hidden)``; ``dropout > 0`` applies dropout after the embedding and each layer."""
+        from torch_geometric.utils import scatter
+
+        h = self.embed(batch)
+        if dropout > 0:
+            h = nn.functional.dropout(h, dropout, training=True)
+        for layer in self.layers:
+            h = self.act(layer(h, batch.edge_index))
+            if dropout > 0:
+                h = nn.functional.dropout(h, dropout, training=True)
+        return scatter(h, batch.batch, dim=0, dim_size=batch.num_graphs, reduce="mean")

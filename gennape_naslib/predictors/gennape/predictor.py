@@ -1,0 +1,395 @@
+"""``GENNAPEPredictor``: the GENNAPE method behind the predictor contract, registered as ``"gennape"``.
+
+The default is the paper's 6-member ensemble (PAPER_FACTS 1.8): CL+FCM+T, CL+T, the two pairwise
+classifiers (CL+Pairwise+FCM, CL+Pairwise), the k-GNN regressor and a FLOPs predictor. Members are
+configurable (``members=``), e.g. ``("cl_fcm_t",)`` alone for a fast model.
+
+How members are combined (UNKNOWN in the paper; chosen here so predictions stay pointwise, i.e. one
+architecture's prediction never depends on what else is in ``X``): every member produces a raw score
+(accuracy for regressors, the mean win probability against ``n_anchors`` stored training
+architectures for classifiers, ``log10(GFLOPs)`` for the FLOPs member). Each score is standardised
+with its mean and std over a reference sample of the family being predicted (``reference_size``
+architectures drawn with ``family.sample`` under ``random_state``; the training set for
+``ComputeGraph`` inputs), the standardised scores are averaged with the member weights, and the
+result is mapped back to accuracy with the reference mean and std of the first accuracy-regressing
+member. Weights are equal after :meth:`~GENNAPEPredictor.fit` (zero-shot) and
+``softmax(tau_m / kt_temperature)`` of each member's Kendall tau on the fine-tuning samples after
+:meth:`~GENNAPEPredictor.finetune`. ``predict(X, return_std=True)`` returns the weighted spread of
+the members around the mean plus the membership-weighted spread of the FCM heads, in accuracy units.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.stats import kendalltau
+
+from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
+from gennape_naslib.predictors.gennape._train import seeded, take, threads
+from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
+from gennape_naslib.predictors.gennape.fcm import fcm_fit
+from gennape_naslib.predictors.gennape.model import CL_MEMBERS, GENNAPENet
+from gennape_naslib.predictors.gennape.target import TargetTransform
+from gennape_naslib.predictors.kgnn import KGNNModel, fit_regressor, predict_regressor
+
+__all__ = ["ALL_MEMBERS", "DEFAULT_MEMBERS", "FAST_MEMBERS", "GENNAPEPredictor"]
+
+DEFAULT_MEMBERS = ("cl_fcm_t", "cl_t", "pair_fcm", "pair", "kgnn", "flops")
+FAST_MEMBERS = ("cl_fcm_t",)
+ALL_MEMBERS = (*CL_MEMBERS, "kgnn", "flops")
+PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "nb201_c10.npz"
+_CHUNK = 2048
+
+
+@register_predictor("gennape")
+class GENNAPEPredictor(Predictor):
+    """GENNAPE (Mills et al., AAAI-23) as an ensemble predictor; see the module docstring.
+
+    Args:
+        members: Ensemble members, from ``"cl_fcm_t"``, ``"cl_t"``, ``"cl_fcm"``, ``"cl"``,
+            ``"pair_fcm"``, ``"pair"``, ``"kgnn"``, ``"flops"``.
+        hidden: Embedding width ``e`` and GNN width (32; UNKNOWN for the CL encoder, k-GNN value).
+        n_layers: GNN layers (6).
+        gnn: GNN layer type (``GraphConv``; also ``GCNConv``, ``GINConv``, ``GATConv``, ``SAGEConv``).
+        activation: Activation after each GNN layer (``"tanh"``).
+        cl_epochs: Contrastive pretraining epochs (UNKNOWN; 10).
+        cl_batch_size: Contrastive batch size (UNKNOWN, "large"; 64).
+        cl_lr: Contrastive Adam learning rate (UNKNOWN; 1e-3).
+        cl_dropout: Dropout making the two views (UNKNOWN; 0.1).
+        cl_temperature: ``tau`` of Eq. 1 (UNKNOWN; 0.1).
+        cl_weight_temperature: Temperature of the spectral soft-positive weights (UNKNOWN; 0.05 as SDM).
+        cl_proj_dim: Projection width ``p`` (UNKNOWN; 16).
+        cl_max_graphs: At most this many training graphs are used for pretraining (CPU time; 1024).
+        n_clusters: FCM clusters ``C`` (UNKNOWN; 4).
+        fcm_m: FCM fuzzifier (2.0).
+        fcm_max_iter: FCM iteration cap (300; tolerance 1e-9 as in the paper).
+        head_hidden: MLP head width (32).
+        head_layers: MLP head depth (4, the k-GNN MLP).
+        epochs: Supervised epochs of the CL members and the k-GNN member (paper: 40).
+        batch_size: Supervised batch size (32).
+        lr: Supervised Adam learning rate (UNKNOWN for CL members; 1e-3).
+        kgnn_lr: Adam learning rate of the k-GNN member (GENNAPE demo: 1e-4).
+        grad_clip: Global gradient-norm clip (5.0).
+        finetune_epochs: Default epochs of :meth:`finetune` (100).
+        finetune_batch_size: Fine-tuning batch size (GENNAPE: 1; 4 here for CPU time and to form pairs).
+        finetune_lr: Fine-tuning learning rate (``None``: ``kgnn_lr`` for the k-GNN, ``lr / 10`` for the rest).
+        n_anchors: Training architectures the pairwise members compare against (16).
+        kt_temperature: Temperature of the softmax over members' Kendall tau after fine-tuning (UNKNOWN; 0.1).
+        reference_size: Family sample size for standardising member scores (256).
+        num_threads: torch and BLAS threads (``None``: 1, usually fastest for small graphs).
+        random_state: Seed of every random choice.
+    """
+
+    supports_std = True
+
+    def __init__(
+        self,
+        members: tuple[str, ...] | list[str] = DEFAULT_MEMBERS,
+        hidden: int = 32,
+        n_layers: int = 6,
+        gnn: str = "GraphConv",
+        activation: str = "tanh",
+        cl_epochs: int = 10,
+        cl_batch_size: int = 64,
+        cl_lr: float = 1e-3,
+        cl_dropout: float = 0.1,
+        cl_temperature: float = 0.1,
+        cl_weight_temperature: float = 0.05,
+        cl_proj_dim: int = 16,
+        cl_max_graphs: int = 1024,
+        n_clusters: int = 4,
+        fcm_m: float = 2.0,
+        fcm_max_iter: int = 300,
+        head_hidden: int = 32,
+        head_layers: int = 4,
+        epochs: int = 40,
+        batch_size: int = 32,
+        lr: float = 1e-3,
+        kgnn_lr: float = 1e-4,
+        grad_clip: float = 5.0,
+        finetune_epochs: int = 100,
+        finetune_batch_size: int = 4,
+        finetune_lr: float | None = None,
+        n_anchors: int = 16,
+        kt_temperature: float = 0.1,
+        reference_size: int = 256,
+        num_threads: int | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        self.members = members
+        self.hidden = hidden
+        self.n_layers = n_layers
+        self.gnn = gnn
+        self.activation = activation
+        self.cl_epochs = cl_epochs
+        self.cl_batch_size = cl_batch_size
+        self.cl_lr = cl_lr
+        self.cl_dropout = cl_dropout
+        self.cl_temperature = cl_temperature
+        self.cl_weight_temperature = cl_weight_temperature
+        self.cl_proj_dim = cl_proj_dim
+        self.cl_max_graphs = cl_max_graphs
+        self.n_clusters = n_clusters
+        self.fcm_m = fcm_m
+        self.fcm_max_iter = fcm_max_iter
+        self.head_hidden = head_hidden
+        self.head_layers = head_layers
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.kgnn_lr = kgnn_lr
+        self.grad_clip = grad_clip
+        self.finetune_epochs = finetune_epochs
+        self.finetune_batch_size = finetune_batch_size
+        self.finetune_lr = finetune_lr
+        self.n_anchors = n_anchors
+        self.kt_temperature = kt_temperature
+        self.reference_size = reference_size
+        self.num_threads = num_threads
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ helpers
+    @classmethod
+    def pretrained(cls) -> GENNAPEPredictor:
+        """The shipped model, trained on all NB-201 cells (CIFAR-10) by ``scripts/train_pretrained.py``.
+
+        Raises:
+            FileNotFoundError: If the package was installed without the model file.
+        """
+        if not PRETRAINED.is_file():
+            raise FileNotFoundError(
+                f"the pretrained GENNAPE model is missing: {PRETRAINED}; run scripts/train_pretrained.py"
+            )
+        return cls.load(PRETRAINED)
+
+    def _checked_members(self) -> list[str]:
+        members = [self.members] if isinstance(self.members, str) else list(self.members)
+        bad = [m for m in members if m not in ALL_MEMBERS]
+        if not members or bad or len(set(members)) != len(members):
+            raise ValueError(f"members must be distinct names among {ALL_MEMBERS}, got {self.members!r}")
+        return members
+
+    def _seed(self, offset: int) -> int | None:
+        return None if self.random_state is None else int(self.random_state) + offset
+
+    def _net(self, members: list[str], n_clusters: int) -> GENNAPENet:
+        return GENNAPENet(
+            [m for m in members if m in CL_MEMBERS], n_clusters, self.hidden, self.n_layers, self.gnn,
+            self.activation, self.head_hidden, self.head_layers, self.cl_proj_dim, self.fcm_m,
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X: Any, y: Any, family: Any = None) -> GENNAPEPredictor:
+        """Pretrain, cluster and train every member on architectures ``X`` with accuracies ``y``; returns ``self``."""
+        members = self._checked_members()
+        X, y = check_xy(X, y)
+        records, _ = prepare(X, family)
+        gflops = np.array([r.gflops for r in records])
+        rng = np.random.default_rng(self.random_state)
+        cl = [m for m in members if m in CL_MEMBERS]
+        n_clusters = max(1, min(int(self.n_clusters), len(records)))
+        transforms = {True: TargetTransform(True).fit(y, gflops), False: TargetTransform(False).fit(y, gflops)}
+        self.history_: dict[str, list[float]] = {}
+        with threads(self.num_threads), seeded(self.random_state):
+            net = self._net(members, n_clusters)
+            if cl:
+                pre = rng.permutation(len(records))[: max(2, int(self.cl_max_graphs))]
+                self.history_["contrastive"] = net.pretrain(
+                    take(records, pre), self.cl_epochs, self.cl_batch_size, self.cl_lr, self.cl_dropout,
+                    self.cl_temperature, self.cl_weight_temperature, rng,
+                )  # fmt: skip
+                if net.uses_fcm():
+                    h = net.embed(records).double().numpy()
+                    centroids, _, _ = fcm_fit(h, n_clusters, self.fcm_m, 1e-9, self.fcm_max_iter, self._seed(7))
+                    net.centroids.copy_(torch.as_tensor(centroids, dtype=torch.float32))
+                targets = {m: transforms[CL_MEMBERS[m]["flops_t"]].transform(y, gflops) for m in cl}
+                self.history_["heads"] = net.fit_heads(
+                    records, targets, y, self.epochs, self.batch_size, self.lr, rng, self.grad_clip
+                )
+            kgnn = None
+            if "kgnn" in members:
+                kgnn = KGNNModel(self.hidden, self.n_layers, self.gnn, self.activation, self.head_layers)
+                self.history_["kgnn"] = fit_regressor(
+                    kgnn, records, transforms[False].transform(y, gflops), self.epochs, self.batch_size,
+                    self.kgnn_lr, self.grad_clip, 0.0, rng,
+                )  # fmt: skip
+        order = np.argsort(y, kind="stable")
+        anchor_idx = order[np.linspace(0, len(order) - 1, max(1, min(self.n_anchors, len(order)))).round().astype(int)]
+        self.members_ = members
+        self.net_, self.kgnn_ = net, kgnn
+        self.transforms_ = transforms
+        self.anchors_ = take(records, np.unique(anchor_idx))
+        self.weights_ = np.full(len(members), 1.0 / len(members))
+        self.member_tau_ = np.full(len(members), np.nan)
+        self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
+        self._ref_cache: dict[str, dict[str, tuple[float, float]]] = {}
+        self.train_stats_ = self._stats(self._raw(records))
+        return self
+
+    # ------------------------------------------------------------------ members' raw scores
+    def _raw(self, records: list[GraphArrays]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per member: (score, spread) arrays in the member's own units."""
+        out: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in self.members_}
+        anchors = (
+            self.net_.embed(self.anchors_) if any(CL_MEMBERS.get(m, {}).get("pair") for m in self.members_) else None
+        )
+        for start in range(0, len(records), _CHUNK):
+            chunk = records[start : start + _CHUNK]
+            gf = np.array([r.gflops for r in chunk])
+            if self.net_.members:
+                for name, (score, spread) in self.net_.outputs(self.net_.embed(chunk), anchors).items():
+                    spec = CL_MEMBERS[name]
+                    if not spec["pair"]:
+                        tt = self.transforms_[spec["flops_t"]]
+                        score, spread = tt.inverse(score, gf), spread * tt.inverse_scale(gf)
+                    out[name].append((score, spread))
+            if self.kgnn_ is not None:
+                z = predict_regressor(self.kgnn_, chunk)
+                out["kgnn"].append((self.transforms_[False].inverse(z, gf), np.zeros(len(chunk))))
+            if "flops" in out:
+                out["flops"].append((np.log10(np.maximum(gf, 1e-12)), np.zeros(len(chunk))))
+        return {m: (np.concatenate([a for a, _ in v]), np.concatenate([b for _, b in v])) for m, v in out.items()}
+
+    @staticmethod
+    def _stats(raw: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[float, float]]:
+        return {m: (float(s.mean()), float(s.std()) if s.std() > 1e-12 else 1.0) for m, (s, _) in raw.items()}
+
+    def _reference(self, family: str | None) -> dict[str, tuple[float, float]]:
+        if family is None or self.reference_size <= 0:
+            return self.train_stats_
+        cache = self.__dict__.setdefault("_ref_cache", {})
+        if family not in cache:
+            from gennape_naslib.predictors.base import resolve_family
+
+            adapter = resolve_family(family)
+            rng = np.random.default_rng(self._seed(11))
+            sample = [adapter.sample(rng) for _ in range(int(self.reference_size))]
+            records, _ = prepare(sample, adapter)
+            with threads(self.num_threads):
+                cache[family] = self._stats(self._raw(records))
+        return cache[family]
+
+    # ------------------------------------------------------------------ predict
+    def _member_z(self, X: Any, family: Any) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Standardised member scores and spreads ``(M, n)`` plus the accuracy mapping ``(mu, sd)``."""
+        check_is_fitted(self)
+        records, fam = prepare(X, family)
+        with threads(self.num_threads):
+            raw = self._raw(records)
+        ref = self._reference(fam)
+        acc_member = next((m for m in self.members_ if m not in ("flops", "pair", "pair_fcm")), None)
+        mu, sd = ref[acc_member] if acc_member else (self.y_mean_, self.y_std_)
+        z = np.stack([(raw[m][0] - ref[m][0]) / ref[m][1] for m in self.members_])
+        zs = np.stack([raw[m][1] / ref[m][1] for m in self.members_])
+        return z, zs, mu, sd
+
+    def predict(self, X: Any, return_std: bool = False, family: Any = None) -> Any:
+        """Predicted accuracies (units of the training ``y``); with ``return_std`` also a spread (module docstring)."""
+        z, zs, mu, sd = self._member_z(X, family)
+        w = self.weights_[:, None]
+        zc = (w * z).sum(0)
+        mean = mu + sd * zc
+        if not return_std:
+            return mean
+        var = (w * (z - zc) ** 2).sum(0) + (w * zs**2).sum(0)
+        return mean, sd * np.sqrt(var)
+
+    def predict_members(self, X: Any, family: Any = None) -> np.ndarray:
+        """Each member's standardised score mapped to the accuracy scale, float64 ``(n_members, n)``
+        (rows in the order of ``members_``; their weighted mean is :meth:`predict`)."""
+        z, _, mu, sd = self._member_z(X, family)
+        return mu + sd * z
+
+    # ------------------------------------------------------------------ fine-tuning
+    def finetune(self, X: Any, y: Any, epochs: int | None = None, family: Any = None) -> GENNAPEPredictor:
+        """A copy fine-tuned on ``(X, y)`` (e.g. 50 samples of a new family); ``self`` is left unchanged.
+
+        Every trained member is updated (encoder and heads jointly, the k-GNN separately) for
+        ``epochs`` (default ``finetune_epochs``) with the source family's target transforms, as in
+        the paper; the member weights become ``softmax(tau / kt_temperature)`` of each member's
+        Kendall tau on ``(X, y)``. FCM centroids and anchors stay fixed.
+        """
+        check_is_fitted(self)
+        X, y = check_xy(X, y)
+        records, fam = prepare(X, family)
+        gflops = np.array([r.gflops for r in records])
+        new = copy.deepcopy(self)
+        new._ref_cache = {}
+        epochs = self.finetune_epochs if epochs is None else int(epochs)
+        rng = np.random.default_rng(self._seed(3))
+        lr = self.finetune_lr
+        with threads(self.num_threads), seeded(self._seed(3)):
+            if new.net_.members:
+                targets = {m: new.transforms_[CL_MEMBERS[m]["flops_t"]].transform(y, gflops) for m in new.net_.members}
+                new.history_["finetune_heads"] = new.net_.fit_heads(
+                    records, targets, y, epochs, self.finetune_batch_size, lr or self.lr / 10, rng, self.grad_clip
+                )
+            if new.kgnn_ is not None:
+                new.history_["finetune_kgnn"] = fit_regressor(
+                    new.kgnn_, records, new.transforms_[False].transform(y, gflops), epochs,
+                    self.finetune_batch_size, lr or self.kgnn_lr, self.grad_clip, 0.0, rng,
+                )  # fmt: skip
+            raw = new._raw(records)
+        taus = []
+        for m in new.members_:
+            tau = kendalltau(raw[m][0], y).statistic if len(y) > 1 else np.nan
+            taus.append(0.0 if not np.isfinite(tau) else float(tau))
+        new.member_tau_ = np.array(taus)
+        logits = new.member_tau_ / max(float(self.kt_temperature), 1e-6)
+        e = np.exp(logits - logits.max())
+        new.weights_ = e / e.sum()
+        new.train_stats_ = new._stats(raw) if fam is None else new.train_stats_
+        return new
+
+    # ------------------------------------------------------------------ persistence
+    def _get_state(self) -> dict[str, Any]:
+        anchors = {
+            f: [getattr(r, f) for r in self.anchors_] for f in ("op", "res", "kernel", "bias", "weighted", "edges")
+        }
+        anchors["gflops"] = [float(r.gflops) for r in self.anchors_]
+        return {
+            "members": list(self.members_),
+            "n_clusters": int(self.net_.centroids.shape[0]),
+            "net": dict(self.net_.state_dict()),
+            "kgnn": None if self.kgnn_ is None else dict(self.kgnn_.state_dict()),
+            "transforms": {"t": self.transforms_[True].get_state(), "plain": self.transforms_[False].get_state()},
+            "anchors": anchors,
+            "weights": self.weights_,
+            "member_tau": self.member_tau_,
+            "y_mean": self.y_mean_,
+            "y_std": self.y_std_,
+            "train_stats": {m: list(v) for m, v in self.train_stats_.items()},
+            "history": {k: list(v) for k, v in self.history_.items()},
+        }
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        members = list(state["members"])
+        net = self._net(members, int(state["n_clusters"]))
+        net.load_state_dict({k: torch.as_tensor(v) for k, v in state["net"].items()})
+        net.eval()
+        kgnn = None
+        if state["kgnn"] is not None:
+            kgnn = KGNNModel(self.hidden, self.n_layers, self.gnn, self.activation, self.head_layers)
+            kgnn.load_state_dict({k: torch.as_tensor(v) for k, v in state["kgnn"].items()})
+            kgnn.eval()
+        a = state["anchors"]
+        self.anchors_ = [
+            GraphArrays(*(np.asarray(a[f][i]) for f in ("op", "res", "kernel", "bias", "weighted", "edges")),
+                        float(a["gflops"][i]), ("anchor", i))
+            for i in range(len(a["op"]))
+        ]  # fmt: skip
+        self.members_, self.net_, self.kgnn_ = members, net, kgnn
+        self.transforms_ = {
+            True: TargetTransform.from_state(state["transforms"]["t"]),
+            False: TargetTransform.from_state(state["transforms"]["plain"]),
+        }
+        self.weights_ = np.asarray(state["weights"], dtype=np.float64)
+        self.member_tau_ = np.asarray(state["member_tau"], dtype=np.float64)
+        self.y_mean_, self.y_std_ = float(state["y_mean"]), float(state["y_std"])
+        self.train_stats_ = {m: (float(v[0]), float(v[1])) for m, v in state["train_stats"].items()}
+        self.history_ = {k: [float(x) for x in v] for k, v in state["history"].items()}
+        self._ref_cache = {}

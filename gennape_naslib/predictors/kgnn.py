@@ -1,0 +1,197 @@
+"""GENNAPE's k-GNN demo regressor as a predictor, registered as ``"kgnn"`` (GENNAPE_FACTS 2.1-2.9).
+
+The model: GENNAPE node embedding, 6 ``GraphConv`` layers of width 32 with tanh after each, mean
+readout, the MLP ``Linear-Linear-ReLU-Linear-Linear`` and ``Linear(32 -> 1)``; MSE loss, Adam
+(lr 1e-4, no weight decay), global gradient-norm clip 5, batch 32, 40 epochs.
+
+Deviations, by design: the target is the z-scored accuracy (GENNAPE regresses the raw fraction), so
+that percent and fraction inputs give the same model up to scale; predictions are always made in
+``eval()`` mode under ``no_grad`` (GENNAPE evaluated fine-tuned models in train mode, a quirk); the
+unused parameters of the demo are not created; no dev-set checkpoint selection (there is no dev set
+in the predictor interface: the last epoch is kept).
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
+from gennape_naslib.predictors.gennape._train import batch_indices, seeded, take, threads
+from gennape_naslib.predictors.gennape.data import collate, prepare
+from gennape_naslib.predictors.gennape.encoder import CGEncoder, make_mlp
+
+__all__ = ["KGNNModel", "KGNNPredictor", "fit_regressor", "predict_regressor"]
+
+
+class KGNNModel(nn.Module):
+    """Embedding + GNN encoder + mean readout + MLP regressor, output ``(B,)``."""
+
+    def __init__(
+        self, hidden: int = 32, n_layers: int = 6, gnn: str = "GraphConv", activation: str = "tanh", mlp_layers: int = 4
+    ) -> None:
+        super().__init__()
+        self.encoder = CGEncoder(hidden, n_layers, gnn, activation)
+        self.head = make_mlp(hidden, hidden, 1, mlp_layers)
+
+    def forward(self, batch: Any) -> torch.Tensor:
+        """Predicted (z-scored) targets of a collated batch."""
+        return self.head(self.encoder(batch)).squeeze(1)
+
+
+def fit_regressor(
+    model: nn.Module,
+    records: list[Any],
+    target: np.ndarray,
+    epochs: int,
+    batch_size: int,
+    lr: float,
+    grad_clip: float,
+    weight_decay: float,
+    rng: np.random.Generator,
+) -> list[float]:
+    """Train ``model`` with MSE on ``target`` (Adam, grad-norm clip); returns the mean loss per epoch."""
+    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    t = torch.as_tensor(np.asarray(target, dtype=np.float32))
+    losses = []
+    model.train()
+    for _ in range(int(epochs)):
+        total = 0.0
+        for idx in batch_indices(len(records), batch_size, rng):
+            batch = collate(take(records, idx))
+            loss = nn.functional.mse_loss(model(batch), t[torch.from_numpy(idx)])
+            opt.zero_grad()
+            loss.backward()
+            if grad_clip and grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            opt.step()
+            total += loss.item() * len(idx)
+        losses.append(total / len(records))
+    model.eval()
+    return losses
+
+
+@torch.no_grad()
+def predict_regressor(model: nn.Module, records: list[Any], batch_size: int = 2048) -> np.ndarray:
+    """Model outputs for ``records`` in eval mode, float64 ``(n,)``."""
+    model.eval()
+    out = [model(collate(take(records, idx))) for idx in batch_indices(len(records), batch_size, None)]
+    return torch.cat(out).double().numpy()
+
+
+@register_predictor("kgnn")
+class KGNNPredictor(Predictor):
+    """GENNAPE's k-GNN regressor (see the module docstring).
+
+    Args:
+        hidden: Width of the embedding, the GNN layers and the MLP (32).
+        n_layers: GNN layers (6).
+        gnn: GNN layer type: ``GraphConv`` (default), ``GCNConv``, ``GINConv``, ``GATConv``, ``SAGEConv``.
+        activation: Activation after every GNN layer (``"tanh"``).
+        mlp_layers: Linear layers of the MLP before the output layer (4).
+        epochs: Training epochs (40).
+        batch_size: Training batch size (32).
+        lr: Adam learning rate (1e-4).
+        grad_clip: Global gradient-norm clip (5.0; 0 disables).
+        weight_decay: Adam weight decay (0).
+        finetune_epochs: Default epochs of :meth:`finetune` (100).
+        finetune_batch_size: Batch size of :meth:`finetune` (GENNAPE: 1; default 4 for CPU time).
+        num_threads: torch and BLAS threads during fit/predict (``None``: 1, usually fastest for small graphs).
+        random_state: Seed of initialisation and batch order.
+    """
+
+    supports_std = False
+
+    def __init__(
+        self,
+        hidden: int = 32,
+        n_layers: int = 6,
+        gnn: str = "GraphConv",
+        activation: str = "tanh",
+        mlp_layers: int = 4,
+        epochs: int = 40,
+        batch_size: int = 32,
+        lr: float = 1e-4,
+        grad_clip: float = 5.0,
+        weight_decay: float = 0.0,
+        finetune_epochs: int = 100,
+        finetune_batch_size: int = 4,
+        num_threads: int | None = None,
+        random_state: int | None = None,
+    ) -> None:
+        self.hidden = hidden
+        self.n_layers = n_layers
+        self.gnn = gnn
+        self.activation = activation
+        self.mlp_layers = mlp_layers
+        self.epochs = epochs
+        self.batch_size = batch_size
+        self.lr = lr
+        self.grad_clip = grad_clip
+        self.weight_decay = weight_decay
+        self.finetune_epochs = finetune_epochs
+        self.finetune_batch_size = finetune_batch_size
+        self.num_threads = num_threads
+        self.random_state = random_state
+
+    def _build(self) -> KGNNModel:
+        return KGNNModel(self.hidden, self.n_layers, self.gnn, self.activation, self.mlp_layers)
+
+    def fit(self, X: Any, y: Any, family: Any = None) -> KGNNPredictor:
+        """Train from scratch on architectures ``X`` and accuracies ``y``; returns ``self``."""
+        X, y = check_xy(X, y)
+        records, _ = prepare(X, family)
+        rng = np.random.default_rng(self.random_state)
+        with threads(self.num_threads), seeded(self.random_state):
+            model = self._build()
+            mean, std = float(y.mean()), float(y.std()) or 1.0
+            self.losses_ = fit_regressor(
+                model, records, (y - mean) / std, self.epochs, self.batch_size, self.lr, self.grad_clip,
+                self.weight_decay, rng,
+            )  # fmt: skip
+        self.model_, self.y_mean_, self.y_std_ = model, mean, std
+        return self
+
+    def finetune(self, X: Any, y: Any, epochs: int | None = None, family: Any = None) -> KGNNPredictor:
+        """A copy fine-tuned on ``(X, y)`` (all weights, target scaling of the original kept); ``self`` is unchanged."""
+        check_is_fitted(self)
+        X, y = check_xy(X, y)
+        records, _ = prepare(X, family)
+        new = copy.deepcopy(self)
+        rng = np.random.default_rng(None if self.random_state is None else self.random_state + 1)
+        with threads(self.num_threads), seeded(None if self.random_state is None else self.random_state + 1):
+            new.losses_ = fit_regressor(
+                new.model_, records, (y - self.y_mean_) / self.y_std_,
+                self.finetune_epochs if epochs is None else epochs, self.finetune_batch_size, self.lr,
+                self.grad_clip, self.weight_decay, rng,
+            )  # fmt: skip
+        return new
+
+    def predict(self, X: Any, return_std: bool = False, family: Any = None) -> Any:
+        """Predicted accuracies (same units as the training ``y``)."""
+        if return_std:
+            raise NotImplementedError("KGNNPredictor has no uncertainty; use GENNAPEPredictor for return_std")
+        check_is_fitted(self)
+        records, _ = prepare(X, family)
+        with threads(self.num_threads):
+            z = predict_regressor(self.model_, records)
+        return z * self.y_std_ + self.y_mean_
+
+    def _get_state(self) -> dict[str, Any]:
+        return {
+            "model": dict(self.model_.state_dict()),
+            "y_mean": self.y_mean_,
+            "y_std": self.y_std_,
+            "losses": list(self.losses_),
+        }
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        model = self._build()
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in state["model"].items()})
+        model.eval()
+        self.model_, self.y_mean_, self.y_std_ = model, float(state["y_mean"]), float(state["y_std"])
+        self.losses_ = [float(v) for v in state["losses"]]

@@ -1,0 +1,262 @@
+"""Benchmark the GENNAPE and k-GNN predictors on the packaged benchmark tables and print a table.
+
+Parts (``--part``):
+
+* ``inspace``: NB-201 CIFAR-10 (``test_acc_200ep``), train on ``--sizes`` random architectures per
+  seed, test on ``--test-size`` random architectures of the rest (all of the rest with 0);
+* ``transfer``: the pretrained NB-201 model (``GENNAPEPredictor.pretrained()``) zero-shot on NB-101,
+  NB-301 and OFA-MBv3, and fine-tuned on 50 random architectures per seed (tested on the rest),
+  with the FLOPs and params baselines and every ensemble member alone;
+* ``speed``: prediction throughput (architectures per second, CG construction included) and
+  training time per epoch.
+
+Results are appended as JSON lines to ``--out`` and summarised as Markdown on stdout.
+Example: ``python scripts/bench_predictor.py --part inspace --seeds 3 --test-size 2000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import kendalltau, spearmanr
+
+from gennape_naslib import data, search_spaces
+from gennape_naslib.predictors.gennape import GENNAPEPredictor, KGNNPredictor
+from gennape_naslib.predictors.gennape import data as gdata
+
+TARGETS = {"nb101": "val_acc/cifar10", "nb301": "val_acc_surrogate/cifar10", "ofa_mbv3": "top1_acc/imagenet"}
+
+
+def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
+    """Spearman, Kendall tau-b, NDCG@10 (GENNAPE relevance) and MAE."""
+    rel = np.clip((y - y.min()) / max(y.max() - y.min(), 1e-12), 0, 1) * 20
+    top = np.argsort(-p, kind="stable")[:10]
+    ideal = np.sort(rel)[::-1][:10]
+    disc = 1 / np.log2(np.arange(2, 12))
+    ndcg = float((rel[top] * disc[: len(top)]).sum() / max((ideal * disc[: len(ideal)]).sum(), 1e-12))
+    return {
+        "spearman": float(spearmanr(y, p).statistic),
+        "kendall": float(kendalltau(y, p).statistic),
+        "ndcg10": ndcg,
+        "mae": float(np.abs(y - p).mean()),
+    }
+
+
+def emit(out: Path, row: dict) -> None:
+    print(json.dumps(row), flush=True)
+    with out.open("a") as fh:
+        fh.write(json.dumps(row) + "\n")
+
+
+def inspace(args: argparse.Namespace, out: Path) -> None:
+    tb = data.load("nb201", dataset="cifar10")
+    archs, y = tb.archs, tb.metric("test_acc_200ep")
+    fam = search_spaces.get("nb201")
+    for size in args.sizes:
+        epochs = 40 if size <= 100 else args.epochs_large
+        for seed in range(args.seeds):
+            perm = np.random.default_rng(seed).permutation(len(archs))
+            tr, rest = perm[:size], perm[size:]
+            te = rest[: args.test_size] if args.test_size else rest
+            xtr, xte = [archs[i] for i in tr], [archs[i] for i in te]
+            models = {
+                "gennape": GENNAPEPredictor(epochs=epochs, cl_epochs=10 if size <= 100 else 5, random_state=seed),
+                "kgnn": KGNNPredictor(epochs=epochs, random_state=seed),
+            }
+            for name, model in models.items():
+                t0 = time.time()
+                model.fit(xtr, y[tr])
+                t1 = time.time()
+                pred = model.predict(xte)
+                t2 = time.time()
+                emit(
+                    out,
+                    {
+                        "part": "inspace",
+                        "model": name,
+                        "size": size,
+                        "seed": seed,
+                        "epochs": epochs,
+                        "n_test": len(te),
+                        "fit_s": t1 - t0,
+                        "predict_s": t2 - t1,
+                        **metrics(y[te], pred),
+                    },
+                )
+            for base, fn in (("flops", fam.flops), ("params", fam.params)):
+                emit(
+                    out,
+                    {
+                        "part": "inspace",
+                        "model": base,
+                        "size": size,
+                        "seed": seed,
+                        "n_test": len(te),
+                        **metrics(y[te], np.array([fn(a) for a in xte], dtype=float)),
+                    },
+                )
+
+
+def transfer(args: argparse.Namespace, out: Path) -> None:
+    model = GENNAPEPredictor.pretrained()
+    for fam_name, metric in TARGETS.items():
+        tb = data.load(fam_name)
+        fam = search_spaces.get(fam_name)
+        archs, y = tb.archs, tb.metric(metric).astype(float)
+        if y.max() <= 1.0:
+            y = y * 100.0  # the model was trained on percent
+        records, _ = gdata.prepare(archs)
+        raw = model._raw(records)
+        for seed in range(args.seeds):
+            perm = np.random.default_rng(seed).permutation(len(archs))
+            ft, te = perm[: args.shots], perm[args.shots :]
+            xte = [archs[i] for i in te]
+            zero = model.predict(xte)
+            emit(
+                out,
+                {
+                    "part": "transfer",
+                    "family": fam_name,
+                    "model": "gennape-0shot",
+                    "seed": seed,
+                    "n_test": len(te),
+                    **metrics(y[te], zero),
+                },
+            )
+            for member, (score, _) in raw.items():
+                emit(
+                    out,
+                    {
+                        "part": "transfer",
+                        "family": fam_name,
+                        "model": f"member:{member}-0shot",
+                        "seed": seed,
+                        "n_test": len(te),
+                        **metrics(y[te], score[te]),
+                    },
+                )
+            for base, fn in (("flops", fam.flops), ("params", fam.params)):
+                emit(
+                    out,
+                    {
+                        "part": "transfer",
+                        "family": fam_name,
+                        "model": base,
+                        "seed": seed,
+                        "n_test": len(te),
+                        **metrics(y[te], np.array([fn(a) for a in xte], dtype=float)),
+                    },
+                )
+            t0 = time.time()
+            tuned = model.finetune([archs[i] for i in ft], y[ft], epochs=args.ft_epochs)
+            t1 = time.time()
+            emit(
+                out,
+                {
+                    "part": "transfer",
+                    "family": fam_name,
+                    "model": f"gennape-{args.shots}shot",
+                    "seed": seed,
+                    "n_test": len(te),
+                    "finetune_s": t1 - t0,
+                    "weights": tuned.weights_.round(3).tolist(),
+                    **metrics(y[te], tuned.predict(xte)),
+                },
+            )
+            traw = tuned._raw([records[i] for i in te])
+            for member, (score, _) in traw.items():
+                emit(
+                    out,
+                    {
+                        "part": "transfer",
+                        "family": fam_name,
+                        "model": f"member:{member}-{args.shots}shot",
+                        "seed": seed,
+                        "n_test": len(te),
+                        **metrics(y[te], score),
+                    },
+                )
+
+
+def speed(args: argparse.Namespace, out: Path) -> None:
+    from gennape_naslib.predictors.base import clear_graph_cache
+
+    tb = data.load("nb201", dataset="cifar10")
+    archs = tb.archs[: args.n_speed]
+    model = GENNAPEPredictor.pretrained()
+    fast = GENNAPEPredictor(members=("cl_fcm_t",), epochs=1, cl_epochs=1, random_state=0).fit(
+        archs[:64], np.arange(64.0)
+    )
+    for name, m in (("gennape-6member", model), ("gennape-cl_fcm_t", fast)):
+        for threads in (1, 2):
+            m.num_threads = threads
+            m.predict(archs[:8])
+            clear_graph_cache()
+            gdata.clear_cache()
+            t0 = time.time()
+            m.predict(archs)
+            cold = time.time() - t0
+            t0 = time.time()
+            m.predict(archs)
+            warm = time.time() - t0
+            emit(
+                out,
+                {
+                    "part": "speed",
+                    "model": name,
+                    "threads": threads,
+                    "n": len(archs),
+                    "cold_archs_per_s": len(archs) / cold,
+                    "warm_archs_per_s": len(archs) / warm,
+                },
+            )
+    t0 = time.time()
+    KGNNPredictor(epochs=1, random_state=0).fit(tb.archs[:1000], tb.metric("test_acc_200ep")[:1000])
+    emit(out, {"part": "speed", "model": "kgnn", "epoch_s_1000": time.time() - t0})
+
+
+def summarise(path: Path) -> None:
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["part"] == "speed":
+            continue
+        key = (r["part"], r.get("family", "nb201"), r.get("size", ""), r["model"])
+        groups.setdefault(key, []).append(r)
+    print("| part | family | train size | model | seeds | Spearman | Kendall | NDCG@10 | MAE |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for (part, fam, size, model), rs in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
+        cells = []
+        for k in ("spearman", "kendall", "ndcg10", "mae"):
+            v = np.array([r[k] for r in rs])
+            cells.append(f"{v.mean():.3f} ± {v.std():.3f}")
+        print(f"| {part} | {fam} | {size} | {model} | {len(rs)} | " + " | ".join(cells) + " |")
+    for r in rows:
+        if r["part"] == "speed":
+            print(r)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--part", choices=["inspace", "transfer", "speed", "summary"], default="summary")
+    ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
+    ap.add_argument("--test-size", type=int, default=2000, help="0 = all of the rest")
+    ap.add_argument("--epochs-large", type=int, default=15, help="epochs at train sizes above 100 (40 at 100)")
+    ap.add_argument("--shots", type=int, default=50)
+    ap.add_argument("--ft-epochs", type=int, default=100)
+    ap.add_argument("--n-speed", type=int, default=2000)
+    ap.add_argument("--out", type=Path, default=Path("runs/bench_predictor.jsonl"))
+    args = ap.parse_args()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.part != "summary":
+        {"inspace": inspace, "transfer": transfer, "speed": speed}[args.part](args, args.out)
+    summarise(args.out)
+
+
+if __name__ == "__main__":
+    main()
