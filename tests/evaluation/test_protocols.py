@@ -225,3 +225,28 @@ def test_ray_executor_gives_the_serial_numbers(tmp_path):
     for row in ray_rows:
         for metric in ("spearman", "kendall_tau", "gennape_tau", "ndcg_10", "precision_10"):
             assert row[metric] == by_cell[row["cell"]][metric], (row["cell"], metric)
+
+
+def test_transfer_from_two_families_trains_on_computation_graphs(tmp_path):
+    config = TransferBenchConfig(
+        train=[TableSpec("nb201_zc", "cifar10"), TableSpec("nb301")],
+        test=[TableSpec("nb101")],
+        methods=[MethodSpec("cg_trees", {"n_estimators": 10}), MethodSpec("flops")],
+        shots=[0, 5],
+        seeds=[0],
+        train_limit=15,
+        test_size=25,
+    )
+    rows = _run(config, tmp_path / "run").read_results()
+    assert {(r["method"], r["shots"]) for r in rows} == {("cg_trees", 0), ("cg_trees", 5), ("flops", 0), ("flops", 5)}
+    assert {r["train_families"] for r in rows} == {"nb201_zc+nb301"}
+    assert all(np.isfinite(r["spearman"]) and r["n_test"] == 25 for r in rows)
+    assert next(r for r in rows if r["method"] == "cg_trees" and r["shots"] == 5)["n_train"] == 35
+
+
+def test_computed_proxy_cells(tmp_path):
+    config = ProxyBenchConfig(TableSpec("nb201_zc", "cifar10"), published=["synflow"], computed=["synflow"], n_archs=6)
+    rows = {r["source"]: r for r in _run(config, tmp_path / "run").read_results()}
+    assert rows["computed"]["n_test"] == 6 and rows["published"]["n_test"] == 724
+    assert rows["computed"]["query_time"] > 0 and np.isnan(rows["published"]["query_time"])
+    assert -1 <= rows["computed"]["spearman"] <= 1
