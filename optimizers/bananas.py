@@ -114,14 +114,24 @@ class Bananas(Optimizer):
 
     # ------------------------------------------------------------------ candidates
     def _candidates(self) -> list[Any]:
-        """New, distinct candidate architectures for one round (called when the queue is empty)."""
+        """New, distinct candidate architectures for one round (called when the queue is empty).
+
+        With ``mutation``, the ``num_arches_to_mutate`` best architectures are mutated; when their
+        neighbourhoods are used up (fewer than ``k`` new candidates), the next-best architectures are
+        mutated too, and random samples fill what is still missing, so that every round scores at
+        least ``k`` new candidates (when the space has them).
+        """
         if self.acq_fn_optimization == "random_sampling":
             return self._random_new(self.num_candidates)
-        parents = [t.arch for t in self.top(self.num_arches_to_mutate)]
-        per_parent = max(1, self.num_candidates // max(len(parents), 1) // self.max_mutations)
+        ranked = [t.arch for t in self.top(len(self.history))]
+        per_parent = max(
+            1, self.num_candidates // max(min(len(ranked), self.num_arches_to_mutate), 1) // self.max_mutations
+        )
         out: list[Any] = []
         keys: set[str] = set()
-        for parent in parents:
+        for rank, parent in enumerate(ranked):
+            if rank >= self.num_arches_to_mutate and len(out) >= self.k:
+                break
             for _ in range(per_parent):
                 child = parent
                 for _ in range(self.max_mutations):
@@ -130,7 +140,12 @@ class Bananas(Optimizer):
                     if key not in keys and key not in self._seen:
                         keys.add(key)
                         out.append(child)
-        return out
+        return out + self._top_up(keys, self.k - len(out))
+
+    def _top_up(self, keys: set[str], missing: int) -> list[Any]:
+        """Up to ``missing`` random new architectures not in ``keys``."""
+        extra = [a for a in self._random_new(max(missing, 0)) if self.family.canonical_hash(a) not in keys]
+        return extra[: max(missing, 0)]
 
     def _fit(self) -> None:
         """Fit the surrogate on the successful trials (called once per round, before scoring)."""

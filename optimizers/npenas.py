@@ -73,7 +73,11 @@ class Npenas(Bananas):
         )
 
     def _candidates(self) -> list[Any]:
-        """Children of the best architectures, spread evenly over the parents (round-robin)."""
+        """Children of the best architectures, spread evenly over the parents (round-robin).
+
+        Random samples fill the round up to ``k`` candidates when the parents' neighbourhoods are
+        used up.
+        """
         parents = [t.arch for t in self.top(self.num_arches_to_mutate)]
         out: list[Any] = []
         keys: set[str] = set()
@@ -88,4 +92,4 @@ class Npenas(Bananas):
             if key not in keys and key not in self._seen:
                 keys.add(key)
                 out.append(child)
-        return out
+        return out + self._top_up(keys, self.k - len(out))

@@ -151,3 +151,31 @@ def test_bananas_with_a_registered_predictor_name(table):
         (arch,) = opt.ask(1)
         opt.tell(arch, table.lookup(arch))
     assert opt.history[-1].prediction is not None and opt.history[-1].prediction[1] is not None
+
+
+@pytest.mark.parametrize("name", ["bananas", "npenas"])
+def test_one_fit_per_round_even_when_the_best_neighbourhoods_are_used_up(name, table):
+    fits = []
+
+    class Counting(optimizer_stand_ins.HammingKNN):
+        def fit(self, X, y, family=None):
+            fits.append(len(X))
+            return super().fit(X, y, family)
+
+    opt = get_optimizer(
+        name,
+        family="nb201",
+        metric=METRIC,
+        random_state=0,
+        predictor=Counting(k=1),
+        num_ensemble=1,
+        num_init=10,
+        k=5,
+        num_candidates=20,
+        num_arches_to_mutate=1,
+    )
+    while len(opt.history) < 90:
+        (arch,) = opt.ask(1)
+        opt.tell(arch, table.lookup(arch))
+    assert len(fits) == opt.rounds == (90 - 10) // 5
+    assert fits == list(range(10, 90, 5))
