@@ -80,8 +80,14 @@ def _make_predictor(method: MethodSpec, seed: int) -> Any:
 
 def _predict(predictor: Any, archs: list[Any], family: str) -> tuple[np.ndarray, float]:
     start = time.perf_counter()
-    scores = np.asarray(predictor.predict(archs, family=family), dtype=np.float64).reshape(-1)
+    raw = predictor.predict(archs, family=family)
     per_arch = (time.perf_counter() - start) / max(len(archs), 1)
+    scores = np.asarray(raw, dtype=np.float64)
+    if scores.shape != (len(archs),):
+        raise ValueError(
+            f"predictor {type(predictor).__name__} returned predictions of shape {scores.shape} "
+            f"for {len(archs)} architectures; expected ({len(archs)},)"
+        )
     if not type(predictor).higher_is_better:
         scores = -scores  # rank metrics read "higher = better"
     return scores, per_arch

@@ -44,6 +44,10 @@ class ProcessExecutor(Executor):
     worker imports what ``fn`` needs once) and each uses ``threads_per_worker`` torch threads. At
     most ``max_workers`` calls are in flight; further items are submitted as earlier ones finish.
 
+    Workers import ``fn`` by its module name: predictors registered only inside a script (not
+    through an importable module or the ``gennape_naslib.predictors`` entry-point group) are unknown
+    there; use :class:`SerialExecutor` for those.
+
     Args:
         max_workers: Worker processes (default: ``os.cpu_count()``).
         threads_per_worker: torch/OpenMP threads per worker (default 1).
