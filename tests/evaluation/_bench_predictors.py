@@ -50,3 +50,21 @@ class TunableLinear(LinearOnParams):
         archs, adapter = as_archs_and_family(check_x(X), family)
         type(self).tuned.append((self.tag, self.random_state, tuple(adapter.canonical_hash(a) for a in archs)))
         return self.fit(X, y, family=family)
+
+
+@register_predictor("bench_test_lower")
+class LowerIsBetter(LinearOnParams):
+    """The same line negated, declared lower-is-better: a benchmark must rank it like the line."""
+
+    higher_is_better = False
+
+    def predict(self, X: Any, return_std: bool = False, family: Any = None) -> np.ndarray:
+        return -super().predict(X, family=family)
+
+
+@register_predictor("bench_test_wrong_shape")
+class WrongShape(LinearOnParams):
+    """Returns one prediction too many."""
+
+    def predict(self, X: Any, return_std: bool = False, family: Any = None) -> np.ndarray:
+        return np.append(super().predict(X, family=family), 0.0)

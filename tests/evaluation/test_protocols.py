@@ -250,3 +250,17 @@ def test_computed_proxy_cells(tmp_path):
     assert rows["computed"]["n_test"] == 6 and rows["published"]["n_test"] == 724
     assert rows["computed"]["query_time"] > 0 and np.isnan(rows["published"]["query_time"])
     assert -1 <= rows["computed"]["spearman"] <= 1
+
+
+def test_declared_orientation_and_prediction_shape(tmp_path):
+    config = _predictor_config(
+        table=TableSpec("nb201_zc", "cifar10"),
+        methods=[MethodSpec("bench_test_linear"), MethodSpec("bench_test_lower")],
+        seeds=[0],
+    )
+    rows = {(r["method"], r["train_size"]): r for r in _run(config, tmp_path / "run").read_results()}
+    for size in (5, 20):
+        assert rows["bench_test_lower", size]["spearman"] == pytest.approx(rows["bench_test_linear", size]["spearman"])
+    bad = _predictor_config(table=TableSpec("nb201_zc", "cifar10"), methods=[MethodSpec("bench_test_wrong_shape")])
+    with pytest.raises(ValueError, match=r"shape \(41,\) for 40 architectures"):
+        _run(bad, tmp_path / "bad")
