@@ -1,0 +1,260 @@
+"""Validate our zero-cost proxies against NAS-Bench-Suite-Zero's published NAS-Bench-201 scores.
+
+``run``: scores the 725 NAS-Bench-201 cells of ``../shared/data/nb201/zc_nasbench201_725.json``
+(CIFAR-10 entries; keys are NASLib op-index tuples) with every proxy, in a fixed random order
+(``numpy.random.default_rng(order_seed).permutation`` of the sorted keys, so any prefix is a uniform
+random subset), appending one JSON line per cell to ``--out`` as it goes. Rerunning skips the cells
+already in the file (resumable); ``--limit N`` stops after the first N cells of the order.
+
+``report``: for every proxy, the Spearman correlation between our score and the published score of
+the same proxy on the scored cells (target >= 0.9), and the Spearman correlation of ours and of the
+published scores with the published validation accuracy (target: within 0.05), as a Markdown table.
+
+``timing``: seconds per architecture of each proxy computed alone (:func:`proxies.score_one`) on a
+few sampled architectures of some families, one torch thread.
+
+Usage::
+
+    python scripts/validate_proxies.py run --limit 200 --workers 2
+    python scripts/validate_proxies.py report [--markdown out.md]
+    python scripts/validate_proxies.py timing --families nb201,nb301,ofa_mbv3 --n 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+ZC_FILE = ROOT.parent / "shared" / "data" / "nb201" / "zc_nasbench201_725.json"
+DEFAULT_OUT = ROOT / "runs" / "proxy_validation" / "nb201_cifar10_seed0.jsonl"
+PUBLISHED = (
+    "synflow",
+    "snip",
+    "grasp",
+    "fisher",
+    "grad_norm",
+    "jacov",
+    "nwot",
+    "epe_nas",
+    "l2_norm",
+    "plain",
+    "params",
+    "flops",
+)
+
+
+def load_published(path: Path = ZC_FILE) -> dict[str, dict]:
+    """The CIFAR-10 entries of the NAS-Bench-Suite-Zero NB-201 file, keyed by op-index tuple text."""
+    with open(path) as fh:
+        return json.load(fh)["cifar10"]
+
+
+def order(keys: list[str], seed: int) -> list[str]:
+    """The cells in the fixed random order of the run."""
+    keys = sorted(keys)
+    return [keys[i] for i in np.random.default_rng(seed).permutation(len(keys))]
+
+
+def _init_worker(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+
+
+def _score_cell(key: str, seed: int, batch_size: int) -> dict:
+    from gennape_naslib import proxies, search_spaces
+
+    nb201 = search_spaces.get("nb201")
+    arch = nb201.from_naslib(ast.literal_eval(key))
+    result = proxies.score_many(proxies.list_proxies(), nb201, arch, seed=seed, batch_size=batch_size)
+    return {
+        "key": key,
+        "arch": str(arch),
+        "scores": {n: v for n, (v, _) in result.items()},
+        "seconds": {n: t for n, (_, t) in result.items()},
+    }
+
+
+def _done_keys(out: Path) -> set[str]:
+    if not out.exists():
+        return set()
+    done = set()
+    for line in out.read_text().splitlines():
+        if line.strip():
+            done.add(json.loads(line)["key"])
+    return done
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    published = load_published()
+    todo_all = order(list(published), args.order_seed)[: args.limit]
+    done = _done_keys(args.out)
+    todo = [k for k in todo_all if k not in done]
+    print(f"{len(done)} cells already scored, {len(todo)} to go -> {args.out}", flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    with (
+        open(args.out, "a") as fh,
+        ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=(args.threads,)) as pool,
+    ):
+        futures = [pool.submit(_score_cell, k, args.seed, args.batch_size) for k in todo]
+        for i, fut in enumerate(as_completed(futures), 1):
+            row = fut.result()
+            row.update(seed=args.seed, batch_size=args.batch_size)
+            fh.write(json.dumps(row, allow_nan=True) + "\n")
+            fh.flush()
+            if i % 5 == 0 or i == len(todo):
+                rate = (time.time() - start) / i
+                print(f"{i}/{len(todo)} cells, {rate:.1f} s/cell wall", flush=True)
+    return 0
+
+
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def _clean(values: list[float]) -> np.ndarray:
+    arr = np.asarray(values, dtype=np.float64)
+    arr[np.isnan(arr)] = -1e8  # NASLib's value for NaN scores
+    return arr
+
+
+def validation_rows(out: Path) -> tuple[list[dict], int]:
+    """Per-proxy correlations of the scored cells in ``out`` (rows as dicts) and the number of cells."""
+    published = load_published()
+    rows_in = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    rows = []
+    names = sorted({n for r in rows_in for n in r["scores"]})
+    for name in names:
+        keys = [r["key"] for r in rows_in]
+        ours = _clean([r["scores"][name] for r in rows_in])
+        secs = float(np.median([r["seconds"][name] for r in rows_in]))
+        acc = np.asarray([published[k]["val_accuracy"] for k in keys], dtype=np.float64)
+        row = {"proxy": name, "n": len(keys), "rho_ours_acc": _spearman(ours, acc), "seconds": secs}
+        if name in PUBLISHED:
+            pub_raw = [published[k].get(name, {}).get("score", np.nan) for k in keys]
+            have = ~np.isnan(np.asarray(pub_raw, dtype=np.float64))
+            pub = np.asarray(pub_raw, dtype=np.float64)
+            all_pub = np.asarray([v.get(name, {}).get("score", np.nan) for v in published.values()], dtype=np.float64)
+            all_acc = np.asarray([v["val_accuracy"] for v in published.values()], dtype=np.float64)
+            ok = ~np.isnan(all_pub)
+            row.update(
+                n=int(have.sum()),
+                rho_ours_pub=_spearman(ours[have], pub[have]),
+                rho_ours_acc=_spearman(ours[have], acc[have]),
+                rho_pub_acc=_spearman(pub[have], acc[have]),
+                rho_pub_acc_725=_spearman(all_pub[ok], all_acc[ok]),
+            )
+            row["diff"] = row["rho_ours_acc"] - row["rho_pub_acc"]
+            row["pass"] = bool(row["rho_ours_pub"] >= 0.9 and abs(row["diff"]) <= 0.05)
+        rows.append(row)
+    return rows, len(rows_in)
+
+
+def markdown(rows: list[dict], n_cells: int) -> str:
+    lines = [
+        f"NAS-Bench-201 CIFAR-10, {n_cells} of the 725 NAS-Bench-Suite-Zero cells (seed 0, batch 32). "
+        "rho = Spearman; 'published' = NAS-Bench-Suite-Zero's score of the same proxy; accuracy = its "
+        "`val_accuracy` (NB-201 `cifar10-valid`, 200 epochs).",
+        "",
+        "| proxy | rho(ours, published) | rho(ours, acc) | rho(published, acc) same cells | difference "
+        "| rho(published, acc) all 725 | s/arch (shared passes) | pass |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "rho_ours_pub" in r:
+            lines.append(
+                f"| {r['proxy']} | {r['rho_ours_pub']:.3f} | {r['rho_ours_acc']:.3f} | {r['rho_pub_acc']:.3f} "
+                f"| {r['diff']:+.3f} | {r['rho_pub_acc_725']:.3f} | {r['seconds']:.2f} "
+                f"| {'yes' if r['pass'] else 'NO'} |"
+            )
+        else:
+            lines.append(
+                f"| {r['proxy']} | (not published) | {r['rho_ours_acc']:.3f} | | | | {r['seconds']:.2f} | n/a |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    rows, n_cells = validation_rows(args.out)
+    text = markdown(rows, n_cells)
+    print(text)
+    if args.json:
+        args.json.write_text(json.dumps({"cells": n_cells, "rows": rows}, indent=1))
+    failed = [r["proxy"] for r in rows if r.get("pass") is False]
+    if failed:
+        print(f"FAILED: {', '.join(failed)}", file=sys.stderr)
+    return 1 if failed and args.strict else 0
+
+
+def cmd_timing(args: argparse.Namespace) -> int:
+    import platform
+
+    import torch
+
+    from gennape_naslib import proxies, search_spaces
+
+    torch.set_num_threads(args.threads)
+    result: dict[str, dict[str, float]] = {}
+    for fam_name in args.families.split(","):
+        family = search_spaces.get(fam_name)
+        archs = [family.sample(i) for i in range(args.n)]
+        per: dict[str, float] = {}
+        for name in proxies.list_proxies():
+            start = time.perf_counter()
+            for arch in archs:
+                proxies.score_one(name, family, arch, seed=0, batch_size=args.batch_size)
+            per[name] = (time.perf_counter() - start) / len(archs)
+        result[fam_name] = per
+        print(fam_name, {k: round(v, 2) for k, v in per.items()}, flush=True)
+    meta = {
+        "threads": args.threads,
+        "n_archs": args.n,
+        "batch_size": args.batch_size,
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "load_average": os.getloadavg(),
+    }
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps({"meta": meta, "seconds_per_arch": result}, indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    run.add_argument("--limit", type=int, default=725)
+    run.add_argument("--workers", type=int, default=2)
+    run.add_argument("--threads", type=int, default=1, help="torch threads per worker")
+    run.add_argument("--seed", type=int, default=0, help="proxy seed (weights and batch)")
+    run.add_argument("--order-seed", type=int, default=0)
+    run.add_argument("--batch-size", type=int, default=32)
+    rep = sub.add_parser("report")
+    rep.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    rep.add_argument("--json", type=Path)
+    rep.add_argument("--strict", action="store_true", help="exit 1 if a proxy misses a target")
+    tim = sub.add_parser("timing")
+    tim.add_argument("--families", default="nb201,nb301,ofa_mbv3")
+    tim.add_argument("--n", type=int, default=3)
+    tim.add_argument("--threads", type=int, default=1)
+    tim.add_argument("--batch-size", type=int, default=32)
+    tim.add_argument("--json", type=Path)
+    args = parser.parse_args(argv)
+    return {"run": cmd_run, "report": cmd_report, "timing": cmd_timing}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
