@@ -6,7 +6,7 @@ can be resumed and inspected); this script only chooses the settings and aggrega
     python scripts/bench_search.py --out runs/bench_search --seeds 10 --budget 300 \
         --methods rs re bananas_cg_trees npenas_cg_trees mo_latency
 
-Writes ``aggregate.json``, ``aggregate.md`` and plots (bands over seeds) into ``--out``.
+Writes ``aggregate_b<budget>.json`` and plots (bands over seeds) into ``--out``.
 """
 
 from __future__ import annotations
@@ -157,13 +157,13 @@ def aggregate(out: Path, methods: list[str], budget: int, optimum: float) -> Non
             hv_curves[f"{method} (acc vs FLOPs)"] = hv
             entry["hypervolume_flops"] = _hv_summary(hv, budget)
         doc["methods"][method] = entry
-    (out / "aggregate.json").write_text(json.dumps(doc, indent=2))
-    plot_curves(curves, out / "best_so_far.png", f"best {METRIC} (%)", title="NB-201 CIFAR-10, tabular")
-    plot_curves({k: optimum - v for k, v in curves.items()}, out / "regret.png", "regret (%)", log=True)
+    (out / f"aggregate_b{budget}.json").write_text(json.dumps(doc, indent=2))
+    plot_curves(curves, out / f"best_so_far_b{budget}.png", f"best {METRIC} (%)", title="NB-201 CIFAR-10, tabular")
+    plot_curves({k: optimum - v for k, v in curves.items()}, out / f"regret_b{budget}.png", "regret (%)", log=True)
     for tag, ylabel in (("latency", "hypervolume (acc % x ms)"), ("FLOPs", "hypervolume (acc % x FLOPs)")):
         chosen = {k: v for k, v in hv_curves.items() if k.endswith(f"vs {tag})")}
         if chosen:
-            plot_curves(chosen, out / f"hypervolume_{tag.lower()}.png", ylabel)
+            plot_curves(chosen, out / f"hypervolume_{tag.lower()}_b{budget}.png", ylabel)
     print(json.dumps(doc, indent=1)[:4000])
 
 

@@ -172,3 +172,10 @@ def test_every_family(family_name, name):
         opt.tell(arch, {STRUCTURAL: float(len(family.to_str(arch)))})
     assert len({t.hash for t in opt.history}) == 8
     assert np.isfinite(opt.score(opt.best()))
+
+
+@pytest.mark.parametrize("name", BUILTIN)
+def test_shipped_conformance_suite(name, table):
+    from gennape_naslib.testing.optimizer_contract import OptimizerContract
+
+    OptimizerContract(lambda seed: make(name, seed=seed), table.lookup, budget=24).check_all()
