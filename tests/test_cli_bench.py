@@ -59,3 +59,13 @@ def test_bad_input_is_a_one_line_error_with_exit_2(tmp_path, capsys, args, messa
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_bench_transfer(tmp_path, capsys) -> None:
+    out = tmp_path / "transfer"
+    args = ["bench", "transfer", "--train", "nb201_zc/cifar10", "--test", "nb101,nb301", "--methods", "params"]
+    args += ["--shots", "0,10", "--seeds", "0", "--test-size", "50", "--out", str(out), "--executor", "serial"]
+    assert main([*args, "--no-progress"]) == 0
+    rows = RunFolder(out).read_results()
+    assert {(r["test_family"], r["shots"]) for r in rows} == {("nb101", 0), ("nb101", 10), ("nb301", 0), ("nb301", 10)}
+    assert "nb301 10-shot" in (out / "summary.md").read_text()
