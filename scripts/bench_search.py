@@ -75,6 +75,7 @@ def main() -> None:
     parser.add_argument("--aggregate-only", action="store_true")
     args = parser.parse_args()
     objective = TabularObjective("nb201", dataset="cifar10")
+    with_flops = TabularObjective("nb201", dataset="cifar10", extra_metrics=["flops"])
     optimum = objective.optimum(METRIC)
     for method in args.methods:
         for seed in range(args.seeds):
@@ -83,7 +84,9 @@ def main() -> None:
             folder = args.out / method / str(seed)
             start = time.perf_counter()
             result = run_search(
-                load_config(method_config(method, seed, args.budget)), folder=folder, objective=objective
+                load_config(method_config(method, seed, args.budget)),
+                folder=folder,
+                objective=with_flops if method == "mo_flops" else objective,
             )
             best = result.optimizer.best()
             print(

@@ -112,6 +112,17 @@ def read_trials(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return records
 
 
+def _check_metrics(optimizer: Any, metrics: Mapping[str, Any], objective: Objective) -> None:
+    """Fail early when the objective does not report a metric the optimizer optimises."""
+    needed = getattr(optimizer, "objective_names", None) or [optimizer.metric]
+    missing = [name for name in needed if name not in metrics]
+    if missing:
+        raise ValueError(
+            f"the {objective.kind} objective reports {sorted(metrics)}, but the optimizer needs {missing}; "
+            "set search.metric / search.objectives to reported metrics, or add flops/params to search.extra_metrics"
+        )
+
+
 def _drop_torn_line(path: Path) -> None:
     """Cut a last line left half-written by a kill, so that appended records start on a new line."""
     if not path.is_file():
@@ -238,6 +249,7 @@ def run_search(
                     objective.evaluate_batch([archs[i] for i in todo], on_result=finished)
                 for arch, rec in zip(archs, records):
                     assert rec is not None
+                    _check_metrics(optimizer, rec["objectives"], objective)
                     optimizer.tell(arch, rec["objectives"])
                     trials.append(rec)
     finally:

@@ -218,3 +218,14 @@ def test_killed_subprocess_resumes_without_losing_evaluations(tmp_path, table):
     assert f"resumed: {done_before} evaluations" in out.stdout
     reference = run_search(load_config(config_path), folder=tmp_path / "straight", report=False)
     assert _key(read_trials(folder)) == _key(reference.trials)
+
+
+def test_a_metric_the_objective_does_not_report_is_named(tmp_path, table):
+    cfg = load_config(
+        {
+            "optimizer": "multi_objective",
+            "search": {"epochs": 5, "objectives": ["test_acc_200ep:max", "flops:min"], "reference_point": [80, 3e8]},
+        }
+    )
+    with pytest.raises(ValueError, match=r"needs \['flops'\]; .*extra_metrics"):
+        run_search(cfg, folder=tmp_path / "x", objective=TabularObjective(table), report=False)
