@@ -58,7 +58,7 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
     fam = search_spaces.get("nb201")
     for size in args.sizes:
         epochs = 40 if size <= 100 else args.epochs_large
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             perm = np.random.default_rng(seed).permutation(len(archs))
             tr, rest = perm[:size], perm[size:]
             te = rest[: args.test_size] if args.test_size else rest
@@ -111,7 +111,7 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
             y = y * 100.0  # the model was trained on percent
         records, _ = gdata.prepare(archs)
         raw = model._raw(records)
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             perm = np.random.default_rng(seed).permutation(len(archs))
             ft, te = perm[: args.shots], perm[args.shots :]
             xte = [archs[i] for i in te]
@@ -233,7 +233,10 @@ def summarise(path: Path) -> None:
         cells = []
         for k in ("spearman", "kendall", "ndcg10", "mae"):
             v = np.array([r[k] for r in rs])
-            cells.append(f"{v.mean():.3f} ± {v.std():.3f}")
+            if k == "mae" and (model in ("flops", "params") or model.startswith("member:pair") or "flops" in model):
+                cells.append("-")  # not in accuracy units
+            else:
+                cells.append(f"{v.mean():.3f} ± {v.std():.3f}" if len(v) > 1 else f"{v.mean():.3f}")
         print(f"| {part} | {fam} | {size} | {model} | {len(rs)} | " + " | ".join(cells) + " |")
     for r in rows:
         if r["part"] == "speed":
@@ -244,6 +247,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--part", choices=["inspace", "transfer", "speed", "summary"], default="summary")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     ap.add_argument("--test-size", type=int, default=2000, help="0 = all of the rest")
     ap.add_argument("--epochs-large", type=int, default=15, help="epochs at train sizes above 100 (40 at 100)")
