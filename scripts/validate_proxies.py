@@ -70,12 +70,12 @@ def _init_worker(threads: int) -> None:
     torch.set_num_threads(threads)
 
 
-def _score_cell(key: str, seed: int, batch_size: int) -> dict:
+def _score_cell(key: str, seed: int, batch_size: int, names: list[str] | None = None) -> dict:
     from gennape_naslib import proxies, search_spaces
 
     nb201 = search_spaces.get("nb201")
     arch = nb201.from_naslib(ast.literal_eval(key))
-    result = proxies.score_many(proxies.list_proxies(), nb201, arch, seed=seed, batch_size=batch_size)
+    result = proxies.score_many(names or proxies.list_proxies(), nb201, arch, seed=seed, batch_size=batch_size)
     return {
         "key": key,
         "arch": str(arch),
@@ -106,7 +106,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         open(args.out, "a") as fh,
         ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=(args.threads,)) as pool,
     ):
-        futures = [pool.submit(_score_cell, k, args.seed, args.batch_size) for k in todo]
+        names = args.proxies.split(",") if args.proxies else None
+        futures = [pool.submit(_score_cell, k, args.seed, args.batch_size, names) for k in todo]
         for i, fut in enumerate(as_completed(futures), 1):
             row = fut.result()
             row.update(seed=args.seed, batch_size=args.batch_size)
@@ -186,9 +187,31 @@ def markdown(rows: list[dict], n_cells: int) -> str:
     return "\n".join(lines) + "\n"
 
 
+def seed_agreement(out: Path, other: Path) -> tuple[dict[str, float], int]:
+    """Spearman between two runs (e.g. seeds 0 and 1: other weights, other images) on their common cells."""
+    a = {r["key"]: r for r in map(json.loads, out.read_text().splitlines()) if r}
+    b = {r["key"]: r for r in map(json.loads, other.read_text().splitlines()) if r}
+    common = sorted(set(a) & set(b))
+    names = sorted({n for k in common for n in b[k]["scores"]})
+    result = {}
+    for name in names:
+        x = _clean([a[k]["scores"][name] for k in common])
+        y = _clean([b[k]["scores"][name] for k in common])
+        result[name] = _spearman(x, y)
+    return result, len(common)
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     rows, n_cells = validation_rows(args.out)
     text = markdown(rows, n_cells)
+    if args.compare:
+        agreement, n_common = seed_agreement(args.out, args.compare)
+        text += (
+            f"\nAgreement of our scores with themselves under another seed ({args.compare.name}; other initial "
+            f"weights and other images), Spearman on {n_common} common cells: "
+            + ", ".join(f"{k} {v:.3f}" for k, v in agreement.items())
+            + "\n"
+        )
     print(text)
     if args.json:
         args.json.write_text(json.dumps({"cells": n_cells, "rows": rows}, indent=1))
@@ -242,9 +265,11 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=0, help="proxy seed (weights and batch)")
     run.add_argument("--order-seed", type=int, default=0)
     run.add_argument("--batch-size", type=int, default=32)
+    run.add_argument("--proxies", default="", help="comma-separated subset (default: all)")
     rep = sub.add_parser("report")
     rep.add_argument("--out", type=Path, default=DEFAULT_OUT)
     rep.add_argument("--json", type=Path)
+    rep.add_argument("--compare", type=Path, help="a second run (other seed) to measure seed-to-seed agreement")
     rep.add_argument("--strict", action="store_true", help="exit 1 if a proxy misses a target")
     tim = sub.add_parser("timing")
     tim.add_argument("--families", default="nb201,nb301,ofa_mbv3")

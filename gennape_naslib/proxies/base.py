@@ -119,15 +119,27 @@ def register_proxy(name: str) -> Callable[[P], P]:
     return decorator
 
 
+#: Entry-point group through which other packages add proxies (each entry point names a class
+#: decorated with ``@register_proxy``; loading it registers the proxy).
+ENTRY_POINT_GROUP = "gennape_naslib.proxies"
+
+
 def _load_builtins() -> None:
     # Importing the package imports every built-in proxy module (they are light: torch only).
     import gennape_naslib.proxies  # noqa: F401
 
 
+def _entry_points() -> dict[str, Any]:
+    from importlib.metadata import entry_points
+
+    return {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
 def list_proxies(pattern: str = "*") -> list[str]:
-    """Sorted names of the registered proxies matching the glob ``pattern``."""
+    """Sorted names of the registered and plugin proxies matching the glob ``pattern``."""
     _load_builtins()
-    return sorted(n for n in _REGISTRY if fnmatch.fnmatch(n, pattern))
+    names = set(_REGISTRY) | set(_entry_points())
+    return sorted(n for n in names if fnmatch.fnmatch(n, pattern))
 
 
 def get_proxy(name: str | ZeroCostProxy) -> ZeroCostProxy:
@@ -142,6 +154,10 @@ def get_proxy(name: str | ZeroCostProxy) -> ZeroCostProxy:
         raise TypeError(f"proxy must be a name or a ZeroCostProxy, got {type(name).__name__}")
     _load_builtins()
     key = name.strip().lower().replace("-", "_")
+    if key not in _REGISTRY:
+        plugin = _entry_points().get(key)
+        if plugin is not None:
+            plugin.load()
     if key not in _REGISTRY:
         choices = ", ".join(sorted(_REGISTRY))
         raise UnknownProxyError(f"could not resolve proxy {name!r} among choices {{{choices}}}")
