@@ -101,6 +101,7 @@ def _eval_file(tmp_path: Path, delay: float) -> str:
     return f"{path}:evaluate"
 
 
+@pytest.mark.slow  # starts a process pool whose workers load the NB-201 table
 def test_function_objective_through_a_process_pool_matches_serial(tmp_path, table):
     spec = _eval_file(tmp_path, 0.0)
     cfg = {
@@ -163,6 +164,7 @@ def test_predictor_only_search_minimises_flops_with_the_flops_baseline(tmp_path)
     assert isinstance(PredictorObjective("flops", "nb201").describe()["predictor"], str)
 
 
+@pytest.mark.slow  # draws four plots
 def test_multi_objective_config_reports_hypervolume(tmp_path, table):
     cfg = load_config(
         {
