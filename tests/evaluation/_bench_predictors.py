@@ -6,12 +6,19 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from gennape_naslib.cg.counting import count_weight_params
+from gennape_naslib.cg.graph import ComputeGraph
 from gennape_naslib.predictors import Predictor, as_archs_and_family, check_x, check_xy, register_predictor
 
 
 def _log_params(X: Any, family: Any) -> np.ndarray:
-    archs, adapter = as_archs_and_family(check_x(X), family)
-    return np.log1p(np.asarray([adapter.params(a) for a in archs], dtype=np.float64))
+    items = check_x(X)
+    if all(isinstance(item, ComputeGraph) for item in items):  # several families: graphs
+        counts = [count_weight_params(cg) for cg in items]
+    else:
+        archs, adapter = as_archs_and_family(items, family)
+        counts = [adapter.params(a) for a in archs]
+    return np.log1p(np.asarray(counts, dtype=np.float64))
 
 
 @register_predictor("bench_test_linear")
