@@ -122,10 +122,12 @@ def plot_curves(
         line = ax.plot(x, mean, label=f"{label} (n={data.shape[0]})")[0]
         if data.shape[0] > 1:
             std = np.nanstd(data, axis=0)
-            ax.fill_between(x, mean - std, mean + std, color=line.get_color(), alpha=0.25, linewidth=0)
+            lower = np.maximum(mean - std, 0.0) if log else mean - std  # regret is never negative
+            ax.fill_between(x, lower, mean + std, color=line.get_color(), alpha=0.25, linewidth=0)
             ax.fill_between(x, np.nanmin(data, 0), np.nanmax(data, 0), color=line.get_color(), alpha=0.08, linewidth=0)
     if log:
         ax.set_yscale("symlog", linthresh=1e-2)
+        ax.set_ylim(bottom=0.0)
     ax.set_xlabel("evaluations")
     ax.set_ylabel(ylabel)
     if title:
