@@ -236,8 +236,13 @@ def cmd_timing(args: argparse.Namespace) -> int:
         per: dict[str, float] = {}
         for name in proxies.list_proxies():
             start = time.perf_counter()
-            for arch in archs:
-                proxies.score_one(name, family, arch, seed=0, batch_size=args.batch_size)
+            try:
+                for arch in archs:
+                    proxies.score_one(name, family, arch, seed=0, batch_size=args.batch_size)
+            except Exception as exc:  # report and go on: one failing proxy must not hide the others' cost
+                print(f"{fam_name} {name}: {type(exc).__name__}: {exc}", flush=True)
+                per[name] = float("nan")
+                continue
             per[name] = (time.perf_counter() - start) / len(archs)
         result[fam_name] = per
         print(fam_name, {k: round(v, 2) for k, v in per.items()}, flush=True)
