@@ -132,6 +132,7 @@ class Optimizer(ABC):
         self._seen: set[str] = set()
         self._pending: dict[str, Any] = {}
         self._predictions: dict[str, tuple[float, float | None]] = {}
+        self._queue_first: list[Any] = []
 
     # ------------------------------------------------------------------ hooks for subclasses
     @abstractmethod
@@ -164,6 +165,10 @@ class Optimizer(ABC):
             raise ValueError(f"{type(self).__name__}.ask: n must be >= 1, got {n}")
         fresh: list[Any] = []
         stale_rounds = 0
+        while self._queue_first and len(fresh) < n:
+            arch = self._queue_first.pop(0)
+            if self._accept(arch):
+                fresh.append(arch)
         while len(fresh) < n:
             added = 0
             for arch in self._propose(n - len(fresh)):
@@ -179,6 +184,14 @@ class Optimizer(ABC):
                     self._accept(arch)
                     fresh.append(arch)
         return fresh
+
+    def enqueue(self, archs: Sequence[Any]) -> None:
+        """Propose these architectures first, in order (e.g. a given starting architecture).
+
+        They are validated now and skipped when already proposed; the optimizer's own proposals
+        follow. Enqueueing is deterministic, so it is compatible with resuming by replay.
+        """
+        self._queue_first.extend(self.family.coerce(a) for a in archs)
 
     def tell(self, arch: Any, metrics: Mapping[str, float]) -> Trial:
         """Record the measured ``metrics`` of ``arch`` (asked before, or not: a warm start).

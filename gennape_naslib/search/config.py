@@ -122,6 +122,7 @@ _SEARCH_KEYS = {
     "executor",
     "max_parallel",
     "parallel_batch",
+    "initial_archs",
 }
 
 

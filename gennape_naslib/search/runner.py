@@ -202,6 +202,8 @@ def run_search(
     objective = objective or build_objective(config, table=table)
     _prepare_folder(folder, config, objective, resume)
     optimizer = get_optimizer(config.optimizer, **optimizer_kwargs(config))
+    if config.search.get("initial_archs"):
+        optimizer.enqueue(list(config.search["initial_archs"]))
     done = {rec["hash"]: rec for rec in read_trials(folder)}
     resumed = len(done)
     family = optimizer.family

@@ -231,3 +231,17 @@ def test_a_metric_the_objective_does_not_report_is_named(tmp_path, table):
     )
     with pytest.raises(ValueError, match=r"needs \['flops'\]; .*extra_metrics"):
         run_search(cfg, folder=tmp_path / "x", objective=TabularObjective(table), report=False)
+
+
+def test_initial_archs_are_evaluated_first_and_once(tmp_path, table):
+    start = ["|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|skip_connect~0|nor_conv_3x3~1|nor_conv_3x3~2|"]
+    start.append("|none~0|+|none~0|none~1|+|none~0|none~1|none~2|")
+    cfg = load_config(
+        {**RE_CONFIG, "search": {"epochs": 6, "population_size": 3, "sample_size": 2, "initial_archs": start + start}}
+    )
+    result = run_search(cfg, folder=tmp_path / "i", table=table, report=False)
+    assert [r["arch_str"] for r in result.trials[:2]] == start
+    assert len({r["hash"] for r in result.trials}) == 6
+    bad = load_config({**RE_CONFIG, "search": {"initial_archs": ["|bad~0|"]}})
+    with pytest.raises(ValueError, match="nb201"):
+        run_search(bad, folder=tmp_path / "b", table=table)
