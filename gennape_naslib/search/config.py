@@ -161,7 +161,12 @@ class SearchConfig:
 
     @property
     def metric(self) -> str:
-        """The optimised metric (``search.metric`` or the table's default)."""
+        """The optimised metric: ``search.metric``, else the first objective, else the table's default."""
+        objectives = self.search.get("objectives")
+        if objectives and "metric" not in self.search:
+            from gennape_naslib.optimizers.multi_objective import parse_objectives
+
+            return parse_objectives(objectives)[0][0]
         default = DEFAULT_METRICS.get(self.search.get("table", self.search_space), "accuracy")
         return str(self.search.get("metric", default))
 
