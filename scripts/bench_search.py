@@ -70,6 +70,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/bench_search"))
     parser.add_argument("--seeds", type=int, default=10)
+    parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--methods", nargs="+", default=["rs", "re"])
     parser.add_argument("--aggregate-only", action="store_true")
@@ -78,7 +79,7 @@ def main() -> None:
     with_flops = TabularObjective("nb201", dataset="cifar10", extra_metrics=["flops"])
     optimum = objective.optimum(METRIC)
     for method in args.methods:
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             if args.aggregate_only:
                 continue
             folder = args.out / method / str(seed)
