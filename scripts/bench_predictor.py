@@ -101,6 +101,37 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
                 )
 
 
+def ablation(args: argparse.Namespace, out: Path) -> None:
+    """CL / CL+FCM / CL+T / CL+FCM+T heads on one shared encoder (trained jointly on their four losses)."""
+    tb = data.load("nb201", dataset="cifar10")
+    archs, y = tb.archs, tb.metric("test_acc_200ep")
+    members = ("cl", "cl_fcm", "cl_t", "cl_fcm_t")
+    for size in args.sizes:
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
+            perm = np.random.default_rng(seed).permutation(len(archs))
+            tr, rest = perm[:size], perm[size:]
+            te = rest[: args.test_size] if args.test_size else rest
+            epochs = 40 if size <= 100 else args.epochs_large
+            model = GENNAPEPredictor(
+                members=members, epochs=epochs, cl_epochs=10 if size <= 100 else 5, random_state=seed
+            )
+            model.fit([archs[i] for i in tr], y[tr])
+            raw = model._raw(gdata.prepare([archs[i] for i in te])[0])
+            for name in model.members_:
+                emit(
+                    out,
+                    {
+                        "part": "ablation",
+                        "model": name,
+                        "size": size,
+                        "seed": seed,
+                        "epochs": epochs,
+                        "n_test": len(te),
+                        **metrics(y[te], raw[name][0]),
+                    },
+                )
+
+
 def transfer(args: argparse.Namespace, out: Path) -> None:
     model = GENNAPEPredictor.pretrained()
     for fam_name, metric in TARGETS.items():
@@ -245,7 +276,7 @@ def summarise(path: Path) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["inspace", "transfer", "speed", "summary"], default="summary")
+    ap.add_argument("--part", choices=["inspace", "ablation", "transfer", "speed", "summary"], default="summary")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
@@ -258,7 +289,7 @@ def main() -> None:
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.part != "summary":
-        {"inspace": inspace, "transfer": transfer, "speed": speed}[args.part](args, args.out)
+        {"inspace": inspace, "ablation": ablation, "transfer": transfer, "speed": speed}[args.part](args, args.out)
     summarise(args.out)
 
 
