@@ -203,6 +203,8 @@ def test_full_ensemble_members_and_kendall_weights(nb201):
     assert np.allclose(model.weights_, 0.25)
     mean, std = model.predict(archs[40:60], return_std=True)
     assert mean.shape == (20,) and np.all(std >= 0)
+    rows = model.predict_members(archs[40:60])
+    assert rows.shape == (4, 20) and np.allclose(rows.mean(0), mean)
     tuned = model.finetune(archs[60:76], y[60:76], epochs=1)
     taus = tuned.member_tau_
     expected = np.exp(taus / 0.1) / np.exp(taus / 0.1).sum()
