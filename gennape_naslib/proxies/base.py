@@ -191,14 +191,6 @@ def logits_of(output: Any) -> torch.Tensor:
     raise TypeError(f"network returned {type(output).__name__}; expected a logits tensor")
 
 
-def finite_or_nan(value: Any) -> float:
-    """``float(value)``; complex or tensor values are reduced to a Python float."""
-    if isinstance(value, torch.Tensor):
-        value = value.detach().double().item()
-    value = complex(value)
-    return float(value.real) if value.imag == 0 else float("nan")
-
-
 def as_float_scores(values: list[float]) -> np.ndarray:
     """Scores as float64, NaN mapped to NASLib's ``-1e8`` (``-inf`` is kept)."""
     out = np.asarray(values, dtype=np.float64)
