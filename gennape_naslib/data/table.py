@@ -59,7 +59,8 @@ class BenchmarkTable:
         self.meta: dict[str, Any] = dict(meta or {})
         self._metrics: dict[str, np.ndarray] = {}
         for key, values in metrics.items():
-            column = np.array(values if isinstance(values, np.ndarray) else list(values), dtype=np.float64)  # None -> nan
+            # np.array turns None into NaN for a float dtype.
+            column = np.array(values if isinstance(values, np.ndarray) else list(values), dtype=np.float64)
             if column.shape != (len(self.encodings),):
                 raise DataFormatError(
                     f"table {self.name!r}: column {key!r} has {column.shape[0]} values for {len(self.encodings)} rows"

@@ -5,6 +5,7 @@ Importing this package never imports ``naslib``; :func:`register_with_naslib` do
 
 from __future__ import annotations
 
+from gennape_naslib.naslib.optimizers import NASLibOptimizer, naslib_optimizer_class
 from gennape_naslib.naslib.predictor import (
     GENNAPENASLibPredictor,
     naslib_available,
@@ -12,4 +13,11 @@ from gennape_naslib.naslib.predictor import (
     register_with_naslib,
 )
 
-__all__ = ["GENNAPENASLibPredictor", "naslib_available", "naslib_predictor_class", "register_with_naslib"]
+__all__ = [
+    "GENNAPENASLibPredictor",
+    "NASLibOptimizer",
+    "naslib_available",
+    "naslib_optimizer_class",
+    "naslib_predictor_class",
+    "register_with_naslib",
+]
