@@ -26,12 +26,15 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from gennape_naslib.search_spaces.base import FamilyAdapter
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
 
     from gennape_naslib.cg.builder import CGBuilder
+    from gennape_naslib.cg.graph import ComputeGraph
 
-__all__ = ["Program", "Step", "build_module", "emit_cg", "program_params"]
+__all__ = ["Program", "ProgramFamily", "Step", "build_module", "emit_cg", "program_params"]
 
 Pair = tuple[int, int]
 
@@ -266,3 +269,39 @@ def program_params(program: Program) -> int:
         elif s.kind == "sub":
             total += program_params(s.sub)  # type: ignore[arg-type]
     return total
+
+
+class ProgramFamily(FamilyAdapter):
+    """A family whose networks are layer programs: module, graph and parameter count share one description.
+
+    Subclasses implement :meth:`build_program` and :meth:`graph_name`; ``to_module``, ``to_cg`` and
+    ``params`` follow from them, so the three always agree.
+    """
+
+    def build_program(self, arch: Any, num_classes: int, dropout: float = 0.0) -> Program:
+        """The layer program of ``arch`` with a head of ``num_classes`` (dropout before the head)."""
+        raise NotImplementedError
+
+    def graph_name(self, arch: Any) -> str:
+        """Name of the computation graph of ``arch``."""
+        return self.name
+
+    def to_module(self, arch: Any, num_classes: int | None = None, dropout: float = 0.0, **kwargs: Any) -> Any:
+        """The network in PyTorch (input ``(N, 3, 32, 32)``)."""
+        if kwargs:
+            raise TypeError(f"{self.name}.to_module got unexpected arguments {sorted(kwargs)}")
+        self.validate(arch)
+        return build_module(self.build_program(arch, num_classes or self.num_classes, dropout))
+
+    def to_cg(self, arch: Any) -> ComputeGraph:
+        """The computation graph, built directly (equal to lowering :meth:`to_module`)."""
+        from gennape_naslib.cg.builder import CGBuilder
+
+        self.validate(arch)
+        b = CGBuilder((32, 32, 3), name=self.graph_name(arch))
+        return b.build(emit_cg(self.build_program(arch, self.num_classes), b, b.input_node))
+
+    def params(self, arch: Any) -> int:
+        """Parameters of :meth:`to_module` (analytic)."""
+        self.validate(arch)
+        return program_params(self.build_program(arch, self.num_classes))

@@ -34,13 +34,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gennape_naslib.search_spaces._gennape_blocks import Program, build_module, emit_cg, program_params
-from gennape_naslib.search_spaces.base import ArchValidationError, FamilyAdapter, as_rng, register_family
+from gennape_naslib.search_spaces._gennape_blocks import Program, ProgramFamily
+from gennape_naslib.search_spaces.base import ArchValidationError, as_rng, register_family
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
-
-    from gennape_naslib.cg.graph import ComputeGraph
+    pass
 
 __all__ = ["BLOCKS", "HiAML", "HiAMLArch", "build_program"]
 
@@ -182,7 +180,7 @@ def _short(name: str) -> str:
 
 
 @register_family("hiaml")
-class HiAML(FamilyAdapter):
+class HiAML(ProgramFamily):
     """HiAML: 4 stages of GA-NAS blocks (14 choices per stage, 38,416 networks), CIFAR-10."""
 
     Arch = HiAMLArch
@@ -270,25 +268,14 @@ class HiAML(FamilyAdapter):
         return HiAMLArch(("hiaml_a22", "hiaml_z", "hiaml_b23", "hiaml_src0"))
 
     # ------------------------------------------------------------------ networks and graphs
-    def to_module(self, arch: HiAMLArch, num_classes: int | None = None, **kwargs: Any) -> torch.nn.Module:
-        """GENNAPE's TF ``HiAMLNet`` in PyTorch (input ``(N, 3, 32, 32)``)."""
-        if kwargs:
-            raise TypeError(f"hiaml.to_module got unexpected arguments {sorted(kwargs)}")
-        self.validate(arch)
-        return build_module(build_program(arch, num_classes or self.num_classes))
+    def build_program(self, arch: HiAMLArch, num_classes: int, dropout: float = 0.0) -> Program:
+        """GENNAPE's TF ``HiAMLNet`` as a layer program (HiAML has no dropout)."""
+        if dropout:
+            raise TypeError(f"hiaml networks have no dropout layer, got dropout={dropout}")
+        return build_program(arch, num_classes)
 
-    def to_cg(self, arch: HiAMLArch) -> ComputeGraph:
-        """The computation graph, built directly (equal to lowering :meth:`to_module`)."""
-        from gennape_naslib.cg.builder import CGBuilder
-
-        self.validate(arch)
-        b = CGBuilder((32, 32, 3), name="HiAMLNet_" + "_".join(_short(x) for x in arch.blocks))
-        return b.build(emit_cg(build_program(arch, self.num_classes), b, b.input_node))
-
-    def params(self, arch: HiAMLArch) -> int:
-        """Parameters of :meth:`to_module` (analytic)."""
-        self.validate(arch)
-        return program_params(build_program(arch, self.num_classes))
+    def graph_name(self, arch: HiAMLArch) -> str:
+        return "HiAMLNet_" + "_".join(_short(x) for x in arch.blocks)
 
     # ------------------------------------------------------------------ ConfigSpace
     def configspace(self) -> Any:

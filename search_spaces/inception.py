@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gennape_naslib.search_spaces._gennape_blocks import build_module, emit_cg, program_params
+from gennape_naslib.search_spaces._gennape_blocks import Program, ProgramFamily
 from gennape_naslib.search_spaces._inception_net import (
     C_CHANGE_PROBS,
     CONV_OPS,
@@ -71,12 +71,10 @@ from gennape_naslib.search_spaces._inception_net import (
     path_channels,
     stage_skeleton,
 )
-from gennape_naslib.search_spaces.base import ArchValidationError, FamilyAdapter, as_rng, register_family
+from gennape_naslib.search_spaces.base import ArchValidationError, as_rng, register_family
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
-
-    from gennape_naslib.cg.graph import ComputeGraph
+    pass
 
 __all__ = ["CONV_OPS", "SUPP_OPS", "Inception", "InceptionArch", "InceptionPath", "InceptionStage"]
 
@@ -93,7 +91,7 @@ def _path_ok(ops: tuple[str, ...]) -> bool:
 
 
 @register_family("inception")
-class Inception(FamilyAdapter):
+class Inception(ProgramFamily):
     """Inception: 4 stages of repeated multi-path blocks (1-4 paths, up to 10 ops), CIFAR-10."""
 
     Arch = InceptionArch
@@ -312,24 +310,9 @@ class Inception(FamilyAdapter):
         return self.sample(0)
 
     # ------------------------------------------------------------------ networks and graphs
-    def to_module(
-        self, arch: InceptionArch, num_classes: int | None = None, dropout: float = 0.0, **kwargs: Any
-    ) -> torch.nn.Module:
-        """GENNAPE's TF ``InceptionNet`` in PyTorch (input ``(N, 3, 32, 32)``)."""
-        if kwargs:
-            raise TypeError(f"inception.to_module got unexpected arguments {sorted(kwargs)}")
-        self.validate(arch)
-        return build_module(build_program(arch, num_classes or self.num_classes, dropout))
+    def build_program(self, arch: InceptionArch, num_classes: int, dropout: float = 0.0) -> Program:
+        """GENNAPE's TF ``InceptionNet`` as a layer program (dropout before the head)."""
+        return build_program(arch, num_classes, dropout)
 
-    def to_cg(self, arch: InceptionArch) -> ComputeGraph:
-        """The computation graph, built directly (equal to lowering :meth:`to_module`)."""
-        from gennape_naslib.cg.builder import CGBuilder
-
-        self.validate(arch)
-        b = CGBuilder((32, 32, 3), name="InceptionNet")
-        return b.build(emit_cg(build_program(arch, self.num_classes), b, b.input_node))
-
-    def params(self, arch: InceptionArch) -> int:
-        """Parameters of :meth:`to_module` (analytic)."""
-        self.validate(arch)
-        return program_params(build_program(arch, self.num_classes))
+    def graph_name(self, arch: InceptionArch) -> str:
+        return "InceptionNet"

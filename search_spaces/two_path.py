@@ -50,13 +50,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gennape_naslib.search_spaces._gennape_blocks import Program, build_module, emit_cg, program_params
-from gennape_naslib.search_spaces.base import ArchValidationError, FamilyAdapter, as_rng, register_family
+from gennape_naslib.search_spaces._gennape_blocks import Program, ProgramFamily
+from gennape_naslib.search_spaces.base import ArchValidationError, as_rng, register_family
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
-
-    from gennape_naslib.cg.graph import ComputeGraph
+    pass
 
 __all__ = ["CONV_OPS", "SUPP_OPS", "TwoPath", "TwoPathArch", "build_program"]
 
@@ -166,7 +164,7 @@ def _path_key(path: PathT, reduce: tuple[int, ...]) -> str:
 
 
 @register_family("two_path")
-class TwoPath(FamilyAdapter):
+class TwoPath(ProgramFamily):
     """Two-Path: two chains of 2-4 single-path blocks (1-3 ops each), concatenated; CIFAR-10."""
 
     Arch = TwoPathArch
@@ -377,27 +375,12 @@ class TwoPath(FamilyAdapter):
         )
 
     # ------------------------------------------------------------------ networks and graphs
-    def to_module(
-        self, arch: TwoPathArch, num_classes: int | None = None, dropout: float = 0.0, **kwargs: Any
-    ) -> torch.nn.Module:
-        """GENNAPE's TF ``TwoPathNet`` in PyTorch (input ``(N, 3, 32, 32)``, dropout before the head)."""
-        if kwargs:
-            raise TypeError(f"two_path.to_module got unexpected arguments {sorted(kwargs)}")
-        self.validate(arch)
-        return build_module(build_program(arch, num_classes or self.num_classes, dropout))
+    def build_program(self, arch: TwoPathArch, num_classes: int, dropout: float = 0.0) -> Program:
+        """GENNAPE's TF ``TwoPathNet`` as a layer program (dropout before the head)."""
+        return build_program(arch, num_classes, dropout)
 
-    def to_cg(self, arch: TwoPathArch) -> ComputeGraph:
-        """The computation graph, built directly (equal to lowering :meth:`to_module`)."""
-        from gennape_naslib.cg.builder import CGBuilder
-
-        self.validate(arch)
-        b = CGBuilder((32, 32, 3), name="TwoPathNet")
-        return b.build(emit_cg(build_program(arch, self.num_classes), b, b.input_node))
-
-    def params(self, arch: TwoPathArch) -> int:
-        """Parameters of :meth:`to_module` (analytic)."""
-        self.validate(arch)
-        return program_params(build_program(arch, self.num_classes))
+    def graph_name(self, arch: TwoPathArch) -> str:
+        return "TwoPathNet"
 
     # ------------------------------------------------------------------ ConfigSpace
     def configspace(self) -> Any:
