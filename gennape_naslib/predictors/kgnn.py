@@ -23,7 +23,7 @@ from torch import nn
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
 from gennape_naslib.predictors.gennape._train import batch_indices, seeded, take, threads
 from gennape_naslib.predictors.gennape.data import collate, prepare
-from gennape_naslib.predictors.gennape.encoder import CGEncoder, make_mlp
+from gennape_naslib.predictors.gennape.encoder import INFER_BATCH, CGEncoder, make_mlp
 
 __all__ = ["KGNNModel", "KGNNPredictor", "fit_regressor", "predict_regressor"]
 
@@ -76,7 +76,7 @@ def fit_regressor(
 
 
 @torch.no_grad()
-def predict_regressor(model: nn.Module, records: list[Any], batch_size: int = 2048) -> np.ndarray:
+def predict_regressor(model: nn.Module, records: list[Any], batch_size: int = INFER_BATCH) -> np.ndarray:
     """Model outputs for ``records`` in eval mode, float64 ``(n,)``."""
     model.eval()
     out = [model(collate(take(records, idx))) for idx in batch_indices(len(records), batch_size, None)]

@@ -14,6 +14,7 @@ the contrastive views) can be applied after the embedding and after every layer.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -21,10 +22,24 @@ from torch import nn
 
 from gennape_naslib.cg.vocab import OPS
 
-__all__ = ["GNN_LAYERS", "CGEncoder", "CGNodeEmbedding", "make_mlp", "resolve_gnn_layer"]
+__all__ = [
+    "GNN_LAYERS",
+    "INFER_BATCH",
+    "CGEncoder",
+    "CGNodeEmbedding",
+    "make_mlp",
+    "fast_tanh",
+    "mean_readout",
+    "resolve_gnn_layer",
+    "sum_adjacency",
+]
 
 #: Names accepted for the GNN layer type (case-insensitive; "Conv" suffix optional).
 GNN_LAYERS = ("GraphConv", "GCNConv", "GINConv", "GATConv", "SAGEConv")
+
+#: Graphs per forward pass at inference. Small batches keep the ``(nodes, hidden)`` activations in the CPU
+#: cache: on NB-201 CGs (~210 nodes) 64 graphs per pass run 2.5-3x faster than 2,048 (memory-bound ops).
+INFER_BATCH = 64
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "identity": nn.Identity}
 
@@ -147,16 +162,70 @@ class CGEncoder(nn.Module):
         self.layers = nn.ModuleList(_make_layer(kind, hidden, hidden) for _ in range(n_layers))
         self.act = _ACTIVATIONS[activation]()
         self.hidden = hidden
+        self.kind = kind
+        self.inplace_tanh = activation == "tanh"
 
     def forward(self, batch: Any, dropout: float = 0.0) -> torch.Tensor:
         """Graph embeddings ``(B, hidden)``; ``dropout > 0`` applies dropout after the embedding and each layer."""
-        from torch_geometric.utils import scatter
-
         h = self.embed(batch)
         if dropout > 0:
             h = nn.functional.dropout(h, dropout, training=True)
+        adj = sum_adjacency(batch) if self.kind == "GraphConv" else None
         for layer in self.layers:
-            h = self.act(layer(h, batch.edge_index))
+            if adj is not None:
+                # GraphConv with sum aggregation, as one sparse product: W_rel (A h) + b + W_root h.
+                rel, root = layer.lin_rel, layer.lin_root
+                out = torch.addmm(rel.bias, torch.sparse.mm(adj, h), rel.weight.t())
+                h = out.addmm_(h, root.weight.t()) if root.bias is None else out + root(h)
+            else:
+                h = layer(h, batch.edge_index)
+            h = fast_tanh(h) if self.inplace_tanh else self.act(h)
             if dropout > 0:
                 h = nn.functional.dropout(h, dropout, training=True)
-        return scatter(h, batch.batch, dim=0, dim_size=batch.num_graphs, reduce="mean")
+        return mean_readout(h, batch)
+
+
+def fast_tanh(h: torch.Tensor) -> torch.Tensor:
+    """``tanh(h)`` as ``2 sigmoid(2h) - 1`` (within 2e-7 of ``torch.tanh``; about 2x faster on CPU here).
+
+    Without autograd the result overwrites ``h``; with autograd it is computed out of place.
+    """
+    if torch.is_grad_enabled() and h.requires_grad:
+        return torch.sigmoid(h * 2) * 2 - 1
+    return torch.sigmoid_(h.mul_(2)).mul_(2).sub_(1)
+
+
+def sum_adjacency(batch: Any) -> torch.Tensor:
+    """The ``(N, N)`` sparse matrix ``A`` with ``A[t, s] = multiplicity of edge s -> t`` of a batch (cached on it).
+
+    ``A @ h`` is GraphConv's sum of the source nodes' features at every target node (PyG's
+    ``source_to_target`` flow), computed by one CSR product instead of a gather and a scatter.
+    """
+    cached = getattr(batch, "_sum_adjacency", None)
+    if cached is not None:
+        return cached
+    edge_index = batch.edge_index
+    n = int(batch.num_nodes)
+    target, source = edge_index[1], edge_index[0]
+    order = torch.argsort(target * n + source, stable=True)
+    counts = torch.bincount(target, minlength=n)
+    crow = torch.zeros(n + 1, dtype=torch.int64)
+    torch.cumsum(counts, 0, out=crow[1:])
+    values = torch.ones(edge_index.shape[1], dtype=torch.float32)
+    with warnings.catch_warnings():  # "sparse CSR support is in beta": the product used here is stable
+        warnings.simplefilter("ignore", UserWarning)
+        adj = torch.sparse_csr_tensor(crow, source[order], values, (n, n), check_invariants=False)
+    try:
+        batch._sum_adjacency = adj
+    except (AttributeError, TypeError):  # pragma: no cover - a batch type that refuses attributes
+        pass
+    return adj
+
+
+def mean_readout(h: torch.Tensor, batch: Any) -> torch.Tensor:
+    """Mean of the node vectors of every graph of the batch, ``(num_graphs, d)``."""
+    n_graphs = int(batch.num_graphs)
+    index = batch.batch
+    sums = torch.zeros(n_graphs, h.shape[1], dtype=h.dtype).index_add_(0, index, h)
+    counts = torch.bincount(index, minlength=n_graphs).clamp_(min=1).to(h.dtype)
+    return sums / counts.unsqueeze(1)

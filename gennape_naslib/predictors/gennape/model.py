@@ -30,7 +30,7 @@ from gennape_naslib.predictors.gennape.contrastive import (
     spectrum_of,
 )
 from gennape_naslib.predictors.gennape.data import collate
-from gennape_naslib.predictors.gennape.encoder import CGEncoder
+from gennape_naslib.predictors.gennape.encoder import INFER_BATCH, CGEncoder
 from gennape_naslib.predictors.gennape.heads import ClusterHeads, PairwiseHeads
 
 __all__ = ["CL_MEMBERS", "GENNAPENet", "memberships"]
@@ -191,7 +191,7 @@ class GENNAPENet(nn.Module):
 
     # ------------------------------------------------------------------ inference
     @torch.no_grad()
-    def embed(self, records: list[Any], batch_size: int = 2048) -> torch.Tensor:
+    def embed(self, records: list[Any], batch_size: int = INFER_BATCH) -> torch.Tensor:
         """Graph embeddings ``(n, hidden)`` in eval mode."""
         self.eval()
         return torch.cat(
