@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 
@@ -47,6 +48,7 @@ def metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
 
 
 def emit(out: Path, row: dict) -> None:
+    row = {**row, "load1": round(os.getloadavg()[0], 2)}
     print(json.dumps(row), flush=True)
     with out.open("a") as fh:
         fh.write(json.dumps(row) + "\n")
@@ -58,20 +60,30 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
     fam = search_spaces.get("nb201")
     for size in args.sizes:
         epochs = 40 if size <= 100 else args.epochs_large
+        cl_epochs = 10 if size <= 100 else args.cl_epochs_large
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             perm = np.random.default_rng(seed).permutation(len(archs))
             tr, rest = perm[:size], perm[size:]
             te = rest[: args.test_size] if args.test_size else rest
             xtr, xte = [archs[i] for i in tr], [archs[i] for i in te]
             models = {
-                "gennape": GENNAPEPredictor(epochs=epochs, cl_epochs=10 if size <= 100 else 5, random_state=seed),
+                "gennape": GENNAPEPredictor(epochs=epochs, cl_epochs=cl_epochs, random_state=seed),
                 "kgnn": KGNNPredictor(epochs=epochs, random_state=seed),
             }
             for name, model in models.items():
-                t0 = time.time()
+                if args.models and name not in args.models:
+                    continue
+                t0, c0 = time.time(), time.process_time()
                 model.fit(xtr, y[tr])
-                t1 = time.time()
-                pred = model.predict(xte)
+                t1, c1 = time.time(), time.process_time()
+                extra = {"fit_cpu_s": c1 - c0}
+                if name == "gennape":  # one pass: the ensemble is the weighted mean of the member rows
+                    rows = model.predict_members(xte)
+                    pred = model.weights_ @ rows
+                    for member, row in zip(model.members_, rows):
+                        extra[f"member_spearman:{member}"] = float(spearmanr(y[te], row).statistic)
+                else:
+                    pred = model.predict(xte)
                 t2 = time.time()
                 emit(
                     out,
@@ -81,9 +93,11 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
                         "size": size,
                         "seed": seed,
                         "epochs": epochs,
+                        "cl_epochs": cl_epochs,
                         "n_test": len(te),
                         "fit_s": t1 - t0,
                         "predict_s": t2 - t1,
+                        **extra,
                         **metrics(y[te], pred),
                     },
                 )
@@ -102,39 +116,50 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
 
 
 def ablation(args: argparse.Namespace, out: Path) -> None:
-    """CL / CL+FCM / CL+T / CL+FCM+T heads on one shared encoder (trained jointly on their four losses)."""
+    """CL / CL+FCM / CL+T / CL+FCM+T: four separately trained single-member models per seed
+    (``--ablation-mode shared``: the four heads on one encoder trained jointly on their summed losses)."""
     tb = data.load("nb201", dataset="cifar10")
     archs, y = tb.archs, tb.metric("test_acc_200ep")
     members = ("cl", "cl_fcm", "cl_t", "cl_fcm_t")
     for size in args.sizes:
+        epochs = 40 if size <= 100 else args.epochs_large
+        cl_epochs = 10 if size <= 100 else args.cl_epochs_large
         for seed in range(args.first_seed, args.first_seed + args.seeds):
             perm = np.random.default_rng(seed).permutation(len(archs))
             tr, rest = perm[:size], perm[size:]
             te = rest[: args.test_size] if args.test_size else rest
-            epochs = 40 if size <= 100 else args.epochs_large
-            model = GENNAPEPredictor(
-                members=members, epochs=epochs, cl_epochs=10 if size <= 100 else 5, random_state=seed
-            )
-            model.fit([archs[i] for i in tr], y[tr])
-            raw = model._raw(gdata.prepare([archs[i] for i in te])[0])
-            for name in model.members_:
-                emit(
-                    out,
-                    {
-                        "part": "ablation",
-                        "model": name,
-                        "size": size,
-                        "seed": seed,
-                        "epochs": epochs,
-                        "n_test": len(te),
-                        **metrics(y[te], raw[name][0]),
-                    },
-                )
+            xtr = [archs[i] for i in tr]
+            records = gdata.prepare([archs[i] for i in te])[0]
+            groups = [(m,) for m in members] if args.ablation_mode == "separate" else [members]
+            for group in groups:
+                t0, c0 = time.time(), time.process_time()
+                model = GENNAPEPredictor(members=group, epochs=epochs, cl_epochs=cl_epochs, random_state=seed)
+                model.fit(xtr, y[tr])
+                fit_s, fit_cpu = time.time() - t0, time.process_time() - c0
+                raw = model._raw(records)
+                for name in model.members_:
+                    emit(
+                        out,
+                        {
+                            "part": "ablation",
+                            "mode": args.ablation_mode,
+                            "model": name,
+                            "size": size,
+                            "seed": seed,
+                            "epochs": epochs,
+                            "cl_epochs": cl_epochs,
+                            "n_test": len(te),
+                            "fit_s": fit_s,
+                            "fit_cpu_s": fit_cpu,
+                            **metrics(y[te], raw[name][0]),
+                        },
+                    )
 
 
 def transfer(args: argparse.Namespace, out: Path) -> None:
-    model = GENNAPEPredictor.pretrained()
-    for fam_name, metric in TARGETS.items():
+    model = GENNAPEPredictor.pretrained() if args.model is None else GENNAPEPredictor.load(args.model)
+    for fam_name in args.families:
+        metric = TARGETS[fam_name]
         tb = data.load(fam_name)
         fam = search_spaces.get(fam_name)
         archs, y = tb.archs, tb.metric(metric).astype(float)
@@ -146,18 +171,23 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
             perm = np.random.default_rng(seed).permutation(len(archs))
             ft, te = perm[: args.shots], perm[args.shots :]
             xte = [archs[i] for i in te]
-            zero = model.predict(xte)
-            emit(
-                out,
-                {
-                    "part": "transfer",
-                    "family": fam_name,
-                    "model": "gennape-0shot",
-                    "seed": seed,
-                    "n_test": len(te),
-                    **metrics(y[te], zero),
-                },
-            )
+            rows = model.predict_members(xte)
+            model.zero_shot_weights = "agreement"
+            agree_w = model.member_weights(fam_name)
+            model.zero_shot_weights = "equal"
+            for label, w in (("gennape-0shot", model.weights_), ("gennape-0shot-agreement", agree_w)):
+                emit(
+                    out,
+                    {
+                        "part": "transfer",
+                        "family": fam_name,
+                        "model": label,
+                        "seed": seed,
+                        "n_test": len(te),
+                        "weights": np.round(w, 3).tolist(),
+                        **metrics(y[te], w @ rows),
+                    },
+                )
             for member, (score, _) in raw.items():
                 emit(
                     out,
@@ -182,9 +212,9 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
                         **metrics(y[te], np.array([fn(a) for a in xte], dtype=float)),
                     },
                 )
-            t0 = time.time()
+            t0, c0 = time.time(), time.process_time()
             tuned = model.finetune([archs[i] for i in ft], y[ft], epochs=args.ft_epochs)
-            t1 = time.time()
+            t1, c1 = time.time(), time.process_time()
             emit(
                 out,
                 {
@@ -194,6 +224,7 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
                     "seed": seed,
                     "n_test": len(te),
                     "finetune_s": t1 - t0,
+                    "finetune_cpu_s": c1 - c0,
                     "weights": tuned.weights_.round(3).tolist(),
                     **metrics(y[te], tuned.predict(xte)),
                 },
@@ -245,9 +276,24 @@ def speed(args: argparse.Namespace, out: Path) -> None:
                     "warm_archs_per_s": len(archs) / warm,
                 },
             )
-    t0 = time.time()
-    KGNNPredictor(epochs=1, random_state=0).fit(tb.archs[:1000], tb.metric("test_acc_200ep")[:1000])
-    emit(out, {"part": "speed", "model": "kgnn", "epoch_s_1000": time.time() - t0})
+    xs, ys = tb.archs[:1000], tb.metric("test_acc_200ep")[:1000]
+    gdata.prepare(xs)  # graphs cached: the epoch times below are training only
+    for name, est in (
+        ("kgnn", KGNNPredictor(epochs=1, random_state=0)),
+        ("gennape-6member", GENNAPEPredictor(epochs=1, cl_epochs=1, random_state=0)),
+    ):
+        t0, c0 = time.time(), time.process_time()
+        est.fit(xs, ys)
+        emit(
+            out,
+            {
+                "part": "speed",
+                "model": name,
+                "what": "fit with 1 epoch on 1,000 NB-201 graphs (GENNAPE: + 1 contrastive epoch, FCM, member stats)",
+                "epoch_s_1000": time.time() - t0,
+                "epoch_cpu_s_1000": time.process_time() - c0,
+            },
+        )
 
 
 def summarise(path: Path) -> None:
@@ -256,7 +302,8 @@ def summarise(path: Path) -> None:
     for r in rows:
         if r["part"] == "speed":
             continue
-        key = (r["part"], r.get("family", "nb201"), r.get("size", ""), r["model"])
+        model = r["model"] + (f" ({r.get('mode', 'shared')})" if r["part"] == "ablation" else "")
+        key = (r["part"], r.get("family", "nb201"), r.get("size", ""), model)
         groups.setdefault(key, []).append(r)
     print("| part | family | train size | model | seeds | Spearman | Kendall | NDCG@10 | MAE |")
     print("|---|---|---|---|---|---|---|---|---|")
@@ -281,8 +328,13 @@ def main() -> None:
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
     ap.add_argument("--test-size", type=int, default=2000, help="0 = all of the rest")
-    ap.add_argument("--epochs-large", type=int, default=15, help="epochs at train sizes above 100 (40 at 100)")
+    ap.add_argument("--epochs-large", type=int, default=40, help="epochs at train sizes above 100 (40 at 100)")
+    ap.add_argument("--cl-epochs-large", type=int, default=10, help="contrastive epochs above 100 (10 at 100)")
+    ap.add_argument("--models", nargs="*", default=None, help="in-space: only these of gennape, kgnn")
+    ap.add_argument("--ablation-mode", choices=["separate", "shared"], default="separate")
     ap.add_argument("--shots", type=int, default=50)
+    ap.add_argument("--model", type=Path, default=None, help="transfer: predictor file (default: the pretrained one)")
+    ap.add_argument("--families", nargs="+", default=list(TARGETS), help="transfer: target families")
     ap.add_argument("--ft-epochs", type=int, default=100)
     ap.add_argument("--n-speed", type=int, default=2000)
     ap.add_argument("--out", type=Path, default=Path("runs/bench_predictor.jsonl"))

@@ -13,6 +13,7 @@ from gennape_naslib.predictors.gennape import GENNAPEPredictor, KGNNPredictor
 from gennape_naslib.predictors.gennape.contrastive import contrastive_loss, laplacian_spectrum, spectral_weights
 from gennape_naslib.predictors.gennape.data import collate, prepare
 from gennape_naslib.predictors.gennape.encoder import GNN_LAYERS, CGEncoder, resolve_gnn_layer
+from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit, fcm_memberships
 from gennape_naslib.predictors.gennape.heads import ClusterHeads, PairwiseHeads
 from gennape_naslib.predictors.gennape.predictor import PRETRAINED
@@ -211,6 +212,45 @@ def test_full_ensemble_members_and_kendall_weights(nb201):
     assert np.allclose(tuned.weights_, expected)
     with pytest.raises(ValueError, match="members must be distinct names"):
         GENNAPEPredictor(members=("cl_t", "nope")).fit(archs[:5], y[:5])
+
+
+def test_agreement_weights_follow_member_reliability():
+    rng = np.random.default_rng(0)
+    t = rng.normal(size=600)
+    noise = [0.3, 0.7, 1.5]
+    scores = np.stack([t + s * rng.normal(size=600) for s in noise] + [rng.normal(size=600)])
+    w = agreement_weights(scores)
+    assert w.shape == (4,) and w.sum() == pytest.approx(1.0) and np.all(w >= 0)
+    assert w[0] > w[1] > w[2] > w[3] and w[3] < 0.05
+    # monotone rescaling changes nothing; flipping every member is undone by the anchor orientation
+    assert np.allclose(agreement_weights(np.exp(scores)), w)
+    assert np.allclose(agreement_weights(-scores), w)
+    # a member anti-correlated with the anchor gets no weight
+    anti = agreement_weights(np.concatenate([scores[:3], -scores[:1]]))
+    assert anti[3] == 0.0 and anti[0] > 0
+    assert np.allclose(agreement_weights(scores[:2]), 0.5)  # too few members: equal
+    assert np.allclose(agreement_weights(np.ones((3, 10))), 1 / 3)  # no signal: equal
+    with pytest.raises(ValueError, match="anchor 5"):
+        agreement_weights(scores, anchor=5)
+    with pytest.raises(ValueError, match="members, architectures"):
+        agreement_weights(t)
+
+
+def test_zero_shot_agreement_weights_in_predict(nb201):
+    archs, y = nb201
+    params = {**FAST, "members": ("cl_t", "pair", "flops"), "epochs": 1, "zero_shot_weights": "agreement"}
+    model = GENNAPEPredictor(**params).fit(archs[:40], y[:40])
+    assert np.allclose(model.weights_, 1 / 3)  # the stored zero-shot weights stay the paper's
+    w = model.member_weights("nb201")
+    assert w.shape == (3,) and w.sum() == pytest.approx(1.0) and np.all(w >= 0)
+    rows = model.predict_members(archs[40:60])
+    assert np.allclose(model.predict(archs[40:60]), w @ rows)
+    assert np.array_equal(model.member_weights(None), model.weights_)  # no family sample: equal weights
+    tuned = model.finetune(archs[60:76], y[60:76], epochs=1)
+    assert np.array_equal(tuned.member_weights("nb201"), tuned.weights_)  # Kendall weights after fine-tuning
+    model.set_params(zero_shot_weights="nope")
+    with pytest.raises(ValueError, match="zero_shot_weights"):
+        model.member_weights("nb201")
 
 
 def test_short_training_ranks_held_out_nb201(nb201):

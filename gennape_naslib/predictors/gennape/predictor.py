@@ -14,8 +14,12 @@ architectures drawn with ``family.sample`` under ``random_state``; the training 
 result is mapped back to accuracy with the reference mean and std of the first accuracy-regressing
 member. Weights are equal after :meth:`~GENNAPEPredictor.fit` (zero-shot) and
 ``softmax(tau_m / kt_temperature)`` of each member's Kendall tau on the fine-tuning samples after
-:meth:`~GENNAPEPredictor.finetune`. ``predict(X, return_std=True)`` returns the weighted spread of
-the members around the mean plus the membership-weighted spread of the FCM heads, in accuracy units.
+:meth:`~GENNAPEPredictor.finetune`. Option (not the paper's): ``zero_shot_weights="agreement"``
+replaces the equal weights of a predictor that has not been fine-tuned by label-free one-factor
+weights computed on the reference sample of the predicted family
+(:func:`~gennape_naslib.predictors.gennape.ensemble.agreement_weights`).
+``predict(X, return_std=True)`` returns the weighted spread of the members around the mean plus
+the membership-weighted spread of the FCM heads, in accuracy units.
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from scipy.stats import kendalltau
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
 from gennape_naslib.predictors.gennape._train import seeded, take, threads
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
+from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS, GENNAPENet
 from gennape_naslib.predictors.gennape.target import TargetTransform
@@ -80,6 +85,8 @@ class GENNAPEPredictor(Predictor):
         n_anchors: Training architectures the pairwise members compare against (16).
         kt_temperature: Temperature of the softmax over members' Kendall tau after fine-tuning (UNKNOWN; 0.1).
         reference_size: Family sample size for standardising member scores (256).
+        zero_shot_weights: ``"equal"`` (the paper) or ``"agreement"`` (label-free one-factor weights on
+            the family's reference sample; used until :meth:`finetune` sets Kendall-tau weights).
         num_threads: torch and BLAS threads (``None``: 1, usually fastest for small graphs).
         random_state: Seed of every random choice.
     """
@@ -117,6 +124,7 @@ class GENNAPEPredictor(Predictor):
         n_anchors: int = 16,
         kt_temperature: float = 0.1,
         reference_size: int = 256,
+        zero_shot_weights: str = "equal",
         num_threads: int | None = None,
         random_state: int | None = None,
     ) -> None:
@@ -149,6 +157,7 @@ class GENNAPEPredictor(Predictor):
         self.n_anchors = n_anchors
         self.kt_temperature = kt_temperature
         self.reference_size = reference_size
+        self.zero_shot_weights = zero_shot_weights
         self.num_threads = num_threads
         self.random_state = random_state
 
@@ -270,27 +279,55 @@ class GENNAPEPredictor(Predictor):
             sample = [adapter.sample(rng) for _ in range(int(self.reference_size))]
             records, _ = prepare(sample, adapter)
             with threads(self.num_threads):
-                cache[family] = self._stats(self._raw(records))
+                raw = self._raw(records)
+            cache[family] = self._stats(raw)
+            scores = np.stack([raw[m][0] for m in self.members_])
+            self.__dict__.setdefault("_agree_cache", {})[family] = agreement_weights(
+                scores, anchor=self.members_.index(self._acc_member() or self.members_[0])
+            )
         return cache[family]
 
+    def _acc_member(self) -> str | None:
+        return next((m for m in self.members_ if m not in ("flops", "pair", "pair_fcm")), None)
+
+    def member_weights(self, family: Any = None) -> np.ndarray:
+        """The member weights :meth:`predict` uses for ``family`` (order of ``members_``).
+
+        Kendall-tau weights after :meth:`finetune`; otherwise equal weights, or with
+        ``zero_shot_weights="agreement"`` the label-free weights of the family's reference sample.
+
+        Raises:
+            ValueError: If ``zero_shot_weights`` is not ``"equal"`` or ``"agreement"``.
+        """
+        check_is_fitted(self)
+        if self.zero_shot_weights not in ("equal", "agreement"):
+            raise ValueError(f"zero_shot_weights must be 'equal' or 'agreement', got {self.zero_shot_weights!r}")
+        if self.zero_shot_weights == "equal" or np.isfinite(self.member_tau_).any():
+            return self.weights_
+        name = getattr(family, "name", family)
+        if name is None or self.reference_size <= 0:
+            return self.weights_
+        self._reference(name)
+        return self.__dict__["_agree_cache"][name]
+
     # ------------------------------------------------------------------ predict
-    def _member_z(self, X: Any, family: Any) -> tuple[np.ndarray, np.ndarray, float, float]:
-        """Standardised member scores and spreads ``(M, n)`` plus the accuracy mapping ``(mu, sd)``."""
+    def _member_z(self, X: Any, family: Any) -> tuple[np.ndarray, np.ndarray, float, float, str | None]:
+        """Standardised member scores and spreads ``(M, n)``, the accuracy mapping ``(mu, sd)``, the family."""
         check_is_fitted(self)
         records, fam = prepare(X, family)
         with threads(self.num_threads):
             raw = self._raw(records)
         ref = self._reference(fam)
-        acc_member = next((m for m in self.members_ if m not in ("flops", "pair", "pair_fcm")), None)
+        acc_member = self._acc_member()
         mu, sd = ref[acc_member] if acc_member else (self.y_mean_, self.y_std_)
         z = np.stack([(raw[m][0] - ref[m][0]) / ref[m][1] for m in self.members_])
         zs = np.stack([raw[m][1] / ref[m][1] for m in self.members_])
-        return z, zs, mu, sd
+        return z, zs, mu, sd, fam
 
     def predict(self, X: Any, return_std: bool = False, family: Any = None) -> Any:
         """Predicted accuracies (units of the training ``y``); with ``return_std`` also a spread (module docstring)."""
-        z, zs, mu, sd = self._member_z(X, family)
-        w = self.weights_[:, None]
+        z, zs, mu, sd, fam = self._member_z(X, family)
+        w = self.member_weights(fam)[:, None]
         zc = (w * z).sum(0)
         mean = mu + sd * zc
         if not return_std:
@@ -300,8 +337,8 @@ class GENNAPEPredictor(Predictor):
 
     def predict_members(self, X: Any, family: Any = None) -> np.ndarray:
         """Each member's standardised score mapped to the accuracy scale, float64 ``(n_members, n)``
-        (rows in the order of ``members_``; their weighted mean is :meth:`predict`)."""
-        z, _, mu, sd = self._member_z(X, family)
+        (rows in the order of ``members_``; their mean weighted by :meth:`member_weights` is :meth:`predict`)."""
+        z, _, mu, sd, _ = self._member_z(X, family)
         return mu + sd * z
 
     # ------------------------------------------------------------------ fine-tuning
