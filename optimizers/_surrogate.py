@@ -7,16 +7,50 @@ different seeds, and returns a mean and a standard deviation per architecture.
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["ACQUISITION_FUNCTIONS", "Surrogate", "acquisition"]
+__all__ = ["ACQUISITION_FUNCTIONS", "FIT_MODES", "Surrogate", "acquisition", "fit_mode"]
 
 #: Acquisition function names (NASLib's spellings).
 ACQUISITION_FUNCTIONS = ("its", "ucb", "ei", "probability_improvement", "exploit_only")
+#: What the surrogate does with the evaluated architectures each round (``fit_predictor``):
+#: ``True`` refits from scratch, ``False`` uses the predictor as given, ``"finetune"`` fine-tunes a
+#: copy of the given (fitted) predictor with its ``finetune`` method.
+FIT_MODES = (True, False, "finetune")
+
+
+def fit_mode(value: Any, where: str = "fit_predictor") -> bool | str:
+    """``value`` checked as one of :data:`FIT_MODES` (YAML spellings ``true``/``false``/``finetune``).
+
+    Raises:
+        ValueError: Naming ``where`` and the choices.
+    """
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false", "finetune", "fine_tune", "fine-tune"):
+        text = value.strip().lower()
+        return text == "true" if text in ("true", "false") else "finetune"
+    raise ValueError(
+        f"{where} must be true (refit from scratch each round), false (use the predictor as given) or "
+        f"'finetune' (fine-tune a copy of a fitted predictor each round), got {value!r}"
+    )
+
+
+def _is_fitted_instance(spec: Any) -> bool:
+    return hasattr(spec, "predict") and callable(getattr(spec, "is_fitted", None)) and bool(spec.is_fitted())
+
+
+def _seeded_copy(predictor: Any, seed: int) -> Any:
+    """A deep copy of a fitted predictor whose ``random_state`` (if any) is ``seed``."""
+    member = copy.deepcopy(predictor)
+    if "random_state" in getattr(member, "get_params", dict)():
+        member.set_params(random_state=seed)
+    return member
 
 
 def _make_predictor(spec: Any, seed: int, kwargs: Mapping[str, Any]) -> Any:
@@ -51,8 +85,18 @@ class Surrogate:
             (combined with each member's own std when the predictor has one).
         predictor_kwargs: Extra keyword arguments for each member.
         seeds: One seed per member.
-        fit: Whether to (re)fit on the history; ``False`` for pretrained models and predictors with
-            ``needs_fit = False``.
+        fit: One of :data:`FIT_MODES`: ``True`` (re)fits every member from scratch on the history,
+            ``False`` uses the members as given (pretrained models; predictors with ``needs_fit =
+            False`` are never fitted), ``"finetune"`` replaces each member, every round, by
+            ``base.finetune(history)`` of its fitted starting point ``base`` (GENNAPE's setting: the
+            fine-tuned copy always starts from the pretrained weights, not from the previous round).
+        clone: With a predictor instance and ``num_ensemble == 1``: ``False`` uses the instance
+            itself. Fitted instances used with ``fit=False`` or ``"finetune"`` are deep-copied (with
+            a new ``random_state`` per member) rather than re-created unfitted.
+
+    Raises:
+        ValueError: For a bad ``num_ensemble``, too few seeds, an unknown ``fit`` mode, or
+            ``"finetune"`` with a predictor that is not fitted or has no ``finetune`` method.
     """
 
     def __init__(
@@ -69,23 +113,37 @@ class Surrogate:
             raise ValueError(f"num_ensemble must be >= 1, got {num_ensemble}")
         if len(seeds) < num_ensemble:
             raise ValueError(f"need {num_ensemble} seeds, got {len(seeds)}")
+        mode = fit_mode(fit, "fit")
         kwargs = dict(predictor_kwargs or {})
+        keep_state = mode is not True and _is_fitted_instance(predictor)
+        if mode == "finetune" and not (keep_state and callable(getattr(predictor, "finetune", None))):
+            raise ValueError(
+                "fit_predictor 'finetune' needs a fitted predictor instance with a finetune method "
+                f"(e.g. a loaded GENNAPE checkpoint), got {predictor!r}"
+            )
         if num_ensemble == 1 and not clone and not isinstance(predictor, str) and hasattr(predictor, "predict"):
             self.members = [predictor]
+        elif keep_state:
+            self.members = [_seeded_copy(predictor, int(seeds[i])) for i in range(num_ensemble)]
         else:
             self.members = [_make_predictor(predictor, int(seeds[i]), kwargs) for i in range(num_ensemble)]
         self.family = family
-        self.fit_enabled = bool(fit) and bool(getattr(self.members[0], "needs_fit", True))
+        self.mode: bool | str = mode
+        self.bases = list(self.members) if mode == "finetune" else []
+        self.fit_enabled = mode is not False and bool(getattr(self.members[0], "needs_fit", True))
         self.higher_is_better = bool(getattr(self.members[0], "higher_is_better", True))
-        self.fitted = not self.fit_enabled
+        self.fitted = not self.fit_enabled or mode == "finetune"
 
     def fit(self, archs: Sequence[Any], y: Sequence[float]) -> None:
-        """Fit every member on ``archs`` with targets ``y`` (no-op when fitting is disabled)."""
+        """Fit (or fine-tune copies of) every member on ``archs`` with targets ``y``; no-op when disabled."""
         if not self.fit_enabled:
             return
         y = np.asarray(y, dtype=np.float64)
-        for member in self.members:
-            member.fit(list(archs), y, family=self.family)
+        if self.mode == "finetune":
+            self.members = [base.finetune(list(archs), y, family=self.family) for base in self.bases]
+        else:
+            for member in self.members:
+                member.fit(list(archs), y, family=self.family)
         self.fitted = True
 
     def predict(self, archs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:

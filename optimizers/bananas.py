@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from gennape_naslib.optimizers._surrogate import ACQUISITION_FUNCTIONS, Surrogate, acquisition
+from gennape_naslib.optimizers._surrogate import ACQUISITION_FUNCTIONS, Surrogate, acquisition, fit_mode
 from gennape_naslib.optimizers.base import Optimizer, register_optimizer
 
 __all__ = ["Bananas", "CANDIDATE_GENERATORS"]
@@ -32,8 +32,11 @@ class Bananas(Optimizer):
             ``f(seed)``; see :class:`~gennape_naslib.optimizers._surrogate.Surrogate`.
         predictor_kwargs: Keyword arguments for the predictor.
         num_ensemble: Ensemble size (NASLib default 3); 1 uses the predictor's own std if it has one.
-        fit_predictor: Refit the surrogate on the history each round (``False`` keeps a pretrained
-            predictor as it is; predictors with ``needs_fit = False`` are never fitted).
+        fit_predictor: What happens to the surrogate each round: ``True`` refits it from scratch on
+            the history, ``False`` keeps a pretrained predictor as it is (predictors with
+            ``needs_fit = False`` are never fitted), ``"finetune"`` fine-tunes a copy of a fitted
+            predictor instance (e.g. ``GENNAPEPredictor.pretrained()``) on the history with its
+            ``finetune`` method, each round from the given weights.
         num_init: Random architectures before the first fit (NASLib default 10).
         k: Architectures queued per round (NASLib default 10).
         num_candidates: Candidates scored per round (NASLib default 100).
@@ -56,7 +59,7 @@ class Bananas(Optimizer):
         predictor: str | Any | Callable[[int], Any] = "gennape",
         predictor_kwargs: Mapping[str, Any] | None = None,
         num_ensemble: int = 3,
-        fit_predictor: bool = True,
+        fit_predictor: bool | str = True,
         num_init: int = 10,
         k: int = 10,
         num_candidates: int = 100,
@@ -90,7 +93,10 @@ class Bananas(Optimizer):
         self.predictor = predictor
         self.predictor_kwargs = dict(predictor_kwargs or {})
         self.num_ensemble = int(num_ensemble)
-        self.fit_predictor = bool(fit_predictor)
+        try:
+            self.fit_predictor = fit_mode(fit_predictor)
+        except ValueError as exc:
+            raise ValueError(f"{name}: {exc}") from None
         self.num_init = int(num_init)
         self.k = int(k)
         self.num_candidates = int(num_candidates)

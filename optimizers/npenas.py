@@ -38,7 +38,7 @@ class Npenas(Bananas):
         predictor: str | Any | Callable[[int], Any] = "gennape",
         predictor_kwargs: Mapping[str, Any] | None = None,
         num_ensemble: int = 1,
-        fit_predictor: bool = True,
+        fit_predictor: bool | str = True,
         num_init: int = 10,
         k: int = 10,
         num_candidates: int = 100,

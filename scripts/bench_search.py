@@ -5,6 +5,15 @@ can be resumed and inspected); this script only chooses the settings and aggrega
 
     python scripts/bench_search.py --out runs/bench_search --seeds 10 --budget 300 \
         --methods rs re bananas_cg_trees npenas_cg_trees mo_latency
+    python scripts/bench_search.py --out runs/bench_search_gennape --seeds 10 --budget 300 \
+        --methods bananas_gennape_pretrained bananas_gennape npenas_gennape
+
+Methods: ``rs``, ``re``, ``bananas_<predictor>`` / ``npenas_<predictor>`` with a registered predictor
+trained online (refit from scratch every round; ``gennape`` with the light :data:`ONLINE_GENNAPE`
+settings), ``bananas_gennape_pretrained`` (the shipped GENNAPE model as is, no refit),
+``bananas_gennape_finetune`` (the shipped model, a copy fine-tuned on the evaluated architectures each
+round for :data:`FINETUNE_EPOCHS` epochs), ``mo_latency``, ``mo_flops``. A run folder holding fewer
+trials than ``--budget`` is resumed and extended.
 
 Writes ``aggregate_b<budget>.json`` and plots (bands over seeds) into ``--out``.
 """
@@ -28,6 +37,12 @@ MO_OBJECTIVES = [(METRIC, True), ("edgegpu_latency", False)]
 MO_REFERENCE = [80.0, 12.0]
 FLOPS_OBJECTIVES = [(METRIC, True), ("flops", False)]
 FLOPS_REFERENCE = [80.0, 2.5e8]
+#: GENNAPE trained online from scratch every round, lightened for 2 shared CPU cores: the CL+FCM+T
+#: member and the FLOPs member (instead of the six-member ensemble), 10 supervised epochs (40),
+#: 2 contrastive epochs (10) on at most 256 graphs (1,024).
+ONLINE_GENNAPE = {"members": ["cl_fcm_t", "flops"], "epochs": 10, "cl_epochs": 2, "cl_max_graphs": 256}
+#: Fine-tuning epochs per round of ``bananas_gennape_finetune`` (the predictor's default is 100).
+FINETUNE_EPOCHS = 10
 
 
 def method_config(method: str, seed: int, budget: int) -> dict[str, Any]:
@@ -42,7 +57,16 @@ def method_config(method: str, seed: int, budget: int) -> dict[str, Any]:
     elif method.startswith(("bananas_", "npenas_")):
         optimizer, _, predictor = method.partition("_")
         base["optimizer"] = optimizer
+        predictor, _, mode = predictor.partition("_")
         search.update(predictor_type=predictor, num_init=10, k=10, num_candidates=100)
+        if mode and (predictor, mode) not in (("gennape", "pretrained"), ("gennape", "finetune")):
+            raise ValueError(f"unknown method {method!r}")
+        if mode:  # the shipped model (trained on all NB-201 labels), as is or fine-tuned each round
+            search.update(predictor_checkpoint="pretrained", fit_predictor=False)
+            if mode == "finetune":
+                search.update(fit_predictor="finetune", predictor_kwargs={"finetune_epochs": FINETUNE_EPOCHS})
+        elif predictor == "gennape":
+            search["predictor_kwargs"] = dict(ONLINE_GENNAPE)
         if predictor == "cg_trees":  # 20 trees instead of 100: the pure-Python forest dominates the run time
             search["predictor_kwargs"] = {"n_estimators": 20}
         if optimizer == "bananas":
@@ -83,7 +107,9 @@ def main() -> None:
             if args.aggregate_only:
                 continue
             folder = args.out / method / str(seed)
-            start = time.perf_counter()
+            if len(read_trials(folder)) >= args.budget:
+                continue
+            start, cpu = time.perf_counter(), time.process_time()
             result = run_search(
                 load_config(method_config(method, seed, args.budget)),
                 folder=folder,
@@ -91,7 +117,8 @@ def main() -> None:
             )
             best = result.optimizer.best()
             print(
-                f"{method} seed {seed}: best {best.metrics[METRIC]:.3f} in {time.perf_counter() - start:.1f}s",
+                f"{method} seed {seed}: best {best.metrics[METRIC]:.3f} in {time.perf_counter() - start:.1f}s "
+                f"(process CPU {time.process_time() - cpu:.1f}s)",
                 flush=True,
             )
     aggregate(args.out, args.methods, args.budget, optimum)

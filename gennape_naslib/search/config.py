@@ -21,11 +21,21 @@ NASLib names are mapped to ours (``nasbench201`` -> ``nb201``, ``ImageNet16-120`
 networks (``checkpoint_freq``, ``batch_size``, ...) are accepted and ignored; any other key is
 rejected with a message naming it. Our additions live in the same ``search:`` block (``metric``,
 ``objective``, ``objectives``, ``reference_point``, ``executor``, ``max_parallel``, ...).
+
+A saved or the shipped pretrained predictor is used with ``predictor_checkpoint``::
+
+    search:
+      predictor_checkpoint: pretrained   # GENNAPEPredictor.pretrained(), or a file written by Predictor.save
+      fit_predictor: false               # false: as is (default); finetune: fine-tune a copy on the
+                                         # evaluated architectures each round; true: refit from scratch
+      predictor_kwargs: {finetune_epochs: 10}   # hyperparameters set on the loaded predictor
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import hashlib
 import inspect
 import os
 from collections.abc import Mapping
@@ -39,6 +49,8 @@ __all__ = [
     "NASLIB_DATASETS",
     "NASLIB_SEARCH_SPACES",
     "SearchConfig",
+    "checkpoint_path",
+    "load_checkpoint",
     "load_config",
     "optimizer_kwargs",
 ]
@@ -123,7 +135,10 @@ _SEARCH_KEYS = {
     "max_parallel",
     "parallel_batch",
     "initial_archs",
+    "predictor_checkpoint",
 }
+#: ``search.predictor_checkpoint`` value that loads ``GENNAPEPredictor.pretrained()``.
+PRETRAINED = "pretrained"
 
 
 class ConfigError(ValueError):
@@ -184,8 +199,16 @@ class SearchConfig:
         return {k: v for k, v in dataclasses.asdict(self).items() if k not in ("source",)}
 
     def identity(self) -> dict[str, Any]:
-        """The settings that determine the trials (resuming with other values is refused)."""
-        search = {k: v for k, v in self.search.items() if k not in ("executor", "max_parallel")}
+        """The settings that determine the trials (resuming with other values is refused).
+
+        The budget (``epochs``) is not part of it: the trials of a budget are the first ones of a
+        larger budget, so a finished search can be extended by resuming it with more epochs. A
+        predictor checkpoint is identified by the SHA-256 of its file as well as by its name.
+        """
+        search = {k: v for k, v in self.search.items() if k not in ("executor", "max_parallel", "epochs")}
+        if "predictor_checkpoint" in search:
+            digest = hashlib.sha256(checkpoint_path(self).read_bytes()).hexdigest()
+            search["predictor_checkpoint_sha256"] = digest
         return {
             "search_space": self.search_space,
             "dataset": self.dataset,
@@ -265,6 +288,7 @@ def load_config(
     if "predictor_type" in search and "predictor" not in search:
         search["predictor"] = search["predictor_type"]
     search.pop("predictor_type", None)
+    _check_predictor_keys(search, optimizer, where)
     try:
         seed_value = int(doc.get("seed", 0) if seed is None else seed)
     except (TypeError, ValueError):
@@ -281,11 +305,128 @@ def load_config(
     )
 
 
+def _check_predictor_keys(search: dict[str, Any], optimizer: str, where: str) -> None:
+    """Validate ``fit_predictor`` and ``predictor_checkpoint`` (normalising ``fit_predictor``)."""
+    from gennape_naslib.optimizers._surrogate import fit_mode
+    from gennape_naslib.optimizers.base import _REGISTRY
+
+    if "fit_predictor" in search:
+        try:
+            search["fit_predictor"] = fit_mode(search["fit_predictor"], "search.fit_predictor")
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    checkpoint = search.get("predictor_checkpoint")
+    if checkpoint is None:
+        if search.get("fit_predictor") == "finetune" and isinstance(search.get("predictor", ""), str):
+            raise ConfigError(
+                f"{where}: search.fit_predictor 'finetune' fine-tunes a fitted predictor; "
+                "set search.predictor_checkpoint to 'pretrained' or to a saved predictor file"
+            )
+        return
+    if not isinstance(checkpoint, (str, os.PathLike)) or not str(checkpoint).strip():
+        raise ConfigError(
+            f"{where}: search.predictor_checkpoint must be '{PRETRAINED}' or the path of a saved predictor, "
+            f"got {checkpoint!r}"
+        )
+    uses_predictor = getattr(_REGISTRY.get(optimizer), "uses_predictor", False)
+    if not uses_predictor and search.get("objective") != "predictor":
+        raise ConfigError(
+            f"{where}: search.predictor_checkpoint is read by predictor-guided optimizers (bananas, npenas) "
+            f"and by objective: predictor; optimizer {optimizer!r} with objective "
+            f"{search.get('objective', 'tabular')!r} would ignore it"
+        )
+    if str(checkpoint) == PRETRAINED and str(search.get("predictor", "gennape")) != "gennape":
+        raise ConfigError(
+            f"{where}: search.predictor_checkpoint 'pretrained' is the shipped GENNAPE model, but "
+            f"search.predictor is {search['predictor']!r}; drop search.predictor or give a saved file of that predictor"
+        )
+    path = _resolve_checkpoint(str(checkpoint), where)
+    if path is None:
+        raise ConfigError(
+            f"{where}: search.predictor_checkpoint {str(checkpoint)!r}: no such file "
+            f"(looked in {Path.cwd()}{'' if where == '<dict>' else ' and beside the config file'})"
+        )
+
+
+def _resolve_checkpoint(value: str, where: str) -> Path | None:
+    """The file of a checkpoint value: the pretrained model, a path (absolute, from the working
+    directory, or from the config file's folder), or ``None`` when there is no such file."""
+    if value == PRETRAINED:
+        from gennape_naslib.predictors.gennape.predictor import PRETRAINED as PRETRAINED_FILE
+
+        return PRETRAINED_FILE
+    path = Path(value).expanduser()
+    if path.is_file():
+        return path.resolve()
+    if not path.is_absolute() and where != "<dict>":
+        beside = Path(where).resolve().parent / path
+        if beside.is_file():
+            return beside
+    return None
+
+
+def checkpoint_path(config: SearchConfig) -> Path:
+    """The predictor file named by ``search.predictor_checkpoint``.
+
+    Raises:
+        ConfigError: If the config has no checkpoint or its file does not exist (any more).
+    """
+    value = config.search.get("predictor_checkpoint")
+    if value is None:
+        raise ConfigError(f"{config.source}: search.predictor_checkpoint is not set")
+    path = _resolve_checkpoint(str(value), config.source)
+    if path is None or not path.is_file():
+        raise ConfigError(f"{config.source}: search.predictor_checkpoint {str(value)!r}: no such file")
+    return path
+
+
+_LOADED: dict[tuple[str, int, int], Any] = {}
+
+
+def load_checkpoint(config: SearchConfig) -> Any:
+    """A fresh copy of the predictor named by ``search.predictor_checkpoint``, with ``search.predictor_kwargs``
+    set on it as hyperparameters (e.g. ``finetune_epochs``, ``num_threads``).
+
+    Files are read once per process (keyed by path, size and modification time) and deep-copied,
+    so that runs never share a predictor.
+
+    Raises:
+        ConfigError: If the file cannot be loaded as a predictor, or a ``predictor_kwargs`` key is not
+            one of its hyperparameters.
+    """
+    from gennape_naslib.predictors.base import Predictor
+
+    path = checkpoint_path(config)
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_mtime_ns)
+    if key not in _LOADED:
+        try:
+            _LOADED.clear()
+            _LOADED[key] = Predictor.load(path)
+        except (OSError, ValueError, TypeError) as exc:
+            raise ConfigError(
+                f"{config.source}: search.predictor_checkpoint {str(path)!r} is not a predictor file ({exc})"
+            ) from None
+    predictor = copy.deepcopy(_LOADED[key])
+    wanted = config.search.get("predictor")
+    if isinstance(wanted, str) and getattr(predictor, "name", wanted) != wanted:
+        raise ConfigError(
+            f"{config.source}: search.predictor_checkpoint {str(path)!r} holds a {getattr(predictor, 'name', '?')!r} "
+            f"predictor, but search.predictor is {wanted!r}"
+        )
+    try:
+        predictor.set_params(**dict(config.search.get("predictor_kwargs") or {}))
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(f"{config.source}: search.predictor_kwargs: {exc}") from None
+    return predictor
+
+
 def optimizer_kwargs(config: SearchConfig) -> dict[str, Any]:
     """Keyword arguments for the configured optimizer: the ``search:`` keys its constructor accepts.
 
     NASLib configs carry every optimizer's keys; the ones the chosen optimizer does not take are
-    left out (as NASLib does).
+    left out (as NASLib does). With ``search.predictor_checkpoint`` the loaded predictor is passed
+    as ``predictor`` (see :func:`load_checkpoint`) and ``fit_predictor`` defaults to ``False``.
     """
     from gennape_naslib.optimizers.base import _REGISTRY, resolve_optimizer_name
 
@@ -299,4 +440,8 @@ def optimizer_kwargs(config: SearchConfig) -> dict[str, Any]:
     kwargs["random_state"] = config.seed
     if "metric" in accepted and "objectives" not in config.search:
         kwargs["metric"] = config.metric
+    if "predictor_checkpoint" in config.search and "predictor" in accepted:
+        kwargs["predictor"] = load_checkpoint(config)
+        kwargs.pop("predictor_kwargs", None)  # already set on the loaded predictor
+        kwargs.setdefault("fit_predictor", False)
     return kwargs

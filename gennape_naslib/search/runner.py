@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gennape_naslib.search.config import SearchConfig, load_config, optimizer_kwargs
+from gennape_naslib.search.config import SearchConfig, load_checkpoint, load_config, optimizer_kwargs
 from gennape_naslib.search.objectives import FunctionObjective, Objective, PredictorObjective, TabularObjective
 
 __all__ = ["SearchResult", "build_objective", "read_trials", "run_search"]
@@ -74,7 +74,7 @@ def build_objective(config: SearchConfig, table: Any = None) -> Objective:
         if "evaluate" in search:
             raise ValueError("search.evaluate is only used with objective: function")
         return PredictorObjective(
-            search.get("predictor", "flops"),
+            load_checkpoint(config) if "predictor_checkpoint" in search else search.get("predictor", "flops"),
             config.search_space,
             metric=config.metric,
             extra_metrics=extra,
@@ -159,6 +159,17 @@ def _prepare_folder(folder: Path, config: SearchConfig, objective: Objective, re
                 f"{folder} holds a search with other settings ({old.get('identity')}); "
                 f"resuming with {config.identity()} would mix two searches"
             )
+        budget = old.get("config", {}).get("search", {}).get("epochs")
+        if budget != config.search.get("epochs"):  # an extended (or shortened) budget: record it
+            old.setdefault("budget_changes", []).append(
+                {
+                    "from": budget,
+                    "to": config.search.get("epochs"),
+                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+            )
+            old["config"] = config.to_dict()
+            _write_json(meta_path, old)
         return
     folder.mkdir(parents=True, exist_ok=True)
     meta = {
