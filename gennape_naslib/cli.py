@@ -10,6 +10,8 @@
     gennape cg info G.json|GRAPHS.npz [--index I]
     gennape family list | gennape family info F
     gennape data list | gennape data info NAME | gennape data import FORMAT PATH --name NAME
+    gennape train [--config FILE] [--model M | --checkpoint PATH] --train F[+F] [--test F#N[+F#N]] [--out DIR]
+    gennape predict --model PATH|pretrained --family F --arch JSON | --file archs.jsonl
     gennape demo [--out DIR]
 
 Exit codes: 0 success; 1 the work failed (a drawing engine failed, an optional dependency is
@@ -351,6 +353,9 @@ def build_parser() -> argparse.ArgumentParser:
     from gennape_naslib._cli_bench import add_bench_commands
 
     add_bench_commands(commands)
+    from gennape_naslib._cli_predict import add_predict_commands
+
+    add_predict_commands(commands)
 
     demo = commands.add_parser(
         "demo",
@@ -410,6 +415,8 @@ def _run(args: argparse.Namespace) -> int:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            # torch-geometric scripts a few modules at import time; the deprecation is theirs, not the user's
+            warnings.filterwarnings("ignore", message=r"`torch\.jit\.script` is deprecated")
             warnings.showwarning = _show_warning
             return int(args.handler(args))
     except (CLIError, FileNotFoundError, ValueError) as exc:
