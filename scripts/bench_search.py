@@ -13,7 +13,10 @@ trained online (refit from scratch every round; ``gennape`` with the light :data
 settings), ``bananas_gennape_pretrained`` (the shipped GENNAPE model as is, no refit),
 ``bananas_gennape_finetune`` (the shipped model, a copy fine-tuned on the evaluated architectures each
 round for :data:`FINETUNE_EPOCHS` epochs), ``mo_latency``, ``mo_flops``. A run folder holding fewer
-trials than ``--budget`` is resumed and extended.
+trials than ``--budget`` is resumed and extended; with ``--skip-solved`` only runs that have not found
+the optimum yet are extended. When aggregating, a run shorter than the budget that has already found
+the optimum is counted with the optimum for the rest of the budget (its best-so-far cannot change);
+``aggregate_b<budget>.json`` says how many runs were counted so (``stopped_at_optimum``).
 
 Writes ``aggregate_b<budget>.json`` and plots (bands over seeds) into ``--out``.
 """
@@ -57,10 +60,12 @@ def method_config(method: str, seed: int, budget: int) -> dict[str, Any]:
     elif method.startswith(("bananas_", "npenas_")):
         optimizer, _, predictor = method.partition("_")
         base["optimizer"] = optimizer
-        predictor, _, mode = predictor.partition("_")
+        mode = ""
+        if predictor.endswith(("_pretrained", "_finetune")):
+            predictor, _, mode = predictor.rpartition("_")
+            if predictor != "gennape":
+                raise ValueError(f"unknown method {method!r}: only the GENNAPE model is shipped pretrained")
         search.update(predictor_type=predictor, num_init=10, k=10, num_candidates=100)
-        if mode and (predictor, mode) not in (("gennape", "pretrained"), ("gennape", "finetune")):
-            raise ValueError(f"unknown method {method!r}")
         if mode:  # the shipped model (trained on all NB-201 labels), as is or fine-tuned each round
             search.update(predictor_checkpoint="pretrained", fit_predictor=False)
             if mode == "finetune":
@@ -98,6 +103,9 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--methods", nargs="+", default=["rs", "re"])
     parser.add_argument("--aggregate-only", action="store_true")
+    parser.add_argument(
+        "--skip-solved", action="store_true", help="do not extend runs that have already found the optimum"
+    )
     args = parser.parse_args()
     objective = TabularObjective("nb201", dataset="cifar10")
     with_flops = TabularObjective("nb201", dataset="cifar10", extra_metrics=["flops"])
@@ -107,7 +115,10 @@ def main() -> None:
             if args.aggregate_only:
                 continue
             folder = args.out / method / str(seed)
-            if len(read_trials(folder)) >= args.budget:
+            done = read_trials(folder)
+            if len(done) >= args.budget:
+                continue
+            if args.skip_solved and any(np.isclose(t["objectives"].get(METRIC, np.nan), optimum) for t in done):
                 continue
             start, cpu = time.perf_counter(), time.process_time()
             result = run_search(
@@ -122,6 +133,11 @@ def main() -> None:
                 flush=True,
             )
     aggregate(args.out, args.methods, args.budget, optimum)
+
+
+def _padded(best: np.ndarray, budget: int) -> np.ndarray:
+    """A best-so-far curve continued with its last value up to ``budget`` evaluations."""
+    return np.concatenate([best, np.full(budget - len(best), best[-1])]) if len(best) < budget else best
 
 
 def _hv_summary(hv: np.ndarray, budget: int) -> dict[int, dict[str, float]]:
@@ -151,15 +167,19 @@ def aggregate(out: Path, methods: list[str], budget: int, optimum: float) -> Non
     curves, hv_curves, doc = {}, {}, {"optimum": optimum, "metric": METRIC, "budget": budget, "methods": {}}
     for method in methods:
         runs = [read_trials(p) for p in sorted((out / method).glob("*")) if (p / "trials.jsonl").is_file()]
-        runs = [r for r in runs if len(r) >= budget]
+        solved = [any(np.isclose(t["objectives"].get(METRIC, np.nan), optimum) for t in r) for r in runs]
+        stopped = sum(1 for r, s in zip(runs, solved) if s and len(r) < budget)
+        runs = [r for r, s in zip(runs, solved) if len(r) >= budget or s]
         if not runs:
             continue
-        best = np.stack([best_so_far(sorted(r, key=lambda t: t["trial"])[:budget], METRIC) for r in runs])
+        best = np.stack(
+            [_padded(best_so_far(sorted(r, key=lambda t: t["trial"])[:budget], METRIC), budget) for r in runs]
+        )
         curves[method] = best
         reach = [
             int(np.flatnonzero(np.isclose(b, optimum))[0]) + 1 if np.isclose(b, optimum).any() else None for b in best
         ]
-        entry: dict[str, Any] = {"seeds": len(runs), "budgets": {}}
+        entry: dict[str, Any] = {"seeds": len(runs), "stopped_at_optimum": stopped, "budgets": {}}
         for b in (50, 100, 150, 200, 300):
             if b <= budget:
                 col = best[:, b - 1]
