@@ -11,7 +11,9 @@ This is what ``gennape train`` and ``scripts/run_cg_kgnn_predictor.py`` run:
 
 Family tokens name a packaged or imported table (``gennape data list``) or a family whose table has the
 same name; ``nb201c10`` / ``nb201c100`` / ``nb201in16`` select NB-201's CIFAR-10 / CIFAR-100 /
-ImageNet16-120 columns as in GENNAPE. The metric is the table's accuracy column unless given.
+ImageNet16-120 columns as in GENNAPE. The metric is the table's accuracy column unless given; accuracy
+columns stored as fractions are converted to percent, so that every family has the same units (a model
+trained on one family is fine-tuned on another on the same scale).
 """
 
 from __future__ import annotations
@@ -84,6 +86,8 @@ def load_family_data(token: str, metric: str | None = None, dataset: str | None 
     keep = np.flatnonzero(np.isfinite(y))
     if keep.size == 0:
         raise ValueError(f"family {token!r}: no architecture has a {metric!r} value")
+    if metric in DEFAULT_TARGETS and np.nanmax(np.abs(y)) <= 1.0:
+        y = y * 100.0  # accuracy columns stored as fractions (e.g. OFA top-1): one unit, percent, for every family
     archs = table.archs
     return FamilyData(token, search_spaces.get(table.family), [archs[i] for i in keep], y[keep], metric)
 

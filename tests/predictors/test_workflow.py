@@ -34,6 +34,8 @@ def test_load_family_data_names_the_problem():
     assert fam.metric == "val_acc" and len(fam.archs) == len(fam.y) == 292
     nb201 = load_family_data("nb201c100")
     assert nb201.metric == "test_acc_200ep" and nb201.y.max() < 80  # CIFAR-100 accuracies
+    mbv3 = load_family_data("ofa_mbv3")  # top-1 stored as fractions, returned in percent like the others
+    assert mbv3.metric == "top1_acc" and 60 < mbv3.y.min() < mbv3.y.max() < 80
     with pytest.raises(ValueError, match="'hiaml'.*no table"):
         load_family_data("hiaml")
     with pytest.raises(ValueError, match="metric 'top1' is not a column"):
