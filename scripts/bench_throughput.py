@@ -1,0 +1,67 @@
+"""Prediction throughput on NB-201: architectures per second, CG construction and features included.
+
+Cold: the per-architecture graph cache is cleared before each timing (every CG is built); warm: the
+graphs are cached. Models: the shipped pretrained GENNAPE (6-member ensemble) and a fast configuration,
+a model with ``members=("cl_fcm_t",)`` (one encoder, one head; trained for one quick epoch, since the
+rate does not depend on training). ``n_jobs`` 1 is one process with one torch thread; ``n_jobs`` 2 uses
+:func:`gennape_naslib.predictors.parallel.predict_parallel` (one forked process per core). Prints a
+Markdown table with wall-clock rates and the load average, since the machine may be shared.
+
+Usage: ``python scripts/bench_throughput.py [--n 4000] [--repeats 2]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import numpy as np
+import torch
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=4000, help="architectures per timing (default 4000)")
+    ap.add_argument("--repeats", type=int, default=2, help="timings per setting; the best is reported")
+    ap.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    from gennape_naslib import data, search_spaces
+    from gennape_naslib.predictors.gennape import GENNAPEPredictor
+    from gennape_naslib.predictors.gennape import data as gdata
+    from gennape_naslib.predictors.parallel import predict_parallel
+
+    archs = data.load("nb201", dataset="cifar10").archs
+    sample = [archs[i] for i in np.random.default_rng(0).permutation(len(archs))[: args.n]]
+    family = search_spaces.get("nb201")
+    full = GENNAPEPredictor.pretrained()
+    table = data.load("nb201", dataset="cifar10")
+    y = table.metric("test_acc_200ep")
+    # throughput does not depend on how well a model is trained: one quick epoch on 200 cells
+    fast = GENNAPEPredictor(members=("cl_fcm_t",), epochs=1, cl_epochs=1, random_state=0)
+    fast.fit(archs[:200], y[:200], family=family)
+    models = {"6-member ensemble": full, "fast (cl_fcm_t)": fast}
+    print(f"| model | n_jobs | cold arch/s | warm arch/s | load avg |  (n = {args.n})")
+    print("|---|---|---|---|---|")
+    for name, model in models.items():
+        model.predict(sample[:8], family=family)
+        for jobs in args.jobs:
+            rates = {}
+            for mode in ("cold", "warm"):
+                best = 0.0
+                for _ in range(args.repeats):
+                    if mode == "cold":
+                        gdata.clear_cache()
+                    else:
+                        gdata.prepare(sample, family)
+                    t0 = time.perf_counter()
+                    predict_parallel(model, sample, n_jobs=jobs, family=family)
+                    best = max(best, len(sample) / (time.perf_counter() - t0))
+                rates[mode] = best
+            load = os.getloadavg()[0]
+            print(f"| {name} | {jobs} | {rates['cold']:.0f} | {rates['warm']:.0f} | {load:.1f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
