@@ -48,7 +48,15 @@ def _methods(args: argparse.Namespace) -> list[Any]:
     unknown = sorted(set(params) - set(names))
     if unknown:
         raise _cli_error(f"--params names {unknown[0]!r}, which is not among --methods {names}")
-    return [MethodSpec(n, params.get(n, {})) for n in names]
+    loads: dict[str, str] = {}
+    for item in getattr(args, "load", None) or []:
+        name, sep, source = item.partition("=")
+        if not sep or not source:
+            raise _cli_error(f"--load {item!r}: expected NAME=pretrained or NAME=PATH")
+        if name not in names:
+            raise _cli_error(f"--load names {name!r}, which is not among --methods {names}")
+        loads[name] = source
+    return [MethodSpec(n, params.get(n, {}), load=loads.get(n, "")) for n in names]
 
 
 def _seeds(args: argparse.Namespace, default: list[int]) -> list[int]:
@@ -114,6 +122,8 @@ def _config(args: argparse.Namespace) -> Any:
             seeds=_seeds(args, [0, 1, 2]),
             train_limit=args.train_limit,
             test_size=args.test_size,
+            fixed_test=args.fixed_test,
+            proxy_seed=args.proxy_seed,
         )
     else:
         published = None if args.published in (None, "all") else _names(args.published)
@@ -231,6 +241,20 @@ def add_bench_commands(commands: Any) -> None:
     tra.add_argument("--shots", type=_int_list, metavar="K,K,...", help="fine-tune sample counts (default 0,50)")
     tra.add_argument("--train-limit", type=int, metavar="N", help="random rows per training table (default all)")
     tra.add_argument("--test-size", type=int, metavar="N", help="test rows per test table (default all remaining)")
+    tra.add_argument(
+        "--fixed-test",
+        action="store_true",
+        help="one test set of --test-size rows per table for every seed (proxies are then computed once)",
+    )
+    tra.add_argument(
+        "--proxy-seed", type=int, metavar="S", help="seed of the zero-cost proxies at every seed (default: the seed)"
+    )
+    tra.add_argument(
+        "--load",
+        action="append",
+        metavar="NAME=pretrained|PATH",
+        help="use a trained model for a method instead of fitting it, e.g. gennape=pretrained (repeatable)",
+    )
     _common(tra, "0,1,2")
     tra.set_defaults(handler=_cmd_bench, naslib_errors=False)
 

@@ -69,3 +69,24 @@ def test_bench_transfer(tmp_path, capsys) -> None:
     rows = RunFolder(out).read_results()
     assert {(r["test_family"], r["shots"]) for r in rows} == {("nb101", 0), ("nb101", 10), ("nb301", 0), ("nb301", 10)}
     assert "nb301 10-shot" in (out / "summary.md").read_text()
+
+
+def test_bench_transfer_fixed_test_proxy_seed_and_load(tmp_path, capsys) -> None:
+    out = tmp_path / "fixed"
+    args = ["bench", "transfer", "--train", "nb201_zc/cifar10", "--test", "nb101", "--methods", "flops"]
+    args += ["--fixed-test", "--proxy-seed", "0", "--test-size", "20", "--shots", "0,5", "--seeds", "0,1"]
+    args += ["--executor", "serial", "--no-progress"]
+    assert main([*args, "--out", str(out), "--save-config", str(tmp_path / "config.yaml")]) == 0
+    config = load_config(tmp_path / "config.yaml")
+    assert config.fixed_test and config.proxy_seed == 0 and config.test_size == 20
+    rows = RunFolder(out).read_results()
+    assert {r["n_test"] for r in rows} == {20} and len(
+        {r["spearman"] for r in rows}
+    ) == 1  # one test set for both seeds
+    capsys.readouterr()
+    for load, message in [
+        ("gennape=pretrained", "--load names 'gennape', which is not among --methods ['flops']"),
+        ("flops", "--load 'flops': expected NAME=pretrained or NAME=PATH"),
+    ]:
+        assert main([*args, "--out", str(tmp_path / "bad"), "--load", load]) == 2
+        assert message in capsys.readouterr().err

@@ -88,11 +88,15 @@ class MethodSpec:
         name: Registry name (``gennape_naslib.predictors.list_predictors()``).
         params: Constructor keyword arguments (``random_state`` is set per seed when the predictor has it).
         label: Name in results and plots (default: ``name``).
+        load: Use a trained model instead of fitting one (transfer protocol): ``"pretrained"`` for the
+            predictor class's shipped model (``GENNAPEPredictor.pretrained()``), else the path of a file
+            written by ``Predictor.save``. ``params`` are then set on the loaded model.
     """
 
     name: str
     params: dict[str, Any] = field(default_factory=dict)
     label: str = ""
+    load: str = ""
 
     @property
     def key(self) -> str:
@@ -104,7 +108,7 @@ class MethodSpec:
         if isinstance(doc, str):
             return cls(doc)
         out = _strict(cls, doc, where)
-        return cls(out["name"], dict(out.get("params") or {}), out.get("label", ""))
+        return cls(out["name"], dict(out.get("params") or {}), out.get("label", ""), str(out.get("load") or ""))
 
 
 @dataclass
@@ -198,6 +202,11 @@ class TransferBenchConfig(BenchConfig):
         seeds: One repetition per seed.
         train_limit: Rows per training table (``None``: all).
         test_size: Test rows per test table (``None``: all remaining).
+        fixed_test: Use one seed-independent random sample of ``test_size`` rows per test table as
+            the test set at every seed (fine-tune samples are then drawn per seed from the other rows),
+            so expensive zero-cost proxies are computed once per architecture.
+        proxy_seed: Seed of the zero-cost proxies (initial weights, images) at every seed
+            (``None``: the cell's seed). With ``fixed_test`` the proxies' scores are computed once.
     """
 
     protocol: ClassVar[str] = "transfer"
@@ -208,9 +217,15 @@ class TransferBenchConfig(BenchConfig):
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
     train_limit: int | None = None
     test_size: int | None = None
+    fixed_test: bool = False
+    proxy_seed: int | None = None
 
     def validate(self) -> None:
         super().validate()
+        if self.fixed_test and self.test_size is None:
+            raise ValueError("transfer config: fixed_test needs a test_size")
+        if self.test_size is not None and self.test_size < 2:
+            raise ValueError(f"transfer config: test_size must be at least 2, got {self.test_size}")
         if not self.train or not self.test:
             raise ValueError("transfer config: needs at least one train and one test table")
         if not self.shots or min(self.shots) < 0:

@@ -73,9 +73,40 @@ def _make_predictor(method: MethodSpec, seed: int) -> Any:
     from gennape_naslib.predictors import get_predictor
 
     predictor = get_predictor(method.name, **method.params)
+    if method.load:
+        predictor = _load_predictor(type(predictor), method)
     if "random_state" in predictor.get_params() and "random_state" not in method.params:
         predictor.set_params(random_state=int(seed))
     return predictor
+
+
+def _load_predictor(cls: type, method: MethodSpec) -> Any:
+    """The trained model a method names with ``load`` (``"pretrained"`` or a file), with its params set."""
+    if method.load == "pretrained":
+        if not hasattr(cls, "pretrained"):
+            raise ValueError(f"method {method.key!r}: predictor {method.name!r} has no shipped pretrained model")
+        model = cls.pretrained()
+    else:
+        if not Path(method.load).is_file():
+            raise ValueError(f"method {method.key!r}: load={method.load!r} is not a file")
+        model = cls.load(method.load)
+    if method.params:
+        model.set_params(**method.params)
+    return model
+
+
+def _loaded_source(method: MethodSpec) -> str:
+    """``pretrained:<sha256 prefix>`` of the model file a method loads (which model produced a row)."""
+    import hashlib
+
+    path = Path(method.load)
+    if method.load == "pretrained":
+        from gennape_naslib.predictors import get_predictor
+
+        module = __import__(type(get_predictor(method.name)).__module__, fromlist=["PRETRAINED"])
+        path = Path(getattr(module, "PRETRAINED", ""))
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:12] if path.is_file() else "?"
+    return f"loaded:{digest}"
 
 
 def _predict(predictor: Any, archs: list[Any], family: str) -> tuple[np.ndarray, float]:
@@ -148,54 +179,91 @@ def predictor_cell(task: dict[str, Any]) -> dict[str, Any]:
     return {"rows": [row], "predictions": [prediction]}
 
 
+def _transfer_model(method: MethodSpec, seed: int, config: TransferBenchConfig) -> Any:
+    model = _make_predictor(method, seed)
+    if not type(model).needs_fit and config.proxy_seed is not None and "random_state" in model.get_params():
+        model.set_params(random_state=int(config.proxy_seed))
+    return model
+
+
+def _cached_scores(cache: Any, model: Any, table: str, rows: np.ndarray) -> tuple[np.ndarray, float] | None:
+    """A proxy's scores from the run's cache, oriented "higher = better" like :func:`_predict`."""
+    from gennape_naslib.evaluation.proxy_cache import proxy_identity
+
+    ident = proxy_identity(model)
+    if cache is None or ident is None:
+        return None
+    found = cache.lookup(table, rows, *ident)
+    if found is None:
+        return None
+    scores, seconds = found
+    return (scores if type(model).higher_is_better else -scores), seconds
+
+
 def transfer_cell(task: dict[str, Any]) -> dict[str, Any]:
     """One method and seed of GENNAPE's transfer protocol (runs in a worker)."""
     config = config_from_dict(task["config"])
     assert isinstance(config, TransferBenchConfig)
     method, seed = MethodSpec.from_dict(task["method"]), int(task["seed"])
-    parts, labels = [], []
-    for spec in config.train:
-        loaded = load_table(spec)
-        rows = train_rows(loaded, seed, config.train_limit)
-        parts.append((loaded.archs(rows), loaded.family))
-        labels.append(to_fraction(loaded.labels[rows], loaded.units))
-    x_train, train_family = _merge(parts)
-    y_train = np.concatenate(labels)
-    base_model = _make_predictor(method, seed)
-    start = time.perf_counter()
-    base_model.fit(x_train, y_train, family=train_family)
-    fit_time = time.perf_counter() - start
+    base_model = _transfer_model(method, seed, config)
     fits = type(base_model).needs_fit
+    parts: list[tuple[list[Any], str]] = []
+    y_train, fit_time, n_train = np.zeros(0), 0.0, 0
+    if fits and not method.load:
+        labels = []
+        for spec in config.train:
+            loaded = load_table(spec)
+            rows = train_rows(loaded, seed, config.train_limit)
+            parts.append((loaded.archs(rows), loaded.family))
+            labels.append(to_fraction(loaded.labels[rows], loaded.units))
+        x_train, train_family = _merge(parts)
+        y_train = np.concatenate(labels)
+        start = time.perf_counter()
+        base_model.fit(x_train, y_train, family=train_family)
+        fit_time, n_train = time.perf_counter() - start, int(y_train.size)
+    source = _loaded_source(method) if method.load else "fit" if fits else "zero-cost"
+    cache = None
+    if task.get("proxy_cache"):
+        from gennape_naslib.evaluation.proxy_cache import ProxyScores
+
+        cache = ProxyScores(task["proxy_cache"])
     train_names = "+".join(s.name for s in config.train)
     rows, predictions = [], []
     for spec in config.test:
         loaded = load_table(spec)
-        ft_rows, test_rows = transfer_split(loaded, seed, max(config.shots), config.test_size)
+        ft_rows, test_rows = transfer_split(loaded, seed, max(config.shots), config.test_size, config.fixed_test)
         y = to_fraction(loaded.labels[test_rows], loaded.units)
         test_archs = loaded.archs(test_rows)
+        fixed_scores = None if fits else _cached_scores(cache, base_model, loaded.spec.name, test_rows)
         for shots in sorted(config.shots):
             model, tune_time = base_model, 0.0
+            if not fits and fixed_scores is None:
+                fixed_scores = _predict(base_model, test_archs, loaded.family)  # the same for every shot count
             if shots and fits:
                 ft = ft_rows[:shots]
                 x_ft, y_ft = loaded.archs(ft), to_fraction(loaded.labels[ft], loaded.units)
                 start = time.perf_counter()
                 if hasattr(base_model, "finetune"):
                     model = copy.deepcopy(base_model).finetune(x_ft, y_ft, family=loaded.family)
+                elif method.load:
+                    raise ValueError(f"method {method.key!r}: a loaded model needs a finetune method for k-shot")
                 else:
                     model = _make_predictor(method, seed)
                     x_all, family = _merge([*parts, (x_ft, loaded.family)])
                     model.fit(x_all, np.concatenate([y_train, y_ft]), family=family)
                 tune_time = time.perf_counter() - start
-            scores, query_time = _predict(model, test_archs, loaded.family)
+            scores, query_time = (
+                fixed_scores if fixed_scores is not None else _predict(model, test_archs, loaded.family)
+            )
             base = {
                 "protocol": "transfer",
                 "method": method.key,
-                "source": "fit" if fits else "zero-cost",
-                "train_families": train_names,
+                "source": source,
+                "train_families": "(pretrained)" if method.load else train_names,
                 "test_family": spec.name,
                 "shots": shots,
                 "seed": seed,
-                "n_train": int(y_train.size) + (shots if fits else 0),
+                "n_train": None if method.load else n_train + (shots if fits else 0),
                 "fit_time": fit_time + tune_time,
                 "query_time": query_time,
             }
@@ -298,10 +366,10 @@ def plan_cells(config: BenchConfig) -> list[tuple[str, dict[str, Any]]]:
         for spec in config.train:
             load_table(spec)
         for spec in config.test:
-            transfer_split(load_table(spec), config.seeds[0], max(config.shots), config.test_size)
+            transfer_split(load_table(spec), config.seeds[0], max(config.shots), config.test_size, config.fixed_test)
         for method in config.methods:
             _needs_fit(method)  # resolves the name early
-            m = {"name": method.name, "params": method.params, "label": method.label}
+            m = {"name": method.name, "params": method.params, "label": method.label, "load": method.load}
             for seed in config.seeds:
                 cells.append((f"{method.key}|seed={seed}", {"config": doc, "method": m, "seed": seed}))
     elif isinstance(config, ProxyBenchConfig):
@@ -320,6 +388,65 @@ def plan_cells(config: BenchConfig) -> list[tuple[str, dict[str, Any]]]:
     else:
         raise TypeError(f"unknown configuration type {type(config).__name__}")
     return cells
+
+
+def plan_proxy_tasks(config: TransferBenchConfig, cache: Any) -> list[dict[str, Any]]:
+    """Architectures of the test tables whose proxy scores a transfer run still needs.
+
+    One task per (test table, row, proxy seed, batch size) with every zero-cost proxy method of the
+    configuration that is missing from ``cache`` (a :class:`~gennape_naslib.evaluation.proxy_cache.ProxyScores`),
+    rows in the order of the test sets (union over seeds, first seed first).
+    """
+    from gennape_naslib.evaluation.proxy_cache import proxy_identity
+
+    groups: dict[tuple[int, int], list[str]] = {}
+    for method in config.methods:
+        if method.load:
+            continue
+        for seed in config.seeds:
+            ident = proxy_identity(_transfer_model(method, seed, config))
+            if ident is not None and ident[0] not in groups.setdefault(ident[1:], []):
+                groups[ident[1:]].append(ident[0])
+    tasks = []
+    for spec in config.test:
+        loaded = load_table(spec)
+        rows: dict[int, None] = {}
+        for seed in config.seeds:
+            _, test = transfer_split(loaded, seed, max(config.shots), config.test_size, config.fixed_test)
+            rows.update(dict.fromkeys(int(r) for r in test))
+        for (seed, batch), names in groups.items():
+            table = {"name": loaded.spec.name, "dataset": loaded.spec.dataset, "metric": loaded.spec.metric}
+            for row in rows:
+                missing = [n for n in names if not cache.has(loaded.spec.name, row, n, seed, batch)]
+                if missing:
+                    tasks.append({"table": table, "row": row, "names": missing, "seed": seed, "batch_size": batch})
+    return tasks
+
+
+def precompute_proxies(
+    config: TransferBenchConfig, out: str | Path, executor: Any, progress: bool | None = None
+) -> Path | None:
+    """Score the test architectures with the run's zero-cost proxies once, into ``out/proxy_scores.jsonl``.
+
+    Each architecture is scored with all proxies together (shared passes) and appended as soon as it
+    finishes, so an interrupted run resumes here. Returns the cache path, or ``None`` when the
+    configuration has no zero-cost proxy.
+    """
+    from gennape_naslib.evaluation.proxy_cache import CACHE_NAME, ProxyScores, append_record, proxy_task
+
+    path = Path(out) / CACHE_NAME
+    tasks = plan_proxy_tasks(config, ProxyScores(path))
+    if not tasks:
+        return path if path.is_file() else None
+    logger.info("computing zero-cost proxies for %d architectures into %s", len(tasks), path)
+    executor.map(
+        proxy_task,
+        tasks,
+        progress=progress,
+        desc="zero-cost proxies",
+        on_result=lambda _index, record: append_record(path, record),
+    )
+    return path
 
 
 def _data_info(config: BenchConfig) -> list[dict[str, Any]]:
@@ -375,6 +502,10 @@ def run_benchmark(
         folder.record_cell(todo[index][0], result["rows"], result["predictions"])
 
     try:
+        if isinstance(config, TransferBenchConfig) and todo:
+            cache_path = precompute_proxies(config, folder.path, executor, progress=progress)
+            if cache_path is not None:
+                todo = [(cell, {**task, "proxy_cache": str(cache_path)}) for cell, task in todo]
         executor.map(
             _CELL_FUNCTIONS[config.protocol],
             [task for _, task in todo],

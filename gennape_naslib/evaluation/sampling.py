@@ -138,10 +138,27 @@ def split_for_seed(
 
 
 def transfer_split(
-    loaded: LoadedTable, seed: int, max_shots: int, test_size: int | None
+    loaded: LoadedTable, seed: int, max_shots: int, test_size: int | None, fixed_test: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Fine-tune rows (first ``max_shots`` of a fixed permutation) and test rows (the rest)."""
-    order = _rng(seed, loaded.spec.name, "transfer").permutation(len(loaded))
+    """Fine-tune rows (first ``max_shots`` of a fixed permutation) and test rows (the rest).
+
+    With ``fixed_test`` the test rows are one sample of ``test_size`` rows that does not depend on
+    the seed (sorted), and the fine-tune rows are the first ``max_shots`` of a seeded permutation of
+    the other rows.
+    """
+    n = len(loaded)
+    if fixed_test:
+        if test_size is None:
+            raise ValueError("fixed_test needs a test_size")
+        if test_size + max_shots > n:
+            raise ValueError(
+                f"test table {loaded.spec.name!r} has {n} labelled rows: too few for a fixed test set of "
+                f"{test_size} plus {max_shots} fine-tune samples"
+            )
+        test = np.sort(_rng(0, loaded.spec.name, "transfer-test").choice(n, test_size, replace=False))
+        rest = np.setdiff1d(np.arange(n), test)
+        return rest[_rng(seed, loaded.spec.name, "transfer").permutation(rest.size)][:max_shots], test
+    order = _rng(seed, loaded.spec.name, "transfer").permutation(n)
     test = order[max_shots:] if test_size is None else order[max_shots : max_shots + test_size]
     if test.size < 2:
         raise ValueError(

@@ -102,8 +102,17 @@ def jacobian_pass(item: ProxyInput) -> JacobianPass:
     kernel = torch.zeros((n, n), dtype=torch.float64)
 
     def relu_hook(_module: nn.Module, inputs: Any, _output: Any) -> None:
-        codes = (inputs[0].detach().reshape(n, -1) > 0).double()
-        kernel.add_(codes @ codes.T).add_((1.0 - codes) @ (1.0 - codes).T)
+        # c c^T + (1-c)(1-c)^T = 2 c c^T - r 1^T - 1 r^T + D (r: row sums): one matmul instead of two.
+        # The entries are integer counts below 2**24, so float32 products and sums are exact.
+        codes = (inputs[0].detach().reshape(n, -1) > 0).float()
+        width = codes.shape[1]
+        if width >= 2**24:
+            codes64 = codes.double()
+            kernel.add_(codes64 @ codes64.T).add_((1.0 - codes64) @ (1.0 - codes64).T)
+            return
+        ones = codes.sum(dim=1, dtype=torch.float64)
+        agree = 2.0 * (codes @ codes.T).double() - ones[:, None] - ones[None, :] + float(width)
+        kernel.add_(agree)
 
     handles = [m.register_forward_hook(relu_hook) for m in net.modules() if "ReLU" in type(m).__name__]
     try:
