@@ -4,6 +4,10 @@ Each step is a small function ``step(ctx) -> StepOutput`` listed in :data:`STEPS
 (families, predictors, search) add their own step to the tuple. A step that cannot run because an
 optional dependency is missing raises :class:`DemoSkip` with a one-line reason; any other exception
 marks the step as failed and the demo goes on with the next one.
+
+The computation-graph steps are defined here; the predictor, proxy and search steps (transfer of
+the pretrained GENNAPE model, proxies vs GENNAPE, a short BANANAS+GENNAPE search, which is last)
+live in :mod:`gennape_naslib._demo_steps`. The whole demo is sized to take a few minutes of CPU.
 """
 
 from __future__ import annotations
@@ -13,55 +17,16 @@ import os
 import time
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gennape_naslib._demo_base import DemoContext, DemoSkip, DemoStep, StepOutput, StepReport
+from gennape_naslib._demo_steps import step_proxies, step_search, step_transfer
 from gennape_naslib.cg.graph import ComputeGraph
 
 __all__ = ["DemoContext", "DemoSkip", "DemoStep", "StepOutput", "StepReport", "STEPS", "run_demo", "small_resnet"]
 
 logger = logging.getLogger(__name__)
-
-
-class DemoSkip(Exception):
-    """A demo step cannot run here (e.g. an optional dependency is missing); the message says why."""
-
-
-@dataclass
-class DemoContext:
-    """What steps share: the output folder, the drawing engine and the graphs built so far."""
-
-    out_dir: Path
-    engine: str = "auto"
-    graphs: dict[str, ComputeGraph] = field(default_factory=dict)
-
-
-@dataclass
-class StepOutput:
-    """What a step returns: lines for the summary and the files it wrote."""
-
-    lines: list[str] = field(default_factory=list)
-    paths: list[Path] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class DemoStep:
-    """A titled demo step."""
-
-    title: str
-    run: Callable[[DemoContext], StepOutput]
-
-
-@dataclass
-class StepReport:
-    """How a step went: ``status`` is ``"ok"``, ``"skipped"`` or ``"failed"``."""
-
-    title: str
-    status: str
-    seconds: float
-    output: StepOutput
-    message: str = ""
 
 
 def _ops_line(cg: ComputeGraph, limit: int = 12) -> str:
@@ -186,6 +151,9 @@ STEPS: tuple[DemoStep, ...] = (
     DemoStep("PyTorch model -> computation graph (torch.fx)", step_torch_graph),
     DemoStep("Keras model -> frozen .pb -> computation graph", step_tf_graph),
     DemoStep("One architecture of each of the nine families -> computation graph", step_families),
+    DemoStep("Pretrained GENNAPE (NB-201) ranks unseen families zero-shot, then 50-shot fine-tuning", step_transfer),
+    DemoStep("Zero-cost proxies vs zero-shot GENNAPE vs FLOPs on NB-101 (one plot)", step_proxies),
+    DemoStep("Short BANANAS + GENNAPE search on NB-201 (tabular)", step_search),
 )
 
 
@@ -193,7 +161,7 @@ STEPS: tuple[DemoStep, ...] = (
 def run_demo(
     out_dir: str | os.PathLike[str] = "demo_output",
     engine: str = "auto",
-    steps: Sequence[DemoStep] = STEPS,
+    steps: Sequence[DemoStep] | None = None,
     echo: Callable[[str], None] = print,
 ) -> list[StepReport]:
     """Run the demo steps and print a one-screen summary.
@@ -201,20 +169,21 @@ def run_demo(
     Args:
         out_dir: Folder for the outputs (created if needed).
         engine: Drawing engine (see :func:`gennape_naslib.cg.draw.draw`).
-        steps: The steps to run (default :data:`STEPS`).
+        steps: The steps to run (default: :data:`STEPS` as it is at call time).
         echo: Where the text goes (default ``print``).
 
     Returns:
         One report per step.
     """
+    steps = STEPS if steps is None else steps
     ctx = DemoContext(Path(out_dir), engine)
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     echo(f"gennape demo: writing into {ctx.out_dir.resolve()}")
     reports: list[StepReport] = []
-    total = time.perf_counter()
+    total, total_cpu = time.perf_counter(), time.process_time()
     for number, step in enumerate(steps, 1):
         echo(f"[{number}/{len(steps)}] {step.title}")
-        start = time.perf_counter()
+        start, start_cpu = time.perf_counter(), time.process_time()
         try:
             output, status, message = step.run(ctx), "ok", ""
         except DemoSkip as exc:
@@ -222,16 +191,20 @@ def run_demo(
         except Exception as exc:  # one broken step should not hide the others
             logger.debug("demo step %r failed:\n%s", step.title, traceback.format_exc())
             output, status, message = StepOutput(), "failed", f"{type(exc).__name__}: {exc}"
-        report = StepReport(step.title, status, time.perf_counter() - start, output, message)
+        report = StepReport(
+            step.title, status, time.perf_counter() - start, output, message, time.process_time() - start_cpu
+        )
         reports.append(report)
         for line in output.lines:
             echo(f"      {line}")
         for path in output.paths:
             echo(f"      wrote {path}")
-        echo(f"      {status}{': ' + message if message else ''} ({report.seconds:.1f} s)")
+        timing = f"{report.seconds:.1f} s, CPU {report.cpu_seconds:.1f} s"
+        echo(f"      {status}{': ' + message if message else ''} ({timing})")
     counts = {s: sum(r.status == s for r in reports) for s in ("ok", "skipped", "failed")}
     echo(
-        f"done in {time.perf_counter() - total:.1f} s: {counts['ok']} ok, {counts['skipped']} skipped, "
+        f"done in {time.perf_counter() - total:.1f} s (CPU {time.process_time() - total_cpu:.1f} s): "
+        f"{counts['ok']} ok, {counts['skipped']} skipped, "
         f"{counts['failed']} failed; outputs in {ctx.out_dir}"
     )
     return reports

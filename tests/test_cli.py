@@ -250,25 +250,6 @@ def test_demo_reports_a_failing_step_and_goes_on(tmp_path: Path, capsys: pytest.
     assert "1 ok, 0 skipped, 1 failed" in capsys.readouterr().out
 
 
-@pytest.mark.slow
-def test_demo_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    out_dir = tmp_path / "demo"
-    assert main(["demo", "--out", str(out_dir)]) == 0
-    text = capsys.readouterr().out
-    assert "torch.fx lowering == direct builder: yes" in text
-    for stem in ("small_resnet",):
-        assert (out_dir / f"{stem}.json").is_file()
-        assert (out_dir / f"{stem}.png").read_bytes()[:8] == PNG_SIGNATURE
-    try:
-        import tensorflow  # noqa: F401
-    except ImportError:
-        assert "skipped: TensorFlow is not installed" in text
-    else:
-        assert "TensorFlow import == direct builder: yes" in text
-        assert (out_dir / "small_keras_net.pb").stat().st_size > 0
-        assert (out_dir / "small_keras_net.png").read_bytes()[:8] == PNG_SIGNATURE
-
-
 def test_cg_build_shows_oov_warning_on_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "prelu_net.py"
     path.write_text("import torch.nn as nn\n\ndef make():\n    return nn.Sequential(nn.Conv2d(3, 4, 3), nn.PReLU())\n")
