@@ -53,7 +53,8 @@ class DemoStep:
 class StepReport:
     """How a step went: ``status`` is ``"ok"``, ``"skipped"`` or ``"failed"``.
 
-    ``seconds`` is wall time; ``cpu_seconds`` is the process's CPU time (all threads) during the step.
+    ``seconds`` is wall time; ``cpu_seconds`` is the process's CPU time (all threads, not child processes
+    such as Graphviz) during the step.
     """
 
     title: str
