@@ -165,6 +165,9 @@ def step_transfer(ctx: DemoContext, settings: TransferSettings = TransferSetting
         for method, (rho, tau) in metrics.items():
             rows.append([name, method, 0, len(test), rho, tau, ""])
         out.lines.append(f"{name:<9} {len(test):>5}  " + "  ".join(_pair(*metrics[m]) for m in scores))
+        better = [m for m in ("FLOPs", "params") if metrics[m][0] > metrics["GENNAPE 0-shot"][0]]
+        if better:
+            out.lines.append(f"{'':<9} {'':>5}  note: {' and '.join(better)} rank {name} better than zero-shot GENNAPE")
         if name in settings.finetune_families:
             start = time.process_time()
             tuned = model.finetune([archs[i] for i in shots], y[shots], epochs=epochs, family=family)
@@ -205,10 +208,10 @@ class ProxySettings:
             published NAS-Bench-Suite-Zero scores, which the step compares ours with).
         n_archs: Architectures compared: the first ``n_archs`` test architectures of
             :func:`step_transfer`'s split of ``family`` (same seed and shots).
-        proxies: Zero-cost proxies computed with :func:`gennape_naslib.proxies.score_many`; the
-            default ones cost at most about 2 s per NB-101 network on 2 loaded cores (synflow), the
-            Jacobian and gradient proxies (nwot, jacov, snip, ...) far more on NB-101's 128-channel
-            networks and are left out.
+        proxies: Zero-cost proxies computed with :func:`gennape_naslib.proxies.score_many`. Of the
+            defaults only synflow costs noticeable time (about 2.5 s of CPU per NB-101 network, in
+            float64); the Jacobian and gradient proxies (nwot, jacov, snip, ...) cost far more on
+            NB-101's 128-channel networks and are left out.
         shots: As in :class:`TransferSettings` (only to reproduce its split).
         seed: Seed of the split, the proxies' weights and their images.
     """
@@ -255,7 +258,8 @@ def step_proxies(ctx: DemoContext, settings: ProxySettings = ProxySettings()) ->
     scores: dict[str, np.ndarray] = {}
     for name in settings.proxies:
         sign = 1.0 if proxies.get_proxy(name).higher_is_better else -1.0
-        scores[_PROXY_LABELS.get(name, name)] = sign * proxies.as_float_scores(raw[name])  # NaN -> -1e8 as NASLib
+        oriented = [sign * value for value in raw[name]]
+        scores[_PROXY_LABELS.get(name, name)] = proxies.as_float_scores(oriented)  # NaN -> -1e8 (worst), as NASLib
     model = _pretrained(ctx)
     scores = {"GENNAPE 0-shot": model.predict(archs, family=family), **scores}
     metrics = {method: _rank_metrics(y[test], s) for method, s in scores.items()}
