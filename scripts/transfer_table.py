@@ -5,7 +5,7 @@
 
 * ``from_nb101.yaml``: train on the packaged NB-101 table (292 architectures), test on NB-201
   (GENNAPE's own setting for its NB-201 column: the pretrained model has seen every NB-201 label);
-* ``from_nb201.yaml``: the pretrained GENNAPE model (all NB-201) and a k-GNN trained on 1,000 random
+* ``from_nb201.yaml``: the pretrained GENNAPE model (all NB-201) and a k-GNN trained on 500 random
   NB-201 cells, tested on NB-101, NB-301 and OFA-MBv3.
 
 Every configuration uses a fixed random test set per table (the same architectures for every method

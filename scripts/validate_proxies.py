@@ -11,7 +11,8 @@ the same proxy on the scored cells (target >= 0.9), and the Spearman correlation
 published scores with the published validation accuracy (target: within 0.05), as a Markdown table.
 
 ``timing``: seconds per architecture of each proxy computed alone (:func:`proxies.score_one`) on a
-few sampled architectures of some families, one torch thread.
+few sampled architectures of some families, one torch thread: wall-clock and process CPU seconds (the
+CPU seconds hardly depend on what else runs on the machine).
 
 Usage::
 
@@ -230,22 +231,28 @@ def cmd_timing(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(args.threads)
     result: dict[str, dict[str, float]] = {}
+    cpu_result: dict[str, dict[str, float]] = {}
     for fam_name in args.families.split(","):
         family = search_spaces.get(fam_name)
         archs = [family.sample(i) for i in range(args.n)]
         per: dict[str, float] = {}
-        for name in proxies.list_proxies():
-            start = time.perf_counter()
+        cpu: dict[str, float] = {}
+        names = args.proxies.split(",") if args.proxies else proxies.list_proxies()
+        for name in names:
+            start, start_cpu = time.perf_counter(), time.process_time()
             try:
                 for arch in archs:
                     proxies.score_one(name, family, arch, seed=0, batch_size=args.batch_size)
             except Exception as exc:  # report and go on: one failing proxy must not hide the others' cost
                 print(f"{fam_name} {name}: {type(exc).__name__}: {exc}", flush=True)
-                per[name] = float("nan")
+                per[name] = cpu[name] = float("nan")
                 continue
             per[name] = (time.perf_counter() - start) / len(archs)
+            cpu[name] = (time.process_time() - start_cpu) / len(archs)
         result[fam_name] = per
-        print(fam_name, {k: round(v, 2) for k, v in per.items()}, flush=True)
+        cpu_result[fam_name] = cpu
+        print(fam_name, "wall", {k: round(v, 2) for k, v in per.items()}, flush=True)
+        print(fam_name, "cpu", {k: round(v, 2) for k, v in cpu.items()}, flush=True)
     meta = {
         "threads": args.threads,
         "n_archs": args.n,
@@ -255,7 +262,8 @@ def cmd_timing(args: argparse.Namespace) -> int:
     }
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps({"meta": meta, "seconds_per_arch": result}, indent=1))
+        doc = {"meta": meta, "seconds_per_arch": result, "cpu_seconds_per_arch": cpu_result}
+        args.json.write_text(json.dumps(doc, indent=1))
     return 0
 
 
@@ -281,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
     tim.add_argument("--n", type=int, default=3)
     tim.add_argument("--threads", type=int, default=1)
     tim.add_argument("--batch-size", type=int, default=32)
+    tim.add_argument("--proxies", default="", help="comma-separated subset (default: all)")
     tim.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
     return {"run": cmd_run, "report": cmd_report, "timing": cmd_timing}[args.cmd](args)
