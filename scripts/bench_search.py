@@ -209,7 +209,13 @@ def aggregate(out: Path, methods: list[str], budget: int, optimum: float) -> Non
             entry["hypervolume_flops"] = _hv_summary(hv, budget)
         doc["methods"][method] = entry
     (out / f"aggregate_b{budget}.json").write_text(json.dumps(doc, indent=2))
-    plot_curves(curves, out / f"best_so_far_b{budget}.png", f"best {METRIC} (%)", title="NB-201 CIFAR-10, tabular")
+    plot_curves(
+        curves,
+        out / f"best_so_far_b{budget}.png",
+        f"best {METRIC} (%)",
+        title="NB-201 CIFAR-10, tabular",
+        ylim=(optimum - 1.0, optimum + 0.1),
+    )
     plot_curves({k: optimum - v for k, v in curves.items()}, out / f"regret_b{budget}.png", "regret (%)", log=True)
     for tag, ylabel in (("latency", "hypervolume (acc % x ms)"), ("FLOPs", "hypervolume (acc % x FLOPs)")):
         chosen = {k: v for k, v in hv_curves.items() if k.endswith(f"vs {tag})")}

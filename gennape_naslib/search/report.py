@@ -99,6 +99,7 @@ def plot_curves(
     ylabel: str,
     title: str = "",
     log: bool = False,
+    ylim: tuple[float | None, float | None] | None = None,
 ) -> Path | None:
     """Plot mean curves with bands (min-max over seeds as a light band, +-1 std darker).
 
@@ -107,6 +108,7 @@ def plot_curves(
         path: PNG to write.
         ylabel: Y-axis label.
         log: Logarithmic y axis (for regret).
+        ylim: Y-axis limits ``(bottom, top)``, ``None`` for either end leaves it automatic.
 
     Returns:
         The path, or ``None`` when matplotlib is not installed.
@@ -128,6 +130,8 @@ def plot_curves(
     if log:
         ax.set_yscale("symlog", linthresh=1e-2)
         ax.set_ylim(bottom=0.0)
+    if ylim is not None:
+        ax.set_ylim(*ylim)
     ax.set_xlabel("evaluations")
     ax.set_ylabel(ylabel)
     if title:
