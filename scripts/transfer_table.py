@@ -112,17 +112,18 @@ def plot(rows: list[dict], path: Path) -> Path:
     stats = _stats(rows)
     cols = _columns(stats)
     methods = sorted({k[0] for k in stats}, key=lambda m: ORDER.index(m) if m in ORDER else 99)
-    fig, ax = plt.subplots(figsize=(max(8, 0.9 * len(cols) * len(methods) / 4), 4.5), dpi=110)
-    width = 0.8 / len(methods)
+    fig, ax = plt.subplots(figsize=(12, 4.5), dpi=110)
+    width = 0.85 / len(methods)
+    colors = plt.get_cmap("tab20").colors
     for i, m in enumerate(methods):
-        xs = [j + (i - len(methods) / 2) * width for j in range(len(cols))]
+        xs = [j + (i - (len(methods) - 1) / 2) * width for j in range(len(cols))]
         mean = [stats.get((m, f, s), (np.nan,))[0] for f, s in cols]
         err = [stats.get((m, f, s), (0, 0))[1] for f, s in cols]
-        ax.bar(xs, mean, width, yerr=err, label=m, capsize=1.5)
+        ax.bar(xs, mean, width, yerr=err, label=m, capsize=1.0, color=colors[i % len(colors)], error_kw={"lw": 0.8})
     ax.set_xticks(range(len(cols)), [f"{NAMES.get(f, f)}\n{s}-shot" for f, s in cols])
     ax.set_ylabel("Spearman with accuracy")
     ax.axhline(0, color="grey", linewidth=0.5)
-    ax.legend(fontsize="x-small", ncol=2, loc="lower left")
+    ax.legend(fontsize="x-small", ncol=8, loc="upper center", bbox_to_anchor=(0.5, -0.18))
     ax.grid(axis="y", alpha=0.3)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
