@@ -81,6 +81,7 @@ def test_proxy_cache_lookup_and_truncated_line(tmp_path):
     assert len(ProxyScores(tmp_path / "missing.jsonl")) == 0
 
 
+@pytest.mark.slow
 def test_proxies_are_computed_once_per_architecture_and_reused(tmp_path):
     config = _config()
     folder = _run(config, tmp_path / "run")
