@@ -188,6 +188,7 @@ def test_finetune_mode_in_bananas_keeps_the_given_predictor(table):
     assert all(t.prediction is not None for t in opt.history[5:])
 
 
+@pytest.mark.slow  # loads the shipped six-member model twice
 def test_shipped_pretrained_config_loads_the_pretrained_gennape():
     cfg = load_config(CONFIGS / "search_nb201_bananas_gennape_pretrained.yaml")
     assert cfg.search["predictor_checkpoint"] == "pretrained" and cfg.search["fit_predictor"] is False
