@@ -71,13 +71,9 @@ def proxy_task(task: dict[str, Any]) -> dict[str, Any]:
 
 def append_record(path: Path, record: dict[str, Any]) -> None:
     """Append one record as a JSON line (one ``write``, flushed to disk)."""
-    line = json.dumps(record, allow_nan=True) + "\n"
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, line.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    from gennape_naslib.evaluation.results import _append
+
+    _append(path, json.dumps(record, allow_nan=True) + "\n")
 
 
 class ProxyScores:
