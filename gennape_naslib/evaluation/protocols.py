@@ -45,27 +45,14 @@ from gennape_naslib.evaluation.sampling import (
     train_rows,
     transfer_split,
 )
+from gennape_naslib.predictors.base import BUILTIN_PROXY_NAMES
 
 __all__ = ["KNOWN_PROXIES", "LoadedTable", "load_table", "plan_cells", "run_benchmark", "split_for_seed"]
 
 logger = logging.getLogger(__name__)
 
 #: Column names treated as published zero-cost proxy scores.
-KNOWN_PROXIES = (
-    "epe_nas",
-    "fisher",
-    "flops",
-    "grad_norm",
-    "grasp",
-    "jacov",
-    "l2_norm",
-    "nwot",
-    "params",
-    "plain",
-    "snip",
-    "synflow",
-    "zen",
-)
+KNOWN_PROXIES = BUILTIN_PROXY_NAMES
 
 
 # ---------------------------------------------------------------------- predictors

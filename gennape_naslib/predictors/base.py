@@ -97,6 +97,24 @@ __all__ = [
 
 ENTRY_POINT_GROUP = "gennape_naslib.predictors"
 
+#: The built-in zero-cost proxies of :mod:`gennape_naslib.proxies`, named here so that the registries can
+#: refer to them without importing torch ("flops" and "params" are proxies and baselines at once).
+BUILTIN_PROXY_NAMES = (
+    "epe_nas",
+    "fisher",
+    "flops",
+    "grad_norm",
+    "grasp",
+    "jacov",
+    "l2_norm",
+    "nwot",
+    "params",
+    "plain",
+    "snip",
+    "synflow",
+    "zen",
+)
+
 #: Built-in predictors and the module(s) that may register each (the first that exists is imported on
 #: first use only).
 BUILTIN_PREDICTORS: dict[str, str | tuple[str, ...]] = {
@@ -106,22 +124,7 @@ BUILTIN_PREDICTORS: dict[str, str | tuple[str, ...]] = {
     "params": "gennape_naslib.predictors.baselines",
     "cg_trees": "gennape_naslib.predictors.baselines",
     # Zero-cost proxies wrapped as predictors (their "flops"/"params" are the baselines above).
-    **{
-        proxy: "gennape_naslib.proxies.predictor"
-        for proxy in (
-            "synflow",
-            "snip",
-            "grasp",
-            "fisher",
-            "grad_norm",
-            "jacov",
-            "nwot",
-            "zen",
-            "epe_nas",
-            "l2_norm",
-            "plain",
-        )
-    },
+    **{proxy: "gennape_naslib.proxies.predictor" for proxy in BUILTIN_PROXY_NAMES if proxy not in ("flops", "params")},
 }
 
 _REGISTRY: dict[str, type[Predictor]] = {}
