@@ -71,18 +71,17 @@ def load_family_data(token: str, metric: str | None = None, dataset: str | None 
     except data.DataNotFoundError as exc:
         raise ValueError(f"family {token!r}: {exc}") from None
     columns = list(table.metric_names)
-    if dataset is None:  # columns are '<metric>/<dataset>': use the dataset of the first accuracy column
-        first = next((c for m in DEFAULT_TARGETS for c in columns if c.startswith(m + "/")), None)
-        if first is not None:
-            table = data.load(name, dataset=first.partition("/")[2])
-            columns = list(table.metric_names)
+
+    def column(m: str) -> str | None:  # 'm' itself, or the first 'm/<dataset>' of a table with several datasets
+        return m if m in columns else next((c for c in columns if c.startswith(m + "/")), None)
+
     if metric is None:
-        metric = next((m for m in DEFAULT_TARGETS if m in columns), None)
+        metric = next((m for m in DEFAULT_TARGETS if column(m) is not None), None)
         if metric is None:
             raise ValueError(f"family {token!r}: no accuracy column among {columns}; pass a metric")
-    elif metric not in columns:
+    elif column(metric) is None:
         raise ValueError(f"family {token!r}: metric {metric!r} is not a column of table {name!r} ({columns})")
-    y = np.asarray(table.metric(metric), dtype=np.float64)
+    y = np.asarray(table.metric(column(metric)), dtype=np.float64)
     keep = np.flatnonzero(np.isfinite(y))
     if keep.size == 0:
         raise ValueError(f"family {token!r}: no architecture has a {metric!r} value")
