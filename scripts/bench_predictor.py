@@ -54,65 +54,70 @@ def emit(out: Path, row: dict) -> None:
         fh.write(json.dumps(row) + "\n")
 
 
-def inspace(args: argparse.Namespace, out: Path) -> None:
-    tb = data.load("nb201", dataset="cifar10")
-    archs, y = tb.archs, tb.metric("test_acc_200ep")
-    fam = search_spaces.get("nb201")
+def inspace_splits(args: argparse.Namespace, n: int):
+    """Per train size and seed: ``(size, epochs, cl_epochs, seed, train rows, test rows)`` of NB-201."""
     for size in args.sizes:
         epochs = 40 if size <= 100 else args.epochs_large
         cl_epochs = 10 if size <= 100 else args.cl_epochs_large
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            perm = np.random.default_rng(seed).permutation(len(archs))
+            perm = np.random.default_rng(seed).permutation(n)
             tr, rest = perm[:size], perm[size:]
-            te = rest[: args.test_size] if args.test_size else rest
-            xtr, xte = [archs[i] for i in tr], [archs[i] for i in te]
-            models = {
-                "gennape": GENNAPEPredictor(epochs=epochs, cl_epochs=cl_epochs, random_state=seed),
-                "kgnn": KGNNPredictor(epochs=epochs, random_state=seed),
-            }
-            for name, model in models.items():
-                if args.models and name not in args.models:
-                    continue
-                t0, c0 = time.time(), time.process_time()
-                model.fit(xtr, y[tr])
-                t1, c1 = time.time(), time.process_time()
-                extra = {"fit_cpu_s": c1 - c0}
-                if name == "gennape":  # one pass: the ensemble is the weighted mean of the member rows
-                    rows = model.predict_members(xte)
-                    pred = model.weights_ @ rows
-                    for member, row in zip(model.members_, rows):
-                        extra[f"member_spearman:{member}"] = float(spearmanr(y[te], row).statistic)
-                else:
-                    pred = model.predict(xte)
-                t2 = time.time()
-                emit(
-                    out,
-                    {
-                        "part": "inspace",
-                        "model": name,
-                        "size": size,
-                        "seed": seed,
-                        "epochs": epochs,
-                        "cl_epochs": cl_epochs,
-                        "n_test": len(te),
-                        "fit_s": t1 - t0,
-                        "predict_s": t2 - t1,
-                        **extra,
-                        **metrics(y[te], pred),
-                    },
-                )
-            for base, fn in (("flops", fam.flops), ("params", fam.params)):
-                emit(
-                    out,
-                    {
-                        "part": "inspace",
-                        "model": base,
-                        "size": size,
-                        "seed": seed,
-                        "n_test": len(te),
-                        **metrics(y[te], np.array([fn(a) for a in xte], dtype=float)),
-                    },
-                )
+            yield size, epochs, cl_epochs, seed, tr, (rest[: args.test_size] if args.test_size else rest)
+
+
+def inspace(args: argparse.Namespace, out: Path) -> None:
+    tb = data.load("nb201", dataset="cifar10")
+    archs, y = tb.archs, tb.metric("test_acc_200ep")
+    fam = search_spaces.get("nb201")
+    for size, epochs, cl_epochs, seed, tr, te in inspace_splits(args, len(archs)):
+        xtr, xte = [archs[i] for i in tr], [archs[i] for i in te]
+        models = {
+            "gennape": GENNAPEPredictor(epochs=epochs, cl_epochs=cl_epochs, random_state=seed),
+            "kgnn": KGNNPredictor(epochs=epochs, random_state=seed),
+        }
+        for name, model in models.items():
+            if args.models and name not in args.models:
+                continue
+            t0, c0 = time.time(), time.process_time()
+            model.fit(xtr, y[tr])
+            t1, c1 = time.time(), time.process_time()
+            extra = {"fit_cpu_s": c1 - c0}
+            if name == "gennape":  # one pass: the ensemble is the weighted mean of the member rows
+                rows = model.predict_members(xte)
+                pred = model.weights_ @ rows
+                for member, row in zip(model.members_, rows):
+                    extra[f"member_spearman:{member}"] = float(spearmanr(y[te], row).statistic)
+            else:
+                pred = model.predict(xte)
+            t2 = time.time()
+            emit(
+                out,
+                {
+                    "part": "inspace",
+                    "model": name,
+                    "size": size,
+                    "seed": seed,
+                    "epochs": epochs,
+                    "cl_epochs": cl_epochs,
+                    "n_test": len(te),
+                    "fit_s": t1 - t0,
+                    "predict_s": t2 - t1,
+                    **extra,
+                    **metrics(y[te], pred),
+                },
+            )
+        for base, fn in (("flops", fam.flops), ("params", fam.params)):
+            emit(
+                out,
+                {
+                    "part": "inspace",
+                    "model": base,
+                    "size": size,
+                    "seed": seed,
+                    "n_test": len(te),
+                    **metrics(y[te], np.array([fn(a) for a in xte], dtype=float)),
+                },
+            )
 
 
 def ablation(args: argparse.Namespace, out: Path) -> None:
@@ -121,39 +126,33 @@ def ablation(args: argparse.Namespace, out: Path) -> None:
     tb = data.load("nb201", dataset="cifar10")
     archs, y = tb.archs, tb.metric("test_acc_200ep")
     members = ("cl", "cl_fcm", "cl_t", "cl_fcm_t")
-    for size in args.sizes:
-        epochs = 40 if size <= 100 else args.epochs_large
-        cl_epochs = 10 if size <= 100 else args.cl_epochs_large
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
-            perm = np.random.default_rng(seed).permutation(len(archs))
-            tr, rest = perm[:size], perm[size:]
-            te = rest[: args.test_size] if args.test_size else rest
-            xtr = [archs[i] for i in tr]
-            records = gdata.prepare([archs[i] for i in te])[0]
-            groups = [(m,) for m in members] if args.ablation_mode == "separate" else [members]
-            for group in groups:
-                t0, c0 = time.time(), time.process_time()
-                model = GENNAPEPredictor(members=group, epochs=epochs, cl_epochs=cl_epochs, random_state=seed)
-                model.fit(xtr, y[tr])
-                fit_s, fit_cpu = time.time() - t0, time.process_time() - c0
-                raw = model._raw(records)
-                for name in model.members_:
-                    emit(
-                        out,
-                        {
-                            "part": "ablation",
-                            "mode": args.ablation_mode,
-                            "model": name,
-                            "size": size,
-                            "seed": seed,
-                            "epochs": epochs,
-                            "cl_epochs": cl_epochs,
-                            "n_test": len(te),
-                            "fit_s": fit_s,
-                            "fit_cpu_s": fit_cpu,
-                            **metrics(y[te], raw[name][0]),
-                        },
-                    )
+    for size, epochs, cl_epochs, seed, tr, te in inspace_splits(args, len(archs)):
+        xtr = [archs[i] for i in tr]
+        records = gdata.prepare([archs[i] for i in te])[0]
+        groups = [(m,) for m in members] if args.ablation_mode == "separate" else [members]
+        for group in groups:
+            t0, c0 = time.time(), time.process_time()
+            model = GENNAPEPredictor(members=group, epochs=epochs, cl_epochs=cl_epochs, random_state=seed)
+            model.fit(xtr, y[tr])
+            fit_s, fit_cpu = time.time() - t0, time.process_time() - c0
+            raw = model._raw(records)
+            for name in model.members_:
+                emit(
+                    out,
+                    {
+                        "part": "ablation",
+                        "mode": args.ablation_mode,
+                        "model": name,
+                        "size": size,
+                        "seed": seed,
+                        "epochs": epochs,
+                        "cl_epochs": cl_epochs,
+                        "n_test": len(te),
+                        "fit_s": fit_s,
+                        "fit_cpu_s": fit_cpu,
+                        **metrics(y[te], raw[name][0]),
+                    },
+                )
 
 
 def transfer(args: argparse.Namespace, out: Path) -> None:
