@@ -65,28 +65,43 @@ def inspace_splits(args: argparse.Namespace, n: int):
             yield size, epochs, cl_epochs, seed, tr, (rest[: args.test_size] if args.test_size else rest)
 
 
+def calibrated(model: GENNAPEPredictor, xte: list, yte: np.ndarray) -> tuple[np.ndarray, dict]:
+    """The ensemble's quantile-calibrated predictions, plus the linear map's metrics and members' Spearman."""
+    z, _, fam = model._member_z(xte, None)
+    w = model.member_weights(fam)
+    zc = w @ z
+    model.set_params(calibration="linear")
+    linear = model.calibration_map(fam, w)(zc)
+    model.set_params(calibration="quantile")
+    pred = model.calibration_map(fam, w)(zc)
+    extra = {f"linear_{k}": v for k, v in metrics(yte, linear).items()}
+    for member, row in zip(model.members_, z):
+        extra[f"member_spearman:{member}"] = float(spearmanr(yte, row).statistic)
+    return pred, extra
+
+
 def inspace(args: argparse.Namespace, out: Path) -> None:
     tb = data.load("nb201", dataset="cifar10")
     archs, y = tb.archs, tb.metric("test_acc_200ep")
     fam = search_spaces.get("nb201")
     for size, epochs, cl_epochs, seed, tr, te in inspace_splits(args, len(archs)):
         xtr, xte = [archs[i] for i in tr], [archs[i] for i in te]
+        pool = args.cl_unlabeled
+        gname = "gennape" if not pool else f"gennape+pool{pool}"
         models = {
-            "gennape": GENNAPEPredictor(epochs=epochs, cl_epochs=cl_epochs, random_state=seed),
+            gname: GENNAPEPredictor(epochs=epochs, cl_epochs=cl_epochs, cl_unlabeled=pool, random_state=seed),
             "kgnn": KGNNPredictor(epochs=epochs, random_state=seed),
         }
         for name, model in models.items():
-            if args.models and name not in args.models:
+            if args.models and name.split("+")[0] not in args.models:
                 continue
             t0, c0 = time.time(), time.process_time()
             model.fit(xtr, y[tr])
             t1, c1 = time.time(), time.process_time()
             extra = {"fit_cpu_s": c1 - c0}
-            if name == "gennape":  # one pass: the ensemble is the weighted mean of the member rows
-                rows = model.predict_members(xte)
-                pred = model.weights_ @ rows
-                for member, row in zip(model.members_, rows):
-                    extra[f"member_spearman:{member}"] = float(spearmanr(y[te], row).statistic)
+            if name.startswith("gennape"):  # one pass: both calibrations of the same ensemble score
+                pred, extra_cal = calibrated(model, xte, y[te])
+                extra = {**extra, "cl_unlabeled": pool, **extra_cal}
             else:
                 pred = model.predict(xte)
             t2 = time.time()
@@ -168,12 +183,12 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
                 records, _ = gdata.prepare(archs)
                 # predictions are pointwise, so every member's row over the whole table is computed once
                 cache[fam_name] = (search_spaces.get(fam_name), archs, y, records, model._raw(records),
-                                   model.predict_members(archs))  # fmt: skip
-            fam, archs, y, records, raw, all_rows = cache[fam_name]
+                                   model._member_z(archs, None)[0])  # fmt: skip
+            fam, archs, y, records, raw, all_z = cache[fam_name]
             perm = np.random.default_rng(seed).permutation(len(archs))
             ft, te = perm[: args.shots], perm[args.shots :]
             xte = [archs[i] for i in te]
-            rows = all_rows[:, te]
+            z = all_z[:, te]
             model.zero_shot_weights = "agreement"
             agree_w = model.member_weights(fam_name)
             model.zero_shot_weights = "equal"
@@ -187,7 +202,7 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
                         "seed": seed,
                         "n_test": len(te),
                         "weights": np.round(w, 3).tolist(),
-                        **metrics(y[te], w @ rows),
+                        **metrics(y[te], model.calibration_map(fam_name, w)(w @ z)),
                     },
                 )
             for member, (score, _) in raw.items():
@@ -307,8 +322,9 @@ def summarise(path: Path) -> None:
         model = r["model"] + (f" ({r.get('mode', 'shared')})" if r["part"] == "ablation" else "")
         key = (r["part"], r.get("family", "nb201"), r.get("size", ""), model)
         groups.setdefault(key, []).append(r)
-    print("| part | family | train size | model | seeds | Spearman | Kendall | NDCG@10 | MAE |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    cols = "Spearman | Kendall | NDCG@10 | MAE | MAE, linear map | fit CPU s"
+    print(f"| part | family | train size | model | seeds | {cols} |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for (part, fam, size, model), rs in sorted(groups.items(), key=lambda kv: tuple(map(str, kv[0]))):
         cells = []
         for k in ("spearman", "kendall", "ndcg10", "mae"):
@@ -317,6 +333,9 @@ def summarise(path: Path) -> None:
                 cells.append("-")  # not in accuracy units
             else:
                 cells.append(f"{v.mean():.3f} ± {v.std():.3f}" if len(v) > 1 else f"{v.mean():.3f}")
+        for k, fmt in (("linear_mae", "{:.3f} ± {:.3f}"), ("fit_cpu_s", "{:.0f} ± {:.0f}")):
+            v = np.array([r[k] for r in rs if k in r])
+            cells.append(fmt.format(v.mean(), v.std()) if len(v) == len(rs) else "-")
         print(f"| {part} | {fam} | {size} | {model} | {len(rs)} | " + " | ".join(cells) + " |")
     for r in rows:
         if r["part"] == "speed":
@@ -332,6 +351,9 @@ def main() -> None:
     ap.add_argument("--test-size", type=int, default=2000, help="0 = all of the rest")
     ap.add_argument("--epochs-large", type=int, default=40, help="epochs at train sizes above 100 (40 at 100)")
     ap.add_argument("--cl-epochs-large", type=int, default=10, help="contrastive epochs above 100 (10 at 100)")
+    ap.add_argument(
+        "--cl-unlabeled", type=int, default=0, help="in-space: GENNAPE's unlabelled contrastive pool (cl_unlabeled)"
+    )
     ap.add_argument("--models", nargs="*", default=None, help="in-space: only these of gennape, kgnn")
     ap.add_argument("--ablation-mode", choices=["separate", "shared"], default="separate")
     ap.add_argument("--shots", type=int, default=50)

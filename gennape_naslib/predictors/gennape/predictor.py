@@ -10,16 +10,37 @@ architecture's prediction never depends on what else is in ``X``): every member 
 architectures for classifiers, ``log10(GFLOPs)`` for the FLOPs member). Each score is standardised
 with its mean and std over a reference sample of the family being predicted (``reference_size``
 architectures drawn with ``family.sample`` under ``random_state``; the training set for
-``ComputeGraph`` inputs), the standardised scores are averaged with the member weights, and the
-result is mapped back to accuracy with the reference mean and std of the first accuracy-regressing
-member. Weights are equal after :meth:`~GENNAPEPredictor.fit` (zero-shot) and
+``ComputeGraph`` inputs), and the standardised scores are averaged with the member weights into
+the ensemble score ``zc``. Weights are equal after :meth:`~GENNAPEPredictor.fit` (zero-shot) and
 ``softmax(tau_m / kt_temperature)`` of each member's Kendall tau on the fine-tuning samples after
 :meth:`~GENNAPEPredictor.finetune`. Option (not the paper's): ``zero_shot_weights="agreement"``
 replaces the equal weights of a predictor that has not been fine-tuned by label-free one-factor
 weights computed on the reference sample of the predicted family
 (:func:`~gennape_naslib.predictors.gennape.ensemble.agreement_weights`).
-``predict(X, return_std=True)`` returns the weighted spread of the members around the mean plus
-the membership-weighted spread of the FCM heads, in accuracy units.
+
+Mapping ``zc`` to accuracy (``calibration``): ``"quantile"`` (default) is a rank-preserving quantile
+map (:class:`~gennape_naslib.predictors.gennape.calibration.QuantileMap`): the empirical CDF of
+``zc`` over the reference sample composed with the quantile function of the accuracy member's
+(the first of ``cl_fcm_t``, ``cl_t``, ``cl_fcm``, ``cl``, ``kgnn`` in ``members``) predictions on
+that same sample, interpolated between quantiles and continued linearly beyond them. Without a
+family (``ComputeGraph`` inputs) the reference is the training set (at most 1,024 architectures,
+evenly spaced in accuracy order, stored with the model) and the target is the training
+accuracies; so it is with no accuracy member. After :meth:`~GENNAPEPredictor.finetune` the same
+machinery uses the fine-tuned members, and the fine-tuning set when there is no family. The map
+is strictly increasing, so rankings (Spearman, Kendall) are those of ``zc``. ``"linear"`` is the
+earlier ``mean + std * zc`` with the accuracy member's mean and std on the reference sample; it is
+also the fallback for files saved before the quantile map (state version 1) when no family is given.
+
+``predict(X, return_std=True)`` returns a spread ``s`` in score units (the weighted spread of the
+members around ``zc`` plus the membership-weighted spread of the FCM heads) mapped to accuracy as
+``(f(zc + s) - f(zc - s)) / 2`` with ``f`` the map. :meth:`~GENNAPEPredictor.predict_members` maps
+each member's standardised score through the same ``f``; as ``f`` is not linear, their weighted
+mean is close to, not exactly, :meth:`~GENNAPEPredictor.predict` (exact with ``"linear"``).
+
+Semi-supervised option (not the paper's; the paper pretrains on the training family's graphs):
+``cl_unlabeled=N`` adds ``N`` architectures drawn with the family's sampler (``family.sample``,
+no labels) to the contrastive pretraining and the FCM clustering, not to the supervised loss;
+``fit(..., X_unlabeled=...)`` adds given architectures the same way. Default 0 (the paper's method).
 """
 
 from __future__ import annotations
@@ -34,10 +55,12 @@ from scipy.stats import kendalltau
 
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
 from gennape_naslib.predictors.gennape._train import seeded, take, threads
+from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
 from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS, GENNAPENet
+from gennape_naslib.predictors.gennape.pool import unlabeled_pool
 from gennape_naslib.predictors.gennape.target import TargetTransform
 from gennape_naslib.predictors.kgnn import KGNNModel, fit_regressor, predict_regressor
 
@@ -48,6 +71,9 @@ FAST_MEMBERS = ("cl_fcm_t",)
 ALL_MEMBERS = (*CL_MEMBERS, "kgnn", "flops")
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "nb201_c10.npz"
 _CHUNK = 2048
+#: Learned-state layout written by :meth:`GENNAPEPredictor.save`; 1 = before ``train_ref`` (quantile map).
+STATE_VERSION = 2
+_TRAIN_REF_MAX = 1024
 
 
 @register_predictor("gennape")
@@ -69,6 +95,9 @@ class GENNAPEPredictor(Predictor):
         cl_weight_temperature: Temperature of the spectral soft-positive weights (UNKNOWN; 0.05 as SDM).
         cl_proj_dim: Projection width ``p`` (UNKNOWN; 16).
         cl_max_graphs: At most this many training graphs are used for pretraining (CPU time; 1024).
+        cl_unlabeled: Extra architectures drawn with the family's sampler (no labels) that join the
+            contrastive pretraining and the FCM clustering, not the supervised loss (0: the paper's
+            method; a semi-supervised extension otherwise; ignored with a warning without a family).
         n_clusters: FCM clusters ``C`` (UNKNOWN; 4).
         fcm_m: FCM fuzzifier (2.0).
         fcm_max_iter: FCM iteration cap (300; tolerance 1e-9 as in the paper).
@@ -85,6 +114,8 @@ class GENNAPEPredictor(Predictor):
         n_anchors: Training architectures the pairwise members compare against (16).
         kt_temperature: Temperature of the softmax over members' Kendall tau after fine-tuning (UNKNOWN; 0.1).
         reference_size: Family sample size for standardising member scores (256).
+        calibration: ``"quantile"`` (rank-preserving quantile map of the ensemble score to accuracy)
+            or ``"linear"`` (``mean + std * score``); see the module docstring.
         zero_shot_weights: ``"equal"`` (the paper) or ``"agreement"`` (label-free one-factor weights on
             the family's reference sample; used until :meth:`finetune` sets Kendall-tau weights).
         num_threads: torch and BLAS threads (``None``: 1, usually fastest for small graphs).
@@ -108,6 +139,7 @@ class GENNAPEPredictor(Predictor):
         cl_weight_temperature: float = 0.05,
         cl_proj_dim: int = 16,
         cl_max_graphs: int = 1024,
+        cl_unlabeled: int = 0,
         n_clusters: int = 4,
         fcm_m: float = 2.0,
         fcm_max_iter: int = 300,
@@ -125,6 +157,7 @@ class GENNAPEPredictor(Predictor):
         kt_temperature: float = 0.1,
         reference_size: int = 256,
         zero_shot_weights: str = "equal",
+        calibration: str = "quantile",
         num_threads: int | None = None,
         random_state: int | None = None,
     ) -> None:
@@ -141,6 +174,7 @@ class GENNAPEPredictor(Predictor):
         self.cl_weight_temperature = cl_weight_temperature
         self.cl_proj_dim = cl_proj_dim
         self.cl_max_graphs = cl_max_graphs
+        self.cl_unlabeled = cl_unlabeled
         self.n_clusters = n_clusters
         self.fcm_m = fcm_m
         self.fcm_max_iter = fcm_max_iter
@@ -158,6 +192,7 @@ class GENNAPEPredictor(Predictor):
         self.kt_temperature = kt_temperature
         self.reference_size = reference_size
         self.zero_shot_weights = zero_shot_weights
+        self.calibration = calibration
         self.num_threads = num_threads
         self.random_state = random_state
 
@@ -192,11 +227,23 @@ class GENNAPEPredictor(Predictor):
         )  # fmt: skip
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X: Any, y: Any, family: Any = None) -> GENNAPEPredictor:
-        """Pretrain, cluster and train every member on architectures ``X`` with accuracies ``y``; returns ``self``."""
+    def fit(self, X: Any, y: Any, family: Any = None, X_unlabeled: Any = None) -> GENNAPEPredictor:
+        """Pretrain, cluster and train every member on architectures ``X`` with accuracies ``y``; returns ``self``.
+
+        Args:
+            X: Training architectures (family ``Arch`` objects, ``ComputeGraph`` objects or NASLib graphs).
+            y: Their accuracies.
+            family: Family name or adapter when ``X`` does not identify it.
+            X_unlabeled: Optional architectures without labels (same kind as ``X``) that join the
+                contrastive pretraining and the FCM clustering only (semi-supervised; see ``cl_unlabeled``).
+
+        Raises:
+            ValueError: If ``X`` and ``y`` are empty or of different lengths, a member name is
+                unknown, or ``cl_unlabeled`` is negative.
+        """
         members = self._checked_members()
         X, y = check_xy(X, y)
-        records, _ = prepare(X, family)
+        records, fam = prepare(X, family)
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)
         cl = [m for m in members if m in CL_MEMBERS]
@@ -206,13 +253,14 @@ class GENNAPEPredictor(Predictor):
         with threads(self.num_threads), seeded(self.random_state):
             net = self._net(members, n_clusters)
             if cl:
+                pool = unlabeled_pool(fam, self.cl_unlabeled, self._seed(13), X_unlabeled)
                 pre = rng.permutation(len(records))[: max(2, int(self.cl_max_graphs))]
                 self.history_["contrastive"] = net.pretrain(
-                    take(records, pre), self.cl_epochs, self.cl_batch_size, self.cl_lr, self.cl_dropout,
+                    take(records, pre) + pool, self.cl_epochs, self.cl_batch_size, self.cl_lr, self.cl_dropout,
                     self.cl_temperature, self.cl_weight_temperature, rng,
                 )  # fmt: skip
                 if net.uses_fcm():
-                    h = net.embed(records).double().numpy()
+                    h = net.embed(records + pool).double().numpy()
                     centroids, _, _ = fcm_fit(h, n_clusters, self.fcm_m, 1e-9, self.fcm_max_iter, self._seed(7))
                     net.centroids.copy_(torch.as_tensor(centroids, dtype=torch.float32))
                 targets = {m: transforms[CL_MEMBERS[m]["flops_t"]].transform(y, gflops) for m in cl}
@@ -236,8 +284,19 @@ class GENNAPEPredictor(Predictor):
         self.member_tau_ = np.full(len(members), np.nan)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
         self._ref_cache: dict[str, dict[str, tuple[float, float]]] = {}
-        self.train_stats_ = self._stats(self._raw(records))
+        raw = self._raw(records)
+        self.train_stats_ = self._stats(raw)
+        self.train_ref_ = self._train_ref(raw, y)
         return self
+
+    @staticmethod
+    def _train_ref(raw: dict[str, tuple[np.ndarray, np.ndarray]], y: np.ndarray) -> dict[str, Any]:
+        """At most ``_TRAIN_REF_MAX`` training rows, evenly spaced in accuracy order: raw scores and ``y``."""
+        order = np.argsort(y, kind="stable")
+        if len(order) > _TRAIN_REF_MAX:
+            order = order[np.linspace(0, len(order) - 1, _TRAIN_REF_MAX).round().astype(int)]
+        return {"raw": {m: np.asarray(s[order], dtype=np.float64) for m, (s, _) in raw.items()},
+                "y": np.asarray(y, dtype=np.float64)[order]}  # fmt: skip
 
     # ------------------------------------------------------------------ members' raw scores
     def _raw(self, records: list[GraphArrays]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -281,6 +340,7 @@ class GENNAPEPredictor(Predictor):
             with threads(self.num_threads):
                 raw = self._raw(records)
             cache[family] = self._stats(raw)
+            self.__dict__.setdefault("_ref_raw_cache", {})[family] = {m: s for m, (s, _) in raw.items()}
             scores = np.stack([raw[m][0] for m in self.members_])
             self.__dict__.setdefault("_agree_cache", {})[family] = agreement_weights(
                 scores, anchor=self.members_.index(self._acc_member() or self.members_[0])
@@ -311,35 +371,71 @@ class GENNAPEPredictor(Predictor):
         return self.__dict__["_agree_cache"][name]
 
     # ------------------------------------------------------------------ predict
-    def _member_z(self, X: Any, family: Any) -> tuple[np.ndarray, np.ndarray, float, float, str | None]:
-        """Standardised member scores and spreads ``(M, n)``, the accuracy mapping ``(mu, sd)``, the family."""
+    def _member_z(self, X: Any, family: Any) -> tuple[np.ndarray, np.ndarray, str | None]:
+        """Standardised member scores and spreads ``(M, n)`` and the family name."""
         check_is_fitted(self)
         records, fam = prepare(X, family)
         with threads(self.num_threads):
             raw = self._raw(records)
         ref = self._reference(fam)
-        acc_member = self._acc_member()
-        mu, sd = ref[acc_member] if acc_member else (self.y_mean_, self.y_std_)
         z = np.stack([(raw[m][0] - ref[m][0]) / ref[m][1] for m in self.members_])
         zs = np.stack([raw[m][1] / ref[m][1] for m in self.members_])
-        return z, zs, mu, sd, fam
+        return z, zs, fam
+
+    def calibration_map(self, family: Any = None, weights: np.ndarray | None = None) -> LinearMap | QuantileMap:
+        """The map from the ensemble score to accuracy used for ``family`` (module docstring).
+
+        Args:
+            family: Family name or adapter (``None``: the training set is the reference).
+            weights: Member weights (default :meth:`member_weights` of ``family``).
+
+        Raises:
+            ValueError: If ``calibration`` is not ``"quantile"`` or ``"linear"``.
+        """
+        check_is_fitted(self)
+        if self.calibration not in ("quantile", "linear"):
+            raise ValueError(f"calibration must be 'quantile' or 'linear', got {self.calibration!r}")
+        name = getattr(family, "name", family)
+        use_family = name is not None and self.reference_size > 0
+        ref = self._reference(name if use_family else None)
+        acc_member = self._acc_member()
+        linear = LinearMap(*(ref[acc_member] if acc_member else (self.y_mean_, self.y_std_)))
+        train_ref = getattr(self, "train_ref_", None)
+        if self.calibration == "linear" or (not use_family and train_ref is None):
+            return linear
+        w = self.member_weights(name) if weights is None else np.asarray(weights, dtype=np.float64)
+        if use_family:
+            sample = self.__dict__["_ref_raw_cache"][name]
+            if acc_member:
+                target = sample[acc_member]
+            elif train_ref is not None:
+                target = train_ref["y"]
+            else:  # no accuracy member and a file without the training reference
+                return linear
+        else:
+            sample, target = train_ref["raw"], train_ref["y"]
+        zc = w @ np.stack([(sample[m] - ref[m][0]) / ref[m][1] for m in self.members_])
+        return QuantileMap(zc, target)
 
     def predict(self, X: Any, return_std: bool = False, family: Any = None) -> Any:
         """Predicted accuracies (units of the training ``y``); with ``return_std`` also a spread (module docstring)."""
-        z, zs, mu, sd, fam = self._member_z(X, family)
-        w = self.member_weights(fam)[:, None]
+        z, zs, fam = self._member_z(X, family)
+        w = self.member_weights(fam)
+        f = self.calibration_map(fam, w)
+        w = w[:, None]
         zc = (w * z).sum(0)
-        mean = mu + sd * zc
+        mean = f(zc)
         if not return_std:
             return mean
         var = (w * (z - zc) ** 2).sum(0) + (w * zs**2).sum(0)
-        return mean, sd * np.sqrt(var)
+        return mean, f.spread(zc, np.sqrt(var))
 
     def predict_members(self, X: Any, family: Any = None) -> np.ndarray:
-        """Each member's standardised score mapped to the accuracy scale, float64 ``(n_members, n)``
-        (rows in the order of ``members_``; their mean weighted by :meth:`member_weights` is :meth:`predict`)."""
-        z, _, mu, sd, _ = self._member_z(X, family)
-        return mu + sd * z
+        """Each member's standardised score mapped to accuracy by :meth:`calibration_map`, float64
+        ``(n_members, n)`` in the order of ``members_`` (each row ranks as the member does; their
+        weighted mean equals :meth:`predict` exactly with ``calibration="linear"``, closely otherwise)."""
+        z, _, fam = self._member_z(X, family)
+        return self.calibration_map(fam)(z)
 
     # ------------------------------------------------------------------ fine-tuning
     def finetune(self, X: Any, y: Any, epochs: int | None = None, family: Any = None) -> GENNAPEPredictor:
@@ -379,7 +475,8 @@ class GENNAPEPredictor(Predictor):
         logits = new.member_tau_ / max(float(self.kt_temperature), 1e-6)
         e = np.exp(logits - logits.max())
         new.weights_ = e / e.sum()
-        new.train_stats_ = new._stats(raw) if fam is None else new.train_stats_
+        if fam is None:  # no family sample: the fine-tuning set is the reference
+            new.train_stats_, new.train_ref_ = new._stats(raw), new._train_ref(raw, y)
         return new
 
     # ------------------------------------------------------------------ persistence
@@ -400,6 +497,8 @@ class GENNAPEPredictor(Predictor):
             "y_mean": self.y_mean_,
             "y_std": self.y_std_,
             "train_stats": {m: list(v) for m, v in self.train_stats_.items()},
+            "state_version": STATE_VERSION,
+            "train_ref": getattr(self, "train_ref_", None),
             "history": {k: list(v) for k, v in self.history_.items()},
         }
 
@@ -428,5 +527,13 @@ class GENNAPEPredictor(Predictor):
         self.member_tau_ = np.asarray(state["member_tau"], dtype=np.float64)
         self.y_mean_, self.y_std_ = float(state["y_mean"]), float(state["y_std"])
         self.train_stats_ = {m: (float(v[0]), float(v[1])) for m, v in state["train_stats"].items()}
+        version = int(state.get("state_version", 1))
+        if version > STATE_VERSION:
+            raise ValueError(f"GENNAPE state version {version} is newer than this package's ({STATE_VERSION})")
+        ref = state.get("train_ref") if version >= 2 else None
+        self.train_ref_ = None if ref is None else {
+            "raw": {m: np.asarray(v, dtype=np.float64) for m, v in ref["raw"].items()},
+            "y": np.asarray(ref["y"], dtype=np.float64),
+        }  # fmt: skip
         self.history_ = {k: [float(x) for x in v] for k, v in state["history"].items()}
         self._ref_cache = {}
