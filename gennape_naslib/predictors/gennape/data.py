@@ -2,7 +2,10 @@
 
 Every architecture becomes a :class:`GraphArrays` record (GENNAPE's node features of
 :mod:`gennape_naslib.cg.features` in compact dtypes, the edges and the FLOPs). Records are cached
-per ``(family, arch)`` so repeated predictions skip CG construction. :func:`collate` concatenates
+per ``(family, arch)`` so repeated predictions skip CG construction. A family may register a fast
+builder of its records (:func:`register_arrays_builder`; built in for ``nb201``) that
+:func:`prepare` uses instead of building the CG; :func:`graph_arrays` on the family's CG stays the
+reference it must reproduce exactly. :func:`collate` concatenates
 records into one PyG :class:`~torch_geometric.data.Batch` with numpy (much faster than building one
 ``Data`` object per graph and calling ``Batch.from_data_list``); the batch has the fields of
 :func:`gennape_naslib.cg.features.to_pyg` (``op``, ``res``, ``kernel``, ``bias``, ``weighted``,
@@ -11,9 +14,10 @@ records into one PyG :class:`~torch_geometric.data.Batch` with numpy (much faste
 
 from __future__ import annotations
 
+import importlib
 import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -22,7 +26,16 @@ from gennape_naslib.cg.counting import count_flops
 from gennape_naslib.cg.graph import ComputeGraph
 from gennape_naslib.cg.vocab import OP_INDEX
 
-__all__ = ["GraphArrays", "clear_cache", "collate", "graph_arrays", "prepare"]
+__all__ = [
+    "ArraysBuilder",
+    "GraphArrays",
+    "arrays_builder",
+    "clear_cache",
+    "collate",
+    "graph_arrays",
+    "prepare",
+    "register_arrays_builder",
+]
 
 _CACHE: OrderedDict[Any, GraphArrays] = OrderedDict()
 _CACHE_MAX = 40000
@@ -87,6 +100,41 @@ def graph_arrays(cg: ComputeGraph, flops: float | None = None, key: Any = None) 
     return GraphArrays(op, res, kernel, bias, weighted, edges, gflops, cg.content_hash() if key is None else key)
 
 
+#: A family's fast path: ``builder(archs, adapter, keys)`` returns one :class:`GraphArrays` per
+#: architecture (``key`` set from ``keys``), equal to ``graph_arrays(adapter.to_cg(arch),
+#: flops=adapter.flops(arch), key=key)``, or ``None`` to decline (e.g. an adapter it does not know).
+ArraysBuilder = Callable[[Sequence[Any], Any, Sequence[Any]], "list[GraphArrays] | None"]
+
+_BUILDERS: dict[str, ArraysBuilder | None] = {}
+#: Built-in fast builders, imported on first use: family name -> ``"module:function"``.
+_BUILTIN_BUILDERS = {"nb201": "gennape_naslib.predictors.gennape._nb201_arrays:build_arrays"}
+
+
+def register_arrays_builder(family: str, builder: ArraysBuilder | None) -> None:
+    """Register (or, with ``None``, disable) the fast :class:`GraphArrays` builder of ``family``.
+
+    :func:`prepare` calls ``builder(archs, adapter, keys)`` on the architectures missing from the
+    cache and falls back to the general path (CG + :func:`graph_arrays`) when it returns ``None``.
+
+    Raises:
+        TypeError: If ``builder`` is neither callable nor ``None``.
+    """
+    if builder is not None and not callable(builder):
+        raise TypeError(f"arrays builder for family {family!r} must be callable or None, got {type(builder).__name__}")
+    _BUILDERS[str(family)] = builder
+
+
+def arrays_builder(family: str) -> ArraysBuilder | None:
+    """The fast builder registered for ``family`` (built-in ones are imported here), or ``None``."""
+    if family not in _BUILDERS:
+        spec = _BUILTIN_BUILDERS.get(family)
+        if spec is None:
+            return None
+        module, _, name = spec.partition(":")
+        _BUILDERS[family] = getattr(importlib.import_module(module), name)
+    return _BUILDERS[family]
+
+
 def clear_cache() -> None:
     """Drop every cached :class:`GraphArrays` record."""
     with _LOCK:
@@ -108,13 +156,15 @@ def _cache_put(key: Any, rec: GraphArrays) -> None:
             _CACHE.popitem(last=False)
 
 
-def prepare(X: Any, family: Any = None) -> tuple[list[GraphArrays], str | None]:
+def prepare(X: Any, family: Any = None, fast: bool = True) -> tuple[list[GraphArrays], str | None]:
     """Turn architectures in any accepted form into :class:`GraphArrays` records (cached).
 
     Args:
         X: Sequence of family ``Arch`` objects, NASLib graph objects, JSON/text encodings (with
             ``family``) or ``ComputeGraph`` objects (FLOPs then counted on the graph).
         family: Family name or adapter (see :func:`gennape_naslib.predictors.base.as_archs_and_family`).
+        fast: Use the family's registered fast builder (:func:`register_arrays_builder`) for
+            architectures not in the cache; ``False`` always builds the CG (the reference path).
 
     Returns:
         ``(records, family_name)``; ``family_name`` is ``None`` when ``X`` holds only graphs.
@@ -139,19 +189,33 @@ def prepare(X: Any, family: Any = None) -> tuple[list[GraphArrays], str | None]:
         raise TypeError("X mixes ComputeGraph objects and architectures; pass one kind per call")
     archs, adapter = as_archs_and_family(items, family)
     name = adapter.name
-    out = []
+    out: list[GraphArrays | None] = []
+    missing: list[int] = []
+    keys = []
     for arch in archs:
         try:
             key = (name, arch)
             hash(key)
         except TypeError:
             key = (name, adapter.canonical_hash(arch))
+        keys.append(key)
         rec = _cache_get(key)
         if rec is None:
-            rec = graph_arrays(adapter.to_cg(arch), flops=adapter.flops(arch), key=key)
-            _cache_put(key, rec)
+            missing.append(len(out))
         out.append(rec)
-    return out, name
+    if missing:
+        todo = [archs[i] for i in missing]
+        todo_keys = [keys[i] for i in missing]
+        builder = arrays_builder(name) if fast else None
+        made = builder(todo, adapter, todo_keys) if builder is not None else None
+        if made is None:
+            made = [graph_arrays(adapter.to_cg(a), flops=adapter.flops(a), key=k) for a, k in zip(todo, todo_keys)]
+        elif len(made) != len(todo):
+            raise ValueError(f"the arrays builder of family {name!r} returned {len(made)} records for {len(todo)}")
+        for i, key, rec in zip(missing, todo_keys, made):
+            _cache_put(key, rec)
+            out[i] = rec
+    return out, name  # type: ignore[return-value]
 
 
 def collate(records: Sequence[GraphArrays]) -> Any:
