@@ -54,15 +54,17 @@ import torch
 from scipy.stats import kendalltau
 
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
+from gennape_naslib.predictors.gennape._fast_outputs import member_outputs
 from gennape_naslib.predictors.gennape._train import seeded, take, threads
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
+from gennape_naslib.predictors.gennape.encoder import encode_records
 from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS, GENNAPENet
 from gennape_naslib.predictors.gennape.pool import unlabeled_pool
 from gennape_naslib.predictors.gennape.target import TargetTransform
-from gennape_naslib.predictors.kgnn import KGNNModel, fit_regressor, predict_regressor
+from gennape_naslib.predictors.kgnn import KGNNModel, fit_regressor
 
 __all__ = ["ALL_MEMBERS", "DEFAULT_MEMBERS", "FAST_MEMBERS", "GENNAPEPredictor"]
 
@@ -308,15 +310,21 @@ class GENNAPEPredictor(Predictor):
         for start in range(0, len(records), _CHUNK):
             chunk = records[start : start + _CHUNK]
             gf = np.array([r.gflops for r in chunk])
+            # both GNN encoders on the same collated batches and node classes
+            encoders = [self.net_.encoder] if self.net_.members else []
+            encoders += [] if self.kgnn_ is None else [self.kgnn_.encoder]
+            emb = encode_records(encoders, chunk)
             if self.net_.members:
-                for name, (score, spread) in self.net_.outputs(self.net_.embed(chunk), anchors).items():
+                for name, (score, spread) in member_outputs(self.net_, emb[0], anchors).items():
                     spec = CL_MEMBERS[name]
                     if not spec["pair"]:
                         tt = self.transforms_[spec["flops_t"]]
                         score, spread = tt.inverse(score, gf), spread * tt.inverse_scale(gf)
                     out[name].append((score, spread))
             if self.kgnn_ is not None:
-                z = predict_regressor(self.kgnn_, chunk)
+                self.kgnn_.eval()
+                with torch.no_grad():
+                    z = self.kgnn_.head(emb[-1]).squeeze(1).double().numpy()
                 out["kgnn"].append((self.transforms_[False].inverse(z, gf), np.zeros(len(chunk))))
             if "flops" in out:
                 out["flops"].append((np.log10(np.maximum(gf, 1e-12)), np.zeros(len(chunk))))
