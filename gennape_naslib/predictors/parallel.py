@@ -1,5 +1,6 @@
-"""Predict many architectures on several CPU cores: the input is cut into ``n_jobs`` contiguous parts
-predicted by forked worker processes (each with one torch thread), then put back in order.
+"""Predict many architectures on several CPU cores: the input is cut into ``n_jobs`` contiguous parts,
+``n_jobs - 1`` of them predicted by forked worker processes (each with one torch thread) while the
+calling process predicts the last one, then put back in order.
 
 One process per core beats one process with several torch threads here: the GNN's per-batch work is
 small, so threads mostly wait on each other, while processes also split the CG construction, which is
@@ -23,10 +24,14 @@ _JOB: dict[str, Any] = {}
 def _work(bounds: tuple[int, int]) -> Any:
     import torch
 
+    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    start, stop = bounds
-    predictor, X = _JOB["predictor"], _JOB["X"]
-    return predictor.predict(X[start:stop], **_JOB["kwargs"])
+    try:
+        start, stop = bounds
+        predictor, X = _JOB["predictor"], _JOB["X"]
+        return predictor.predict(X[start:stop], **_JOB["kwargs"])
+    finally:
+        torch.set_num_threads(threads)
 
 
 def predict_parallel(
@@ -66,10 +71,13 @@ def predict_parallel(
         return predictor.predict(X, **kwargs)
     predictor.predict(X[:1], **kwargs)  # fill the predictor's per-family caches once, before forking
     edges = np.linspace(0, len(X), n_jobs + 1).round().astype(int)
+    bounds = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
     _JOB.update(predictor=predictor, X=X, kwargs=kwargs)
     try:
-        with mp.get_context("fork").Pool(n_jobs) as pool:
-            parts = pool.map(_work, list(zip(edges[:-1].tolist(), edges[1:].tolist())))
+        with mp.get_context("fork").Pool(n_jobs - 1) as pool:
+            pending = pool.map_async(_work, bounds[:-1])
+            last = _work(bounds[-1])  # this process takes the last part instead of waiting
+            parts = [*pending.get(), last]
     finally:
         _JOB.clear()
     if return_std:
