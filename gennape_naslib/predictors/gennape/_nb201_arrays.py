@@ -34,7 +34,7 @@ import numpy as np
 from gennape_naslib.cg.graph import ComputeGraph
 from gennape_naslib.predictors.gennape.data import GraphArrays, graph_arrays
 
-__all__ = ["build_arrays", "nb201_arrays"]
+__all__ = ["build_arrays", "nb201_arrays", "nb201_arrays_many"]
 
 #: Cell-node kinds of ``_nb201_net._cell_template``, in table order within a stage.
 _KINDS = ("relu", "conv3", "conv1", "bn", "zero", "avgpool", "add")
@@ -210,6 +210,14 @@ def _template(ops: Sequence[str]) -> tuple[list[int], list[int], list[int]]:
     return kinds, src, dst
 
 
+def _decode(pair: np.ndarray, n: int) -> np.ndarray:
+    """``src * n + dst`` codes ``(..., E)`` back to edges ``(..., 2, E)``."""
+    edges = np.empty((*pair.shape[:-1], 2, pair.shape[-1]), dtype=np.int64)
+    np.floor_divide(pair, n, out=edges[..., 0, :])
+    np.subtract(pair, edges[..., 0, :] * n, out=edges[..., 1, :])
+    return edges
+
+
 def nb201_arrays(ops: Sequence[str], num_classes: int = 10, key: Any = None) -> GraphArrays:
     """The :class:`GraphArrays` of the NB-201 cell ``ops`` (six op names, arch-string edge order).
 
@@ -223,30 +231,57 @@ def nb201_arrays(ops: Sequence[str], num_classes: int = 10, key: Any = None) -> 
     Raises:
         KeyError: If an op is not one of the five NB-201 ops.
     """
+    return nb201_arrays_many([ops], num_classes, [key])[0]
+
+
+def nb201_arrays_many(
+    cells: Sequence[Sequence[str]], num_classes: int = 10, keys: Sequence[Any] | None = None
+) -> list[GraphArrays]:
+    """:func:`nb201_arrays` of many cells, vectorised over the cells of equal size.
+
+    The records of a group of cells with the same numbers of nodes and edges are rows of shared
+    arrays (contiguous views; records are never written to).
+
+    Raises:
+        KeyError: If an op is not one of the five NB-201 ops.
+    """
     t = _tables(num_classes)
-    kinds, src_l, dst_l = _template(ops)
-    k = len(kinds)
-    # the cell output is its last node (an add) unless the cell is empty (all skip_connect)
-    lay = _layout(num_classes, k, k - 1)
-    rows = lay.rows.copy()
-    if k:
-        rows[lay.cell_slots] += np.array(kinds, dtype=np.int64)
-        ce_src = np.array(src_l, dtype=np.int64)
-        src = np.where(ce_src < 0, lay.inputs[:, None], ce_src + lay.bases[:, None])
-        dst = np.array(dst_l, dtype=np.int64) + lay.bases[:, None]
-        pair = np.concatenate([lay.fixed_pairs, (src * lay.n + dst).ravel()])
-    else:
-        pair = lay.fixed_pairs.copy()
-    pair.sort()
-    if len(pair) > 1 and (pair[1:] == pair[:-1]).any():  # ComputeGraph stores each edge once
-        pair = np.unique(pair)
-    edges = np.empty((2, len(pair)), dtype=np.int64)
-    np.floor_divide(pair, lay.n, out=edges[0])
-    np.subtract(pair, edges[0] * lay.n, out=edges[1])
-    n3, n1 = ops.count("nor_conv_3x3"), ops.count("nor_conv_1x1")
+    keys = [None] * len(cells) if keys is None else list(keys)
+    groups: dict[tuple[int, int], list[int]] = {}
+    templates = []
+    for i, ops in enumerate(cells):
+        tpl = _template(ops)
+        templates.append(tpl)
+        groups.setdefault((len(tpl[0]), len(tpl[1])), []).append(i)
     f0, f3, f1 = t.flops
-    gflops = float(f0 + f3 * n3 + f1 * n1) / 1e9
-    return GraphArrays(t.op[rows], t.res[rows], t.kernel[rows], t.bias[rows], t.weighted[rows], edges, gflops, key)
+    out: list[GraphArrays | None] = [None] * len(cells)
+    for (k, m), members in groups.items():
+        # the cell output is its last node (an add) unless the cell is empty (all skip_connect)
+        lay = _layout(num_classes, k, k - 1)
+        g = len(members)
+        rows = np.tile(lay.rows, (g, 1))
+        if k:
+            kinds = np.array([templates[i][0] for i in members], dtype=np.int64)  # (g, k)
+            rows[:, lay.cell_slots] += kinds[:, None, None, :]
+            ce = np.array([templates[i][1] + templates[i][2] for i in members], dtype=np.int64)  # (g, 2m)
+            src = np.where(ce[:, None, :m] < 0, lay.inputs[None, :, None], ce[:, None, :m] + lay.bases[None, :, None])
+            dst = ce[:, None, m:] + lay.bases[None, :, None]
+            pair = np.concatenate([np.broadcast_to(lay.fixed_pairs, (g, len(lay.fixed_pairs))),
+                                   (src * lay.n + dst).reshape(g, -1)], axis=1)  # fmt: skip
+        else:
+            pair = np.tile(lay.fixed_pairs, (g, 1))
+        pair.sort(axis=1)
+        if pair.shape[1] > 1 and (pair[:, 1:] == pair[:, :-1]).any():  # pragma: no cover - never for NB-201
+            edges = [_decode(np.unique(p), lay.n) for p in pair]  # ComputeGraph stores each edge once
+        else:
+            edges = _decode(pair, lay.n)
+        op, res, kernel = t.op[rows], t.res[rows], t.kernel[rows]
+        bias, weighted = t.bias[rows], t.weighted[rows]
+        for j, i in enumerate(members):
+            ops = cells[i]
+            flops = f0 + f3 * ops.count("nor_conv_3x3") + f1 * ops.count("nor_conv_1x1")
+            out[i] = GraphArrays(op[j], res[j], kernel[j], bias[j], weighted[j], edges[j], float(flops) / 1e9, keys[i])
+    return out  # type: ignore[return-value]
 
 
 def build_arrays(archs: Sequence[Any], adapter: Any, keys: Sequence[Any]) -> list[GraphArrays] | None:
@@ -260,4 +295,4 @@ def build_arrays(archs: Sequence[Any], adapter: Any, keys: Sequence[Any]) -> lis
     if type(adapter) is not NB201:
         return None
     nc = int(adapter.num_classes)
-    return [nb201_arrays(arch.ops, nc, key) for arch, key in zip(archs, keys)]
+    return nb201_arrays_many([arch.ops for arch in archs], nc, keys)

@@ -110,17 +110,18 @@ def _factorize_rows(rows: np.ndarray, small: bool) -> tuple[np.ndarray, np.ndarr
 
 
 def _feature_rows(batch: Any) -> np.ndarray:
-    """The bytes of every node's embedding inputs as an int64 matrix ``(N, W)``."""
+    """The bits of every node's embedding inputs as an int64 matrix ``(N, W)`` (equal rows = equal inputs)."""
     n = int(batch.op.shape[0])
     parts = []
     for name in ("op", "res", "kernel", "bias", "weighted"):
         a = np.ascontiguousarray(getattr(batch, name).numpy()).reshape(n, -1)
-        parts.append(a.view(np.uint8).reshape(n, -1))
-    raw = np.concatenate(parts, axis=1)
-    pad = -raw.shape[1] % 8
-    if pad:
-        raw = np.concatenate([raw, np.zeros((n, pad), dtype=np.uint8)], axis=1)
-    return np.ascontiguousarray(raw).view(np.int64)
+        if a.dtype.itemsize == 8:
+            parts.append(a.view(np.int64))
+        elif a.dtype.itemsize == 4 and a.shape[1] % 2 == 0:
+            parts.append(a.view(np.int64))  # two 32-bit values per column
+        else:
+            parts.append(a.view(np.uint8).reshape(n, -1).astype(np.int64))
+    return np.concatenate(parts, axis=1) if n else np.zeros((0, 1), dtype=np.int64)
 
 
 def _csr(crow: np.ndarray, col: np.ndarray, shape: tuple[int, int]) -> torch.Tensor:
