@@ -7,6 +7,8 @@ Parts (``--part``):
 * ``transfer``: the pretrained NB-201 model (``GENNAPEPredictor.pretrained()``) zero-shot on NB-101,
   NB-301 and OFA-MBv3, and fine-tuned on 50 random architectures per seed (tested on the rest),
   with the FLOPs and params baselines and every ensemble member alone;
+* ``calibration``: the pretrained model on ``--n-speed`` random NB-201 cells (in-sample), the linear
+  and the quantile map of the same ensemble score (MAE, the top-20 cells, spread coverage);
 * ``speed``: prediction throughput (architectures per second, CG construction included) and
   training time per epoch.
 
@@ -232,6 +234,7 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
             t0, c0 = time.time(), time.process_time()
             tuned = model.finetune([archs[i] for i in ft], y[ft], epochs=args.ft_epochs)
             t1, c1 = time.time(), time.process_time()
+            pred, extra = calibrated(tuned, xte, y[te])
             emit(
                 out,
                 {
@@ -243,7 +246,8 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
                     "finetune_s": t1 - t0,
                     "finetune_cpu_s": c1 - c0,
                     "weights": tuned.weights_.round(3).tolist(),
-                    **metrics(y[te], tuned.predict(xte)),
+                    **{k: v for k, v in extra.items() if k.startswith("linear_")},
+                    **metrics(y[te], pred),
                 },
             )
             traw = tuned._raw([records[i] for i in te])
@@ -259,6 +263,34 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
                         **metrics(y[te], score),
                     },
                 )
+
+
+def calibration(args: argparse.Namespace, out: Path) -> None:
+    tb = data.load("nb201", dataset="cifar10")
+    y = tb.metric("test_acc_200ep")
+    idx = np.random.default_rng(0).permutation(len(y))[: args.n_speed]
+    archs, y = [tb.archs[i] for i in idx], y[idx]
+    model = GENNAPEPredictor.pretrained() if args.model is None else GENNAPEPredictor.load(args.model)
+    for cal in ("linear", "quantile"):
+        model.set_params(calibration=cal)
+        mean, std = model.predict(archs, return_std=True)
+        err, top = np.abs(mean - y), np.argsort(-mean, kind="stable")[:20]
+        emit(
+            out,
+            {
+                "part": "calibration",
+                "model": f"pretrained-{cal}",
+                "n_test": len(archs),
+                **metrics(y, mean),
+                "median_ae": float(np.median(err)),
+                "mae_acc_ge_90": float(err[y >= 90].mean()),
+                "top20_pred": float(mean[top].mean()),
+                "top20_true": float(y[top].mean()),
+                "max_pred": float(mean.max()),
+                "median_std": float(np.median(std)),
+                "within_1std": float(np.mean(err <= std)),
+            },
+        )
 
 
 def speed(args: argparse.Namespace, out: Path) -> None:
@@ -317,7 +349,7 @@ def summarise(path: Path) -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
-        if r["part"] == "speed":
+        if r["part"] in ("speed", "calibration"):
             continue
         model = r["model"] + (f" ({r.get('mode', 'shared')})" if r["part"] == "ablation" else "")
         key = (r["part"], r.get("family", "nb201"), r.get("size", ""), model)
@@ -338,13 +370,18 @@ def summarise(path: Path) -> None:
             cells.append(fmt.format(v.mean(), v.std()) if len(v) == len(rs) else "-")
         print(f"| {part} | {fam} | {size} | {model} | {len(rs)} | " + " | ".join(cells) + " |")
     for r in rows:
-        if r["part"] == "speed":
+        if r["part"] in ("speed", "calibration"):
             print(r)
+
+
+PARTS = {"inspace": inspace, "ablation": ablation, "transfer": transfer, "calibration": calibration, "speed": speed}
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--part", choices=["inspace", "ablation", "transfer", "speed", "summary"], default="summary")
+    ap.add_argument(
+        "--part", choices=["inspace", "ablation", "transfer", "calibration", "speed", "summary"], default="summary"
+    )
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--sizes", type=int, nargs="+", default=[100, 1000])
@@ -365,7 +402,7 @@ def main() -> None:
     args = ap.parse_args()
     args.out.parent.mkdir(parents=True, exist_ok=True)
     if args.part != "summary":
-        {"inspace": inspace, "ablation": ablation, "transfer": transfer, "speed": speed}[args.part](args, args.out)
+        PARTS[args.part](args, args.out)
     summarise(args.out)
 
 

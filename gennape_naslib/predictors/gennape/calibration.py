@@ -12,12 +12,17 @@ with ``F_s`` the empirical CDF of the ensemble scores on the reference sample (p
 ``(i + 0.5) / n`` of the sorted scores, ties averaged), ``Q_t`` the quantile function of a target
 sample on the accuracy scale (numpy's ``"hazen"`` quantiles at the same positions, linearly
 interpolated between them), and ``mean_t`` / ``std_t`` the target sample's mean and std. Beyond the
-smallest and largest reference score ``Q_t(F_s(.))`` continues linearly with the mean slope of its
-outer ``tail`` fraction of knots (never negative). The small linear part (``blend``, 1e-3) makes
-``f`` strictly increasing, so flat stretches of the quantile function (ties in the target, or
-extrapolation with a zero slope) never merge two different scores: the ranking of any set of
-architectures, and with it Spearman and Kendall tau, is exactly that of ``z``. With fewer than 3
-distinct reference scores the map is the linear one alone.
+smallest and largest reference score ``Q_t(F_s(.))`` continues linearly with the least-squares slope
+of the quantiles against the scores over the outer ``tail`` fraction of the sorted sample (at least
+2 points; computed on the sample with its ties, so that near-identical scores, e.g. of isomorphic
+cells, that float rounding merges or splits barely move it), kept between 0 and the slope of the
+linear map ``std_t / std_s`` (``std_s``: the scores' std), and stops one ``std_t`` beyond the target
+sample's smallest and largest value (a gap such as NB-201's ~10 % cells must not be extrapolated
+into negative accuracies; the top, which search cares about, stays linear). The small linear
+part (``blend``, 1e-3) makes ``f`` strictly increasing, so flat stretches of the quantile function
+(ties in the target, or extrapolation with a zero slope) never merge two different scores: the
+ranking of any set of architectures, and with it Spearman and Kendall tau, is exactly that of
+``z``. With fewer than 3 distinct reference scores the map is the linear one alone.
 """
 
 from __future__ import annotations
@@ -25,6 +30,13 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["LinearMap", "QuantileMap"]
+
+
+def _ls_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of ``y`` on ``x``, at least 0 (0 when ``x`` is constant)."""
+    dx = x - x.mean()
+    var = float(dx @ dx)
+    return max(0.0, float(dx @ (y - y.mean())) / var) if var > 1e-300 else 0.0
 
 
 class LinearMap:
@@ -55,7 +67,8 @@ class QuantileMap:
         target: Accuracy-scale values whose distribution the scores are mapped onto, ``(m,)``
             (the accuracy member's predictions on the same sample, or the training accuracies).
         blend: Weight of the linear map ``mean_t + std_t * z`` (> 0 keeps the map strictly increasing).
-        tail: Fraction of the knots at each end whose mean slope continues the map beyond them.
+        tail: Fraction of the sorted reference sample at each end whose least-squares slope continues
+            the map beyond it.
 
     Raises:
         ValueError: If ``source`` or ``target`` is empty or not finite, or ``blend`` is not in (0, 1].
@@ -78,14 +91,15 @@ class QuantileMap:
         q = np.quantile(t, positions, method="hazen")
         self.knots_x, inverse = np.unique(s, return_inverse=True)
         self.knots_y = np.bincount(inverse, weights=q) / np.bincount(inverse)
-        n = self.knots_x.size
-        if n < 3:
-            self.slope_lo = self.slope_hi = 0.0
+        self.slope_lo = self.slope_hi = 0.0
+        self.bounds = (float(t.min()) - self.std, float(t.max()) + self.std)
+        if self.knots_x.size < 3:
             self.blend = 1.0
             return
-        k = max(1, int(round(tail * (n - 1))))
-        self.slope_lo = max(0.0, (self.knots_y[k] - self.knots_y[0]) / (self.knots_x[k] - self.knots_x[0]))
-        self.slope_hi = max(0.0, (self.knots_y[-1] - self.knots_y[-1 - k]) / (self.knots_x[-1] - self.knots_x[-1 - k]))
+        k = max(2, int(np.ceil(tail * s.size)))
+        cap = self.std / max(float(s.std()), 1e-12)
+        self.slope_lo = min(cap, _ls_slope(s[:k], q[:k]))
+        self.slope_hi = min(cap, _ls_slope(s[-k:], q[-k:]))
 
     def quantile_part(self, z: np.ndarray) -> np.ndarray:
         """``Q_t(F_s(z))`` with the linear continuation at both ends (non-decreasing)."""
@@ -94,8 +108,8 @@ class QuantileMap:
         x, y = self.knots_x, self.knots_y
         out = np.interp(flat, x, y)
         lo, hi = flat < x[0], flat > x[-1]
-        out[lo] = y[0] + self.slope_lo * (flat[lo] - x[0])
-        out[hi] = y[-1] + self.slope_hi * (flat[hi] - x[-1])
+        out[lo] = np.maximum(y[0] + self.slope_lo * (flat[lo] - x[0]), min(self.bounds[0], y[0]))
+        out[hi] = np.minimum(y[-1] + self.slope_hi * (flat[hi] - x[-1]), max(self.bounds[1], y[-1]))
         return out.reshape(z.shape)
 
     def __call__(self, z: np.ndarray) -> np.ndarray:
