@@ -60,6 +60,15 @@ class NodeClasses(NamedTuple):
         return len(self.adjacency)
 
 
+def _stable_argsort(key: np.ndarray, key_bits: int) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` of non-negative keys below ``2**key_bits``, by one value sort when it fits."""
+    n = len(key)
+    idx_bits = max(1, (n - 1).bit_length())
+    if key_bits + idx_bits <= 63:
+        return np.sort((key << idx_bits) | np.arange(n, dtype=np.int64)) & ((1 << idx_bits) - 1)
+    return np.argsort(key, kind="stable")
+
+
 def _factorize_keys(key: np.ndarray, key_bits: int) -> tuple[np.ndarray, np.ndarray]:
     """Classes of equal non-negative ``key`` values: ``(inverse, rep)`` with ``rep`` the smallest index per class."""
     n = len(key)
@@ -154,29 +163,40 @@ def node_classes(batch: Any, n_layers: int) -> NodeClasses:
     edge_index = batch.edge_index.numpy()
     src, dst = edge_index[0].astype(np.int64), edge_index[1].astype(np.int64)
     # in-edges grouped by target, sources ascending (the order of encoder.sum_adjacency's CSR rows)
-    order = np.argsort(dst * max(n, 1) + src, kind="stable")
+    order = _stable_argsort(dst * max(n, 1) + src, 2 * max(1, n.bit_length()))
     src_s, dst_s = src[order], dst[order]
     deg = np.bincount(dst, minlength=n).astype(np.int64)
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(deg, out=ptr[1:])
     slot = np.arange(len(src_s), dtype=np.int64) - ptr[dst_s]
     max_deg = int(deg.max()) if n else 0
+    # in-neighbours of every node, padded with the sentinel n (whose class value is 0)
+    nbr = np.full(n * max_deg, n, dtype=np.int64)
+    nbr[dst_s * max_deg + slot] = src_s
+    nbr = nbr.reshape(n, max_deg)
+    value = np.zeros(n + 1, dtype=np.int64)
 
     inv, rep = _factorize_rows(_feature_rows(batch), small=False)
     reps, inverses, adjacency, roots = [rep], [inv], [], []
     for _ in range(int(n_layers)):
-        # signature of every node: own class, then its in-neighbours' classes sorted (0 pads, classes + 1)
-        sig = np.zeros((n, 1 + max_deg), dtype=np.int64)
-        sig[:, 0] = inv
-        if max_deg:
-            sig[dst_s, 1 + slot] = inv[src_s] + 1
-            if max_deg == 2:
-                a, b = sig[:, 1].copy(), sig[:, 2]
-                np.minimum(a, b, out=sig[:, 1])
-                np.maximum(a, b, out=sig[:, 2])
-            elif max_deg > 2:
-                sig[:, 1:].sort(axis=1)
-        new_inv, new_rep = _factorize_rows(sig, small=True)
+        # signature of every node: own class, then its in-neighbours' classes + 1, sorted (0 pads)
+        np.add(inv, 1, out=value[:n])
+        vals = value[nbr]
+        if max_deg == 2:
+            lo = np.minimum(vals[:, 0], vals[:, 1])
+            np.maximum(vals[:, 0], vals[:, 1], out=vals[:, 1])
+            vals[:, 0] = lo
+        elif max_deg > 2:
+            vals.sort(axis=1)
+        bits = max(1, len(rep).bit_length())
+        if (1 + max_deg) * bits <= 63:  # packed exactly into one integer
+            key = inv.copy()
+            for j in range(max_deg):
+                key <<= bits
+                key |= vals[:, j]
+            new_inv, new_rep = _factorize_keys(key, (1 + max_deg) * bits)
+        else:
+            new_inv, new_rep = _factorize_rows(np.concatenate([inv[:, None], vals], axis=1), small=True)
         # the representative's in-neighbours, as classes of the previous layer, in the full batch's order
         rdeg = deg[new_rep]
         crow = np.zeros(len(new_rep) + 1, dtype=np.int64)
