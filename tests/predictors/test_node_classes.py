@@ -36,12 +36,8 @@ def _synthetic() -> list[gdata.GraphArrays]:
 
 
 def _full(enc: CGEncoder, batch) -> torch.Tensor:
-    enc.compress = False
-    try:
-        with torch.no_grad():
-            return enc(batch)
-    finally:
-        del enc.compress
+    with torch.no_grad():
+        return enc(batch)
 
 
 @pytest.mark.parametrize("family", ["nb201", "nb101", "ofa_mbv3"])
@@ -49,10 +45,10 @@ def test_class_inference_matches_the_full_pass(family):
     torch.manual_seed(0)
     enc = CGEncoder().eval()
     batch = gdata.collate(_records(family, 6))
-    with torch.no_grad():
-        fast = enc(batch)
+    fast = enc.forward_classes(batch)
     assert getattr(batch, "_node_classes", None) is not None  # the class path ran
     ref = _full(enc, gdata.collate(_records(family, 6)))
+    assert getattr(batch, "_node_classes", None) is not None
     assert torch.allclose(fast, ref, rtol=1e-5, atol=1e-6), float((fast - ref).abs().max())
 
 
@@ -60,8 +56,7 @@ def test_classes_on_high_in_degree_and_parallel_edges():
     torch.manual_seed(1)
     enc = CGEncoder(n_layers=3).eval()
     records = _synthetic()
-    with torch.no_grad():
-        fast = enc(gdata.collate(records))
+    fast = enc.forward_classes(gdata.collate(records))
     assert torch.allclose(fast, _full(enc, gdata.collate(records)), rtol=1e-5, atol=1e-6)
     classes = nc.node_classes(gdata.collate(records), 3)
     # graph 0: nodes 1 and 2 differ at layer 0 (node 1 is weighted) ...
@@ -103,17 +98,20 @@ def test_hash_collisions_fall_back_to_exact_classes(monkeypatch):
     assert np.array_equal(rows[rep[inverse]], rows)
 
 
-def test_training_and_dropout_use_the_full_pass_and_encode_records_matches():
+def test_forward_is_the_full_pass_and_encode_records_matches():
     torch.manual_seed(3)
     enc, other = CGEncoder().eval(), CGEncoder().eval()
     records = _records("nb201", 5, seed=7)
     batch = gdata.collate(records)
-    enc(batch)  # autograd on: full pass
     with torch.no_grad():
-        enc(batch, dropout=0.1)
-    assert getattr(batch, "_node_classes", None) is None
+        enc(batch)
+    assert getattr(batch, "_node_classes", None) is None  # forward (training, embed) never uses classes
     a, b = encode_records([enc, other], records, batch_size=2)
-    with torch.no_grad():
-        assert torch.allclose(a, enc(gdata.collate(records)), atol=1e-6)
-        assert torch.allclose(b, other(gdata.collate(records)), atol=1e-6)
+    assert torch.allclose(a, _full(enc, gdata.collate(records)), atol=1e-6)
+    assert torch.allclose(b, _full(other, gdata.collate(records)), atol=1e-6)
     assert encode_records([], records) == []
+    gcn = CGEncoder(gnn="GCNConv").eval()
+    with pytest.raises(ValueError, match="needs GraphConv"):
+        gcn.forward_classes(batch)
+    (c,) = encode_records([gcn], records)  # other layer types: the full pass
+    assert torch.allclose(c, _full(gcn, gdata.collate(records)), atol=1e-6)

@@ -11,11 +11,12 @@ Departures from the demo code, by design: the unused parameters it instantiates 
 linear layer, the aggregator's spare GraphConv) are not created; dropout (a hyperparameter, used for
 the contrastive views) can be applied after the embedding and after every layer.
 
-Inference (``GraphConv``, no dropout, no autograd) runs on node classes
-(:mod:`~gennape_naslib.predictors.gennape.node_classes`): every layer is evaluated once per class of
-nodes that it cannot tell apart (in NB-201 batches about 6-8x fewer node-layer evaluations), then
-the per-node states are gathered back for the usual mean readout. :func:`encode_records` collates
-a set of records once and runs several encoders on the same batches and classes.
+Prediction (:func:`encode_records`, used by ``GENNAPEPredictor``) runs ``GraphConv`` encoders on node
+classes (:meth:`CGEncoder.forward_classes`, :mod:`~gennape_naslib.predictors.gennape.node_classes`):
+every layer is evaluated once per class of nodes that it cannot tell apart (in NB-201 batches 6-10x
+fewer node-layer evaluations), then the per-node states are gathered back for the usual mean
+readout; it collates a set of records once and runs several encoders on the same batches and
+classes. :meth:`CGEncoder.forward` (training, ``embed`` of the models) is the full pass, unchanged.
 """
 
 from __future__ import annotations
@@ -51,9 +52,9 @@ GNN_LAYERS = ("GraphConv", "GCNConv", "GINConv", "GATConv", "SAGEConv")
 INFER_BATCH = 64
 
 #: Graphs per batch of :func:`encode_records`. On node classes larger batches share more (NB-201: 6.4x
-#: fewer node-layer evaluations than the full batch at 64 graphs, 8.4x at 256) while the refinement
-#: costs about the same per graph.
-CLASS_BATCH = 256
+#: fewer node-layer evaluations than the full batch at 64 graphs, 8.4x at 256, 10x at 512) while the
+#: refinement costs about the same per graph.
+CLASS_BATCH = 512
 
 _ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "identity": nn.Identity}
 
@@ -158,8 +159,7 @@ class CGNodeEmbedding(nn.Module):
 class CGEncoder(nn.Module):
     """Node embedding, ``n_layers`` GNN layers with an activation after each, mean readout.
 
-    Inference (``GraphConv``, ``dropout == 0``, autograd off) is computed on node classes (module
-    docstring) unless :attr:`compress` is ``False``; the result is the full pass's up to float rounding.
+    :meth:`forward_classes` computes :meth:`forward` without dropout on node classes (module docstring).
 
     Args:
         hidden: Width of the embedding and of every layer (32).
@@ -167,9 +167,6 @@ class CGEncoder(nn.Module):
         gnn: Layer type, resolved by :func:`resolve_gnn_layer` (``"GraphConv"``).
         activation: ``"tanh"`` (GENNAPE), ``"relu"``, ``"gelu"``, ``"elu"`` or ``"identity"``.
     """
-
-    #: Evaluate inference on node classes (see the class docstring); ``False`` runs every node.
-    compress: bool = True
 
     def __init__(self, hidden: int = 32, n_layers: int = 6, gnn: str = "GraphConv", activation: str = "tanh") -> None:
         super().__init__()
@@ -187,8 +184,6 @@ class CGEncoder(nn.Module):
 
     def forward(self, batch: Any, dropout: float = 0.0) -> torch.Tensor:
         """Graph embeddings ``(B, hidden)``; ``dropout > 0`` applies dropout after the embedding and each layer."""
-        if self.compress and self.kind == "GraphConv" and dropout <= 0 and not torch.is_grad_enabled():
-            return self._forward_classes(batch)
         h = self.embed(batch)
         if dropout > 0:
             h = nn.functional.dropout(h, dropout, training=True)
@@ -206,8 +201,19 @@ class CGEncoder(nn.Module):
                 h = nn.functional.dropout(h, dropout, training=True)
         return mean_readout(h, batch)
 
-    def _forward_classes(self, batch: Any) -> torch.Tensor:
-        """:meth:`forward` without dropout and autograd, one evaluation per node class and layer."""
+    @torch.no_grad()
+    def forward_classes(self, batch: Any) -> torch.Tensor:
+        """:meth:`forward` without dropout, evaluated once per node class and layer (no autograd).
+
+        Equal to ``forward(batch)`` up to float rounding (the sums of a class's representative stand
+        for all its nodes).
+
+        Raises:
+            ValueError: If the layers are not ``GraphConv`` (other layer types are not sum aggregations
+                of the neighbours' states alone).
+        """
+        if self.kind != "GraphConv":
+            raise ValueError(f"node-class inference needs GraphConv layers, not {self.kind}")
         classes = node_classes(batch, len(self.layers))
         rep = classes.rep[0]
         # index_select, not fancy indexing: several times faster on CPU
@@ -236,7 +242,8 @@ def encode_records(encoders: list[nn.Module], records: list[Any], batch_size: in
     """Graph embeddings of ``records`` by each encoder, collating every batch once for all of them.
 
     Args:
-        encoders: :class:`CGEncoder` modules (put in eval mode here).
+        encoders: :class:`CGEncoder` modules (put in eval mode here); ``GraphConv`` ones run on node
+            classes (:meth:`CGEncoder.forward_classes`), others the full pass.
         records: :class:`~gennape_naslib.predictors.gennape.data.GraphArrays` records.
         batch_size: Graphs per batch.
 
@@ -253,7 +260,7 @@ def encode_records(encoders: list[nn.Module], records: list[Any], batch_size: in
     for start in range(0, len(records), max(1, int(batch_size))):
         batch = collate(records[start : start + batch_size])
         for enc, out in zip(encoders, outs):
-            out.append(enc(batch))
+            out.append(enc.forward_classes(batch) if getattr(enc, "kind", None) == "GraphConv" else enc(batch))
     return [torch.cat(out) if out else torch.zeros(0, enc.hidden) for enc, out in zip(encoders, outs)]
 
 
