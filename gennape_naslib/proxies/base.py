@@ -13,6 +13,13 @@ NAS-Bench-Suite-Zero scores):
 * "weighted layers" are the ``nn.Conv2d`` and ``nn.Linear`` modules, visited in ``modules()`` order;
 * the loss is cross-entropy on the real labels of the batch (:mod:`gennape_naslib.proxies.batch`);
 * per-layer metrics are summed over all weighted layers into one float.
+
+Where the protocol deliberately differs from NASLib's benchmark runner: NASLib drew a new random,
+augmented batch for every architecture and cloned one initialised search space, so the skeleton
+weights were shared by all architectures. Here every architecture gets the same fixed batch and
+seeded weights of its own. For ``epe_nas``, ``grasp`` and ``plain`` the published scores are
+therefore one draw of a noisy protocol (``scripts/proxy_variants.py``; docs/results.md, "Zero-cost
+proxies").
 """
 
 from __future__ import annotations
