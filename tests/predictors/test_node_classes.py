@@ -88,6 +88,12 @@ def test_nodes_of_a_class_have_equal_states_and_classes_refine():
             pairs = set(zip(inv.numpy().tolist(), prev.tolist()))
             assert len(pairs) == len(classes.rep[t])
     assert [len(r) for r in classes.rep] == sorted(len(r) for r in classes.rep)
+    # the class readout is the mean of the node states of every graph
+    from gennape_naslib.predictors.gennape.encoder import mean_readout
+
+    states = torch.randn(len(classes.rep[6]), 5)
+    expected = mean_readout(states.index_select(0, classes.inverse[6]), batch)
+    assert torch.allclose(torch.sparse.mm(nc.readout_matrix(batch, classes, 6), states), expected, atol=1e-6)
 
 
 def test_hash_collisions_fall_back_to_exact_classes(monkeypatch):

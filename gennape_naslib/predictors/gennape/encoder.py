@@ -14,8 +14,8 @@ the contrastive views) can be applied after the embedding and after every layer.
 Prediction (:func:`encode_records`, used by ``GENNAPEPredictor``) runs ``GraphConv`` encoders on node
 classes (:meth:`CGEncoder.forward_classes`, :mod:`~gennape_naslib.predictors.gennape.node_classes`):
 every layer is evaluated once per class of nodes that it cannot tell apart (in NB-201 batches 6-10x
-fewer node-layer evaluations), then the per-node states are gathered back for the usual mean
-readout; it collates a set of records once and runs several encoders on the same batches and
+fewer node-layer evaluations), and the mean readout weights each class by its share of a graph's
+nodes; it collates a set of records once and runs several encoders on the same batches and
 classes. :meth:`CGEncoder.forward` (training, ``embed`` of the models) is the full pass, unchanged.
 """
 
@@ -28,7 +28,7 @@ import torch
 from torch import nn
 
 from gennape_naslib.cg.vocab import OPS
-from gennape_naslib.predictors.gennape.node_classes import node_classes
+from gennape_naslib.predictors.gennape.node_classes import node_classes, readout_matrix
 
 __all__ = [
     "CLASS_BATCH",
@@ -225,7 +225,7 @@ class CGEncoder(nn.Module):
             h_root = h.index_select(0, classes.root[t])
             h = out.addmm_(h_root, root.weight.t()) if root.bias is None else out + root(h_root)
             h = fast_tanh(h) if self.inplace_tanh else self.act(h)
-        return mean_readout(h.index_select(0, classes.inverse[len(self.layers)]), batch)
+        return torch.sparse.mm(readout_matrix(batch, classes, len(self.layers)), h)
 
 
 class _Rows:

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-__all__ = ["NodeClasses", "node_classes"]
+__all__ = ["NodeClasses", "node_classes", "readout_matrix"]
 
 # odd 64-bit multipliers of the row hash (fixed: classes must not depend on a random state)
 _HASH_MUL = np.array(
@@ -47,12 +47,14 @@ class NodeClasses(NamedTuple):
         adjacency: ``adjacency[t - 1]`` sparse CSR float32 ``(K_t, K_{t-1})``: entry ``(j, c)`` counts
             the in-neighbours of class ``j``'s representative that are in class ``c`` at ``t - 1``.
         root: ``root[t - 1]`` int64 ``(K_t,)``: the class at ``t - 1`` of class ``j``'s representative.
+        readouts: Cache of :func:`readout_matrix` by layer.
     """
 
     rep: list[torch.Tensor]
     inverse: list[torch.Tensor]
     adjacency: list[torch.Tensor]
     root: list[torch.Tensor]
+    readouts: dict[int, torch.Tensor]
 
     @property
     def n_layers(self) -> int:
@@ -207,9 +209,42 @@ def node_classes(batch: Any, n_layers: int) -> NodeClasses:
         inv, rep = new_inv, new_rep
         reps.append(rep)
         inverses.append(inv)
-    out = NodeClasses([torch.from_numpy(r) for r in reps], [torch.from_numpy(i) for i in inverses], adjacency, roots)
+    out = NodeClasses(
+        [torch.from_numpy(r) for r in reps], [torch.from_numpy(i) for i in inverses], adjacency, roots, {}
+    )
     try:
         batch._node_classes = out
     except (AttributeError, TypeError):  # pragma: no cover - a batch type that refuses attributes
         pass
+    return out
+
+
+def readout_matrix(batch: Any, classes: NodeClasses, layer: int) -> torch.Tensor:
+    """The mean readout over classes: sparse CSR float32 ``(num_graphs, K_layer)`` (cached on ``classes``).
+
+    Entry ``(g, c)`` is the number of graph ``g``'s nodes in class ``c`` divided by graph ``g``'s
+    number of nodes, so ``readout_matrix(...) @ h`` is the mean of the node states of every graph
+    (zero for a graph without nodes).
+    """
+    cached = classes.readouts.get(layer)
+    if cached is not None:
+        return cached
+    graph = batch.batch.numpy().astype(np.int64)
+    n_graphs = int(batch.num_graphs)
+    inv = classes.inverse[layer].numpy()
+    k = len(classes.rep[layer])
+    key = graph * max(k, 1) + inv
+    pair_inv, pair_rep = _factorize_keys(key, max(1, (max(n_graphs, 1) * max(k, 1)).bit_length()))
+    counts = np.bincount(pair_inv, minlength=len(pair_rep)).astype(np.float64)
+    pair_graph = graph[pair_rep]  # pairs are sorted by key, hence by graph
+    sizes = np.bincount(graph, minlength=n_graphs)
+    crow = np.zeros(n_graphs + 1, dtype=np.int64)
+    np.cumsum(np.bincount(pair_graph, minlength=n_graphs), out=crow[1:])
+    values = torch.from_numpy((counts / sizes[pair_graph]).astype(np.float32))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        out = torch.sparse_csr_tensor(
+            torch.from_numpy(crow), torch.from_numpy(inv[pair_rep]), values, (n_graphs, k), check_invariants=False
+        )
+    classes.readouts[layer] = out
     return out
