@@ -4,7 +4,11 @@
 (CIFAR-10 entries; keys are NASLib op-index tuples) with every proxy, in a fixed random order
 (``numpy.random.default_rng(order_seed).permutation`` of the sorted keys, so any prefix is a uniform
 random subset), appending one JSON line per cell to ``--out`` as it goes. Rerunning skips the cells
-already in the file (resumable); ``--limit N`` stops after the first N cells of the order.
+already in the file (resumable); ``--limit N`` stops after the first N cells of the order. With
+``--proxies A,B`` only those proxies are scored and appended as rows of their own; ``report`` merges
+a cell's rows (later scores win). To rescore some proxies after a definition change, give the run a
+new ``--tag``: cells count as done only through rows of the same tag, e.g.
+``run --proxies plain --tag plain-v2`` rescores plain on every cell into the same file.
 
 ``report``: for every proxy, the Spearman correlation between our score and the published score of
 the same proxy on the scored cells (target >= 0.9), and the Spearman correlation of ours and of the
@@ -85,20 +89,43 @@ def _score_cell(key: str, seed: int, batch_size: int, names: list[str] | None = 
     }
 
 
-def _done_keys(out: Path) -> set[str]:
+def _done_keys(out: Path, names: list[str] | None = None, tag: str = "") -> set[str]:
+    """Cells of ``out`` with every proxy of ``names`` in rows of run tag ``tag`` (``names=None``: any row)."""
     if not out.exists():
         return set()
-    done = set()
+    have: dict[str, set[str]] = {}
     for line in out.read_text().splitlines():
         if line.strip():
-            done.add(json.loads(line)["key"])
-    return done
+            row = json.loads(line)
+            if row.get("tag", "") == tag:
+                have.setdefault(row["key"], set()).update(row["scores"])
+    if names is None:
+        return set(have)
+    return {k for k, v in have.items() if set(names) <= v}
+
+
+def merged_rows(out: Path) -> list[dict]:
+    """The rows of ``out`` merged per cell, in first-seen order; a later row's scores replace earlier ones.
+
+    ``run --proxies A,B`` appends rows with only those proxies (e.g. after a definition change), so
+    a rerun of some proxies updates them without recomputing the others.
+    """
+    merged: dict[str, dict] = {}
+    for line in out.read_text().splitlines():
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        cell = merged.setdefault(row["key"], {**row, "scores": {}, "seconds": {}})
+        cell["scores"].update(row["scores"])
+        cell["seconds"].update(row["seconds"])
+    return list(merged.values())
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     published = load_published()
     todo_all = order(list(published), args.order_seed)[: args.limit]
-    done = _done_keys(args.out)
+    names = args.proxies.split(",") if args.proxies else None
+    done = _done_keys(args.out, names, args.tag)
     todo = [k for k in todo_all if k not in done]
     print(f"{len(done)} cells already scored, {len(todo)} to go -> {args.out}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -107,11 +134,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         open(args.out, "a") as fh,
         ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=(args.threads,)) as pool,
     ):
-        names = args.proxies.split(",") if args.proxies else None
         futures = [pool.submit(_score_cell, k, args.seed, args.batch_size, names) for k in todo]
         for i, fut in enumerate(as_completed(futures), 1):
             row = fut.result()
             row.update(seed=args.seed, batch_size=args.batch_size)
+            if args.tag:
+                row["tag"] = args.tag
             fh.write(json.dumps(row, allow_nan=True) + "\n")
             fh.flush()
             if i % 5 == 0 or i == len(todo):
@@ -135,7 +163,7 @@ def _clean(values: list[float]) -> np.ndarray:
 def validation_rows(out: Path) -> tuple[list[dict], int]:
     """Per-proxy correlations of the scored cells in ``out`` (rows as dicts) and the number of cells."""
     published = load_published()
-    rows_in = [json.loads(line) for line in out.read_text().splitlines() if line.strip()]
+    rows_in = merged_rows(out)
     rows = []
     names = sorted({n for r in rows_in for n in r["scores"]})
     for name in names:
@@ -190,8 +218,8 @@ def markdown(rows: list[dict], n_cells: int) -> str:
 
 def seed_agreement(out: Path, other: Path) -> tuple[dict[str, float], int]:
     """Spearman between two runs (e.g. seeds 0 and 1: other weights, other images) on their common cells."""
-    a = {r["key"]: r for r in map(json.loads, out.read_text().splitlines()) if r}
-    b = {r["key"]: r for r in map(json.loads, other.read_text().splitlines()) if r}
+    a = {r["key"]: r for r in merged_rows(out)}
+    b = {r["key"]: r for r in merged_rows(other)}
     common = sorted(set(a) & set(b))
     names = sorted({n for k in common for n in b[k]["scores"]})
     result = {}
@@ -278,7 +306,13 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seed", type=int, default=0, help="proxy seed (weights and batch)")
     run.add_argument("--order-seed", type=int, default=0)
     run.add_argument("--batch-size", type=int, default=32)
-    run.add_argument("--proxies", default="", help="comma-separated subset (default: all)")
+    run.add_argument("--tag", default="", help="run tag; cells are done only through rows of the same tag")
+    run.add_argument(
+        "--proxies",
+        default="",
+        help="comma-separated subset (default: all); scores cells that lack one of them and appends rows with only "
+        "these proxies, which replace the earlier scores of the cell in 'report' (rerun after a definition change)",
+    )
     rep = sub.add_parser("report")
     rep.add_argument("--out", type=Path, default=DEFAULT_OUT)
     rep.add_argument("--json", type=Path)
