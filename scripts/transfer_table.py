@@ -25,6 +25,7 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,13 @@ ORDER += ["l2_norm", "grasp", "flops", "params"]
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    # One torch thread per process by default: on a shared 2-core machine, PyTorch's default of one
+    # thread per core made the proxies of one NB-301 architecture take minutes instead of ~15 s
+    # (threads spinning against the other jobs). Worker processes inherit the environment.
+    os.environ["OMP_NUM_THREADS"] = str(args.threads)
+    import torch
+
+    torch.set_num_threads(args.threads)
     from gennape_naslib.evaluation import load_config, run_benchmark
     from gennape_naslib.execution import get_executor
 
@@ -148,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     run = sub.add_parser("run", help="run the transfer configurations (resumable)")
     run.add_argument("--out", default=str(ROOT / "runs" / "transfer_table"))
     run.add_argument("--workers", type=int, default=None, help="parallel processes (default: CPU count)")
+    run.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1)")
     run.add_argument("--config", action="append", help="a configuration (default: docs/data/transfer_table/*.yaml)")
     table = sub.add_parser("table", help="Markdown table (and plot) of run folders")
     table.add_argument("dirs", nargs="+")
