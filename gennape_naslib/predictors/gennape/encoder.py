@@ -225,7 +225,8 @@ class CGEncoder(nn.Module):
             h_root = h.index_select(0, classes.root[t])
             h = out.addmm_(h_root, root.weight.t()) if root.bias is None else out + root(h_root)
             h = fast_tanh(h) if self.inplace_tanh else self.act(h)
-        return torch.sparse.mm(readout_matrix(batch, classes, len(self.layers)), h)
+        # float64 sums: the exact mean of the node states, rounded once
+        return torch.sparse.mm(readout_matrix(batch, classes, len(self.layers)), h.double()).to(h.dtype)
 
 
 class _Rows:

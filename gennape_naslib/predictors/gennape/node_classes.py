@@ -220,11 +220,11 @@ def node_classes(batch: Any, n_layers: int) -> NodeClasses:
 
 
 def readout_matrix(batch: Any, classes: NodeClasses, layer: int) -> torch.Tensor:
-    """The mean readout over classes: sparse CSR float32 ``(num_graphs, K_layer)`` (cached on ``classes``).
+    """The mean readout over classes: sparse CSR float64 ``(num_graphs, K_layer)`` (cached on ``classes``).
 
     Entry ``(g, c)`` is the number of graph ``g``'s nodes in class ``c`` divided by graph ``g``'s
-    number of nodes, so ``readout_matrix(...) @ h`` is the mean of the node states of every graph
-    (zero for a graph without nodes).
+    number of nodes (float64), so ``readout_matrix(...) @ h.double()`` is the mean of the node
+    states of every graph (zero for a graph without nodes).
     """
     cached = classes.readouts.get(layer)
     if cached is not None:
@@ -240,7 +240,7 @@ def readout_matrix(batch: Any, classes: NodeClasses, layer: int) -> torch.Tensor
     sizes = np.bincount(graph, minlength=n_graphs)
     crow = np.zeros(n_graphs + 1, dtype=np.int64)
     np.cumsum(np.bincount(pair_graph, minlength=n_graphs), out=crow[1:])
-    values = torch.from_numpy((counts / sizes[pair_graph]).astype(np.float32))
+    values = torch.from_numpy(counts / sizes[pair_graph])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         out = torch.sparse_csr_tensor(
