@@ -10,6 +10,7 @@ caches without pickling it; where ``fork`` is unavailable the prediction runs in
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 import os
 from typing import Any
@@ -73,12 +74,14 @@ def predict_parallel(
     edges = np.linspace(0, len(X), n_jobs + 1).round().astype(int)
     bounds = list(zip(edges[:-1].tolist(), edges[1:].tolist()))
     _JOB.update(predictor=predictor, X=X, kwargs=kwargs)
+    gc.freeze()  # the workers' garbage collector then leaves the inherited objects' pages shared
     try:
         with mp.get_context("fork").Pool(n_jobs - 1) as pool:
             pending = pool.map_async(_work, bounds[:-1])
             last = _work(bounds[-1])  # this process takes the last part instead of waiting
             parts = [*pending.get(), last]
     finally:
+        gc.unfreeze()
         _JOB.clear()
     if return_std:
         return np.concatenate([m for m, _ in parts]), np.concatenate([s for _, s in parts])
