@@ -9,7 +9,7 @@ cells per stage, and different networks share their stem, reduction blocks and m
 cells. On a batch of 64 NB-201 graphs (14,000 nodes) the six layers see only 95, 435, 1,264,
 2,457, 3,770 and 5,059 distinct states, 6.4x fewer node-layer evaluations than the full batch.
 
-:func:`node_classes` computes the classes with numpy: layer-0 classes from the bytes of the
+:func:`node_classes` computes the classes with numpy: layer-0 classes from the bits of the
 embedding inputs (``op``, ``res``, ``kernel``, ``bias``, ``weighted``), then each layer's classes
 from ``(own class, sorted in-neighbour classes)``. Rows are packed into one integer when they fit
 (exact) and hashed otherwise, every hashed class being verified against its representative, with
@@ -17,8 +17,9 @@ an exact ``np.unique`` fallback, so classes are never merged wrongly. For every 
 builds what the compressed forward pass needs: a sparse ``(K_t, K_{t-1})`` matrix summing the
 in-neighbours of each class's representative (in the order of the full batch's adjacency, so the
 representative's sum is the one the full pass computes) and the representative's own class at
-``t - 1`` (the root term). The classes depend only on the batch, not on weights: one refinement
-serves every encoder run on the batch (cached on it).
+``t - 1`` (the root term). :func:`readout_matrix` gives the mean readout over classes (each class
+weighted by its share of a graph's nodes). The classes depend only on the batch, not on weights: one
+refinement serves every encoder run on the batch (cached on it).
 """
 
 from __future__ import annotations
