@@ -12,7 +12,8 @@ Methods: ``rs``, ``re``, ``bananas_<predictor>`` / ``npenas_<predictor>`` with a
 trained online (refit from scratch every round; ``gennape`` with the light :data:`ONLINE_GENNAPE`
 settings), ``bananas_gennape_pretrained`` (the shipped GENNAPE model as is, no refit),
 ``bananas_gennape_finetune`` (the shipped model, a copy fine-tuned on the evaluated architectures each
-round for :data:`FINETUNE_EPOCHS` epochs), ``mo_latency``, ``mo_flops``. A run folder holding fewer
+round for :data:`FINETUNE_EPOCHS` epochs; ``--checkpoint PATH`` uses another saved model for both, e.g.
+one trained on NB-101 only), ``mo_latency``, ``mo_flops``. A run folder holding fewer
 trials than ``--budget`` is resumed and extended; with ``--skip-solved`` only runs that have not found
 the optimum yet are extended. When aggregating, a run shorter than the budget that has already found
 the optimum is counted with the optimum for the rest of the budget (its best-so-far cannot change);
@@ -48,8 +49,9 @@ ONLINE_GENNAPE = {"members": ["cl_fcm_t", "flops"], "epochs": 10, "cl_epochs": 2
 FINETUNE_EPOCHS = 10
 
 
-def method_config(method: str, seed: int, budget: int) -> dict[str, Any]:
-    """The NASLib-style config of one method."""
+def method_config(method: str, seed: int, budget: int, checkpoint: str = "pretrained") -> dict[str, Any]:
+    """The NASLib-style config of one method (``checkpoint``: the saved GENNAPE model of the
+    ``_pretrained`` / ``_finetune`` methods, ``"pretrained"`` for the shipped one)."""
     base: dict[str, Any] = {"search_space": "nasbench201", "dataset": "cifar10", "seed": seed}
     search: dict[str, Any] = {"epochs": budget}
     if method == "rs":
@@ -66,8 +68,8 @@ def method_config(method: str, seed: int, budget: int) -> dict[str, Any]:
             if predictor != "gennape":
                 raise ValueError(f"unknown method {method!r}: only the GENNAPE model is shipped pretrained")
         search.update(predictor_type=predictor, num_init=10, k=10, num_candidates=100)
-        if mode:  # the shipped model (trained on all NB-201 labels), as is or fine-tuned each round
-            search.update(predictor_checkpoint="pretrained", fit_predictor=False)
+        if mode:  # a saved model (default: the shipped one, trained on all NB-201 labels), as is or fine-tuned
+            search.update(predictor_checkpoint=checkpoint, fit_predictor=False)
             if mode == "finetune":
                 search.update(fit_predictor="finetune", predictor_kwargs={"finetune_epochs": FINETUNE_EPOCHS})
         elif predictor == "gennape":
@@ -104,6 +106,11 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=["rs", "re"])
     parser.add_argument("--aggregate-only", action="store_true")
     parser.add_argument(
+        "--checkpoint",
+        default="pretrained",
+        help="saved GENNAPE model for the _pretrained/_finetune methods (default: the shipped NB-201 model)",
+    )
+    parser.add_argument(
         "--skip-solved", action="store_true", help="do not extend runs that have already found the optimum"
     )
     args = parser.parse_args()
@@ -122,7 +129,7 @@ def main() -> None:
                 continue
             start, cpu = time.perf_counter(), time.process_time()
             result = run_search(
-                load_config(method_config(method, seed, args.budget)),
+                load_config(method_config(method, seed, args.budget, args.checkpoint)),
                 folder=folder,
                 objective=with_flops if method == "mo_flops" else objective,
             )
