@@ -161,8 +161,8 @@ def test_finetuned_copy_is_calibrated_on_its_own_reference(fitted, nb201):
 @pytest.mark.skipif(not PRETRAINED.is_file(), reason="pretrained model file not built (scripts/train_pretrained.py)")
 def test_shipped_pretrained_model_loads_with_the_quantile_map(nb201):
     archs, y = nb201
-    model = GENNAPEPredictor.pretrained()  # written before the quantile map (state version 1)
-    assert model.calibration == "quantile" and model.train_ref_ is None
+    model = GENNAPEPredictor.pretrained()  # state version 2: stores its training reference
+    assert model.calibration == "quantile" and model.train_ref_["y"].shape == (1024,)
     q = model.predict(archs[:200])
     model.set_params(calibration="linear")
     lin = model.predict(archs[:200])
