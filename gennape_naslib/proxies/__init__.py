@@ -22,6 +22,7 @@ registered in the predictor registry under its name; see :mod:`gennape_naslib.pr
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -78,6 +79,15 @@ def _family(family: Any) -> Any:
     return family
 
 
+def _threads(n: int | None) -> Any:
+    """``n`` torch / BLAS threads for the block (``None``: leave the process's setting)."""
+    if n is None:
+        return contextlib.nullcontext()
+    from gennape_naslib.predictors.gennape._train import threads
+
+    return threads(n)
+
+
 def _item(adapter: Any, arch: Any, seed: int, batch_size: int) -> ProxyInput:
     arch = adapter.coerce(arch)
     inputs, targets = proxy_batch(adapter, arch, batch_size=batch_size, seed=seed)
@@ -85,7 +95,12 @@ def _item(adapter: Any, arch: Any, seed: int, batch_size: int) -> ProxyInput:
 
 
 def score_one(
-    name: str | ZeroCostProxy, family: Any, arch: Any, seed: int = 0, batch_size: int = DEFAULT_BATCH_SIZE
+    name: str | ZeroCostProxy,
+    family: Any,
+    arch: Any,
+    seed: int = 0,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    num_threads: int | None = 1,
 ) -> float:
     """One proxy's raw score of one architecture (NaN possible; see :func:`score` for the array form).
 
@@ -95,10 +110,11 @@ def score_one(
         arch: An ``Arch`` of the family, or its JSON encoding or text form.
         seed: Seed of the weights, of the batch draw and of any random input.
         batch_size: Number of CIFAR-10 images (1..160; NAS-Bench-Suite-Zero used 32).
+        num_threads: torch / BLAS threads while scoring (see :func:`score`).
     """
     proxy = get_proxy(name)
     adapter = _family(family)
-    with torch.random.fork_rng(devices=[]):
+    with _threads(num_threads), torch.random.fork_rng(devices=[]):
         return float(proxy.compute(_item(adapter, arch, int(seed), batch_size)))
 
 
@@ -109,6 +125,7 @@ def score(
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
     progress: bool = False,
+    num_threads: int | None = 1,
 ) -> np.ndarray:
     """Compute one zero-cost proxy for many architectures of one family.
 
@@ -120,6 +137,10 @@ def score(
             images and of any random input; the same seed gives the same scores, also across processes.
         batch_size: Number of CIFAR-10 images per network (1..160); 32 as in NAS-Bench-Suite-Zero.
         progress: Show a tqdm progress bar.
+        num_threads: torch / BLAS threads while scoring (default 1, as the GNN predictors: one
+            process per core is the efficient layout, and two threads per process on a busy 2-core
+            machine made one NB-301 architecture take minutes instead of seconds). ``None`` keeps
+            the process's current setting.
 
     Returns:
         float64 array ``(len(archs),)``; NaN scores (undefined correlations) are reported as NASLib's
@@ -137,7 +158,9 @@ def score(
         from tqdm.auto import tqdm
 
         iterator = tqdm(items, desc=f"{proxy.name} on {adapter.name}", unit="arch")
-    values = [score_one(proxy, adapter, arch, seed=seed, batch_size=batch_size) for arch in iterator]
+    values = [
+        score_one(proxy, adapter, arch, seed=seed, batch_size=batch_size, num_threads=num_threads) for arch in iterator
+    ]
     return as_float_scores(values)
 
 
@@ -147,6 +170,7 @@ def score_many(
     arch: Any,
     seed: int = 0,
     batch_size: int = DEFAULT_BATCH_SIZE,
+    num_threads: int | None = 1,
 ) -> dict[str, tuple[float, float]]:
     """Several proxies of one architecture, sharing the passes they have in common.
 
@@ -159,6 +183,7 @@ def score_many(
         arch: One architecture of the family (``Arch``, JSON encoding or text form).
         seed: As in :func:`score`.
         batch_size: As in :func:`score`.
+        num_threads: As in :func:`score`.
 
     Returns:
         ``{name: (raw score, seconds)}``; the seconds of a shared pass are charged to the first proxy
@@ -167,7 +192,7 @@ def score_many(
     adapter = _family(family)
     proxies = [get_proxy(n) for n in names]
     out: dict[str, tuple[float, float]] = {}
-    with torch.random.fork_rng(devices=[]):
+    with _threads(num_threads), torch.random.fork_rng(devices=[]):
         item = _item(adapter, arch, int(seed), batch_size)
         for proxy in proxies:
             start = time.perf_counter()

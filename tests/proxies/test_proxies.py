@@ -214,3 +214,27 @@ def test_proxies_are_predictors(nb201, nb201_archs):
     with pytest.raises(ValueError):
         pred.fit(nb201_archs, [1.0, 2.0])
     assert get_predictor("snip", random_state=1).predict(nb201_archs[:1])[0] != expected[0]
+
+
+class _ThreadCount(ZeroCostProxy):
+    """Reports the torch thread count it runs with (not registered)."""
+
+    name = "thread_count"
+    needs_batch = False
+
+    def compute(self, item) -> float:
+        return float(torch.get_num_threads())
+
+
+def test_scoring_runs_with_the_requested_threads_and_restores_them(nb201, nb201_archs):
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        arch = nb201_archs[0]
+        assert proxies.score_one(_ThreadCount(), nb201, arch) == 1.0  # default: one thread per process
+        assert proxies.score(_ThreadCount(), nb201, [arch], num_threads=2)[0] == 2.0
+        assert proxies.score_one(_ThreadCount(), nb201, arch, num_threads=None) == 2.0  # the process's setting
+        assert proxies.score_many([], nb201, arch) == {}
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
