@@ -122,12 +122,6 @@ def test_ofa_mbv3_rows() -> None:
 
 @needs_shared
 @pytest.mark.slow
-def test_build_script_reproduces_files_byte_for_byte() -> None:
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location(
-        "build", Path(__file__).resolve().parents[2] / "scripts" / "build_packaged_data.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_build_script_reproduces_files_byte_for_byte(load_script) -> None:
+    module = load_script("build_packaged_data")
     assert module.main(["--shared", str(SHARED), "--check"]) == 0

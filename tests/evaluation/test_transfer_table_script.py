@@ -2,25 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
 from gennape_naslib.evaluation import load_config
 from gennape_naslib.evaluation.config import TransferBenchConfig
 from gennape_naslib.evaluation.results import RunFolder
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "transfer_table.py"
-
 
 @pytest.fixture(scope="module")
-def script():
-    spec = importlib.util.spec_from_file_location("transfer_table_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def script(load_script):
+    return load_script("transfer_table")
 
 
 def test_shipped_configurations(script):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -101,10 +100,8 @@ def test_cli_predict_pretrained_with_std(capsys):
 
 
 @pytest.mark.slow
-def test_demo_script_writes_log_and_checkpoints(tmp_path, monkeypatch):
-    spec = importlib.util.spec_from_file_location("run_demo", ROOT / "scripts" / "run_cg_kgnn_predictor.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+def test_demo_script_writes_log_and_checkpoints(tmp_path, monkeypatch, load_script):
+    module = load_script("run_cg_kgnn_predictor")
     monkeypatch.chdir(tmp_path)
     argv = ["-family_train", "nb101", "-family_test", "nb101#5", "-epochs", "1", "-fine_tune_epochs", "1"]
     assert module.main(argv) == 0

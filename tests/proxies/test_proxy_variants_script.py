@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,7 +12,6 @@ from gennape_naslib import proxies, search_spaces
 from gennape_naslib.proxies import _passes
 
 ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "proxy_variants.py"
 SHARED = ROOT.parent / "shared"
 ZC_FILE = SHARED / "data" / "nb201" / "zc_nasbench201_725.json"
 IMAGES = SHARED / "data" / "cifar10" / "cifar10_train_first1000.npz"
@@ -25,13 +22,8 @@ pytestmark = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def pv():
-    spec = importlib.util.spec_from_file_location("proxy_variants_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def pv(load_script):
+    return load_script("proxy_variants")
 
 
 @pytest.fixture

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-SCRIPT = ROOT / "scripts" / "validate_proxies.py"
-
 
 @pytest.fixture(scope="module")
-def vp():
-    spec = importlib.util.spec_from_file_location("validate_proxies_script", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def vp(load_script):
+    return load_script("validate_proxies")
 
 
 def _write(path: Path, rows: list[dict]) -> None:

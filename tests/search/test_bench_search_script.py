@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from gennape_naslib.search import load_config, optimizer_kwargs
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_search.py"
-
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_search_script", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def bench(load_script):
+    return load_script("bench_search")
 
 
 def test_gennape_methods(bench):
@@ -27,6 +19,8 @@ def test_gennape_methods(bench):
     finetune = load_config(bench.method_config("bananas_gennape_finetune", 3, 50))
     assert finetune.search["fit_predictor"] == "finetune"
     assert finetune.search["predictor_kwargs"] == {"finetune_epochs": bench.FINETUNE_EPOCHS}
+    other = load_config(bench.method_config("bananas_gennape_finetune", 3, 50, checkpoint="runs/nb101/model.npz"))
+    assert other.search["predictor_checkpoint"] == "runs/nb101/model.npz"
     online = load_config(bench.method_config("npenas_gennape", 3, 50))
     assert online.optimizer == "npenas" and "predictor_checkpoint" not in online.search
     kwargs = optimizer_kwargs(online)
