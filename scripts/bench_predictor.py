@@ -88,6 +88,7 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
     fam = search_spaces.get("nb201")
     for size, epochs, cl_epochs, seed, tr, te in inspace_splits(args, len(archs)):
         xtr, xte = [archs[i] for i in tr], [archs[i] for i in te]
+        split = {"part": "inspace", "size": size, "seed": seed, "n_test": len(te)}
         pool = args.cl_unlabeled
         gname = "gennape" if not pool else f"gennape+pool{pool}"
         models = {
@@ -110,13 +111,10 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
             emit(
                 out,
                 {
-                    "part": "inspace",
+                    **split,
                     "model": name,
-                    "size": size,
-                    "seed": seed,
                     "epochs": epochs,
                     "cl_epochs": cl_epochs,
-                    "n_test": len(te),
                     "fit_s": t1 - t0,
                     "predict_s": t2 - t1,
                     **extra,
@@ -124,17 +122,7 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
                 },
             )
         for base, fn in (("flops", fam.flops), ("params", fam.params)):
-            emit(
-                out,
-                {
-                    "part": "inspace",
-                    "model": base,
-                    "size": size,
-                    "seed": seed,
-                    "n_test": len(te),
-                    **metrics(y[te], np.array([fn(a) for a in xte], dtype=float)),
-                },
-            )
+            emit(out, {**split, "model": base, **metrics(y[te], np.array([fn(a) for a in xte], dtype=float))})
 
 
 def ablation(args: argparse.Namespace, out: Path) -> None:
