@@ -23,16 +23,11 @@ _JOB: dict[str, Any] = {}
 
 
 def _work(bounds: tuple[int, int]) -> Any:
-    import torch
+    from gennape_naslib.predictors.gennape._train import threads
 
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        start, stop = bounds
-        predictor, X = _JOB["predictor"], _JOB["X"]
-        return predictor.predict(X[start:stop], **_JOB["kwargs"])
-    finally:
-        torch.set_num_threads(threads)
+    start, stop = bounds
+    with threads(1):
+        return _JOB["predictor"].predict(_JOB["X"][start:stop], **_JOB["kwargs"])
 
 
 def predict_parallel(
