@@ -19,6 +19,14 @@ the optimum yet are extended. When aggregating, a run shorter than the budget th
 the optimum is counted with the optimum for the rest of the budget (its best-so-far cannot change);
 ``aggregate_b<budget>.json`` says how many runs were counted so (``stopped_at_optimum``).
 
+``--dataset`` picks the column of the packaged ``nb201`` table (``cifar10``, the default, ``cifar100``,
+``ImageNet16-120``; NASLib's names); regret is measured to that column's own optimum. The online
+GENNAPE variants of :data:`ONLINE_VARIANTS` (``bananas_gennape_wide``, ...) differ from
+``bananas_gennape`` in the surrogate's settings or the candidate generation; they were compared on the
+CIFAR-100 and ImageNet16-120 columns (development datasets) before one of them was run on CIFAR-10.
+With ``--stop-at-optimum`` a run ends right after it has evaluated the optimum (the same counting as
+``--skip-solved``: its best-so-far cannot change afterwards), which saves the refits of the rest.
+
 Writes ``aggregate_b<budget>.json`` and plots (bands over seeds) into ``--out``.
 """
 
@@ -47,12 +55,38 @@ FLOPS_REFERENCE = [80.0, 2.5e8]
 ONLINE_GENNAPE = {"members": ["cl_fcm_t", "flops"], "epochs": 10, "cl_epochs": 2, "cl_max_graphs": 256}
 #: Fine-tuning epochs per round of ``bananas_gennape_finetune`` (the predictor's default is 100).
 FINETUNE_EPOCHS = 10
+#: BANANAS candidate generation of the ``bananas_*`` methods (NASLib's defaults: 1-mutations of the 2 best).
+BANANAS_CANDIDATES = {"num_arches_to_mutate": 2, "max_mutations": 1, "num_candidates": 100}
+#: Online GENNAPE variants (method ``bananas_<name>`` / ``npenas_<name>``): predictor keyword arguments
+#: and, for BANANAS, the candidate generation. ``gennape`` is the light setting of the first runs;
+#: ``_wide`` mutates the 5 best architectures with chains of 1 and 2 mutations into 200 candidates;
+#: ``_wide20`` adds twice the supervised epochs.
+ONLINE_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
+    "gennape": (ONLINE_GENNAPE, BANANAS_CANDIDATES),
+    "gennape_wide": (ONLINE_GENNAPE, {"num_arches_to_mutate": 5, "max_mutations": 2, "num_candidates": 200}),
+    "gennape_wide20": (
+        {**ONLINE_GENNAPE, "epochs": 20},
+        {"num_arches_to_mutate": 5, "max_mutations": 2, "num_candidates": 200},
+    ),
+}
+#: ``--dataset`` choices (NASLib's names and ours) -> the ``nb201`` table's dataset.
+DATASETS = {
+    "cifar10": "cifar10",
+    "cifar100": "cifar100",
+    "ImageNet16-120": "imagenet16_120",
+    "imagenet16_120": "imagenet16_120",
+}
 
 
-def method_config(method: str, seed: int, budget: int, checkpoint: str = "pretrained") -> dict[str, Any]:
+def method_config(
+    method: str, seed: int, budget: int, checkpoint: str = "pretrained", dataset: str = "cifar10"
+) -> dict[str, Any]:
     """The NASLib-style config of one method (``checkpoint``: the saved GENNAPE model of the
-    ``_pretrained`` / ``_finetune`` methods, ``"pretrained"`` for the shipped one)."""
-    base: dict[str, Any] = {"search_space": "nasbench201", "dataset": "cifar10", "seed": seed}
+    ``_pretrained`` / ``_finetune`` methods, ``"pretrained"`` for the shipped one; ``dataset``: a
+    key of :data:`DATASETS`)."""
+    if dataset not in DATASETS:
+        raise ValueError(f"unknown dataset {dataset!r}; choices: {', '.join(DATASETS)}")
+    base: dict[str, Any] = {"search_space": "nasbench201", "dataset": DATASETS[dataset], "seed": seed}
     search: dict[str, Any] = {"epochs": budget}
     if method == "rs":
         base["optimizer"] = "rs"
@@ -68,16 +102,22 @@ def method_config(method: str, seed: int, budget: int, checkpoint: str = "pretra
             if predictor != "gennape":
                 raise ValueError(f"unknown method {method!r}: only the GENNAPE model is shipped pretrained")
         search.update(predictor_type=predictor, num_init=10, k=10, num_candidates=100)
+        candidates = BANANAS_CANDIDATES
+        if not mode and predictor in ONLINE_VARIANTS:
+            online, candidates = ONLINE_VARIANTS[predictor]
+            search["predictor_kwargs"] = dict(online)
+            predictor = "gennape"
+            search["predictor_type"] = predictor
+        elif predictor.startswith("gennape") and predictor != "gennape":
+            raise ValueError(f"unknown method {method!r}; online GENNAPE variants: {', '.join(ONLINE_VARIANTS)}")
         if mode:  # a saved model (default: the shipped one, trained on all NB-201 labels), as is or fine-tuned
             search.update(predictor_checkpoint=checkpoint, fit_predictor=False)
             if mode == "finetune":
                 search.update(fit_predictor="finetune", predictor_kwargs={"finetune_epochs": FINETUNE_EPOCHS})
-        elif predictor == "gennape":
-            search["predictor_kwargs"] = dict(ONLINE_GENNAPE)
         if predictor == "cg_trees":  # 20 trees instead of 100: the pure-Python forest dominates the run time
             search["predictor_kwargs"] = {"n_estimators": 20}
         if optimizer == "bananas":
-            search.update(num_ensemble=1, acq_fn_type="its", acq_fn_optimization="mutation", num_arches_to_mutate=2)
+            search.update(num_ensemble=1, acq_fn_type="its", acq_fn_optimization="mutation", **candidates)
         else:
             search.update(num_ensemble=1, acq_fn_type="exploit_only", num_arches_to_mutate=10)
     elif method in ("mo_latency", "mo_flops"):
@@ -113,9 +153,20 @@ def main() -> None:
     parser.add_argument(
         "--skip-solved", action="store_true", help="do not extend runs that have already found the optimum"
     )
+    parser.add_argument(
+        "--dataset",
+        default="cifar10",
+        choices=list(DATASETS),
+        help="column of the nb201 table (NASLib's names): cifar10 (default), cifar100, ImageNet16-120",
+    )
+    parser.add_argument(
+        "--stop-at-optimum", action="store_true", help="end each run right after it has evaluated the optimum"
+    )
     args = parser.parse_args()
-    objective = TabularObjective("nb201", dataset="cifar10")
-    with_flops = TabularObjective("nb201", dataset="cifar10", extra_metrics=["flops"])
+    table_dataset = DATASETS[args.dataset]
+    objective_cls = _StopAtOptimum if args.stop_at_optimum else TabularObjective
+    objective = objective_cls("nb201", dataset=table_dataset)
+    with_flops = objective_cls("nb201", dataset=table_dataset, extra_metrics=["flops"])
     optimum = objective.optimum(METRIC)
     for method in args.methods:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -125,21 +176,45 @@ def main() -> None:
             done = read_trials(folder)
             if len(done) >= args.budget:
                 continue
-            if args.skip_solved and any(np.isclose(t["objectives"].get(METRIC, np.nan), optimum) for t in done):
+            if (args.skip_solved or args.stop_at_optimum) and any(
+                np.isclose(t["objectives"].get(METRIC, np.nan), optimum) for t in done
+            ):
                 continue
             start, cpu = time.perf_counter(), time.process_time()
-            result = run_search(
-                load_config(method_config(method, seed, args.budget, args.checkpoint)),
-                folder=folder,
-                objective=with_flops if method == "mo_flops" else objective,
-            )
-            best = result.optimizer.best()
+            chosen = with_flops if method == "mo_flops" else objective
+            config = load_config(method_config(method, seed, args.budget, args.checkpoint, args.dataset))
+            try:
+                if isinstance(chosen, _StopAtOptimum):
+                    chosen.start(optimum)
+                best_value = run_search(config, folder=folder, objective=chosen).optimizer.best().metrics[METRIC]
+            except _OptimumFound:
+                best_value = optimum
             print(
-                f"{method} seed {seed}: best {best.metrics[METRIC]:.3f} in {time.perf_counter() - start:.1f}s "
-                f"(process CPU {time.process_time() - cpu:.1f}s)",
+                f"{method} seed {seed}: best {best_value:.3f} after {len(read_trials(folder))} evaluations in "
+                f"{time.perf_counter() - start:.1f}s (process CPU {time.process_time() - cpu:.1f}s)",
                 flush=True,
             )
-    aggregate(args.out, args.methods, args.budget, optimum)
+    aggregate(args.out, args.methods, args.budget, optimum, args.dataset)
+
+
+class _OptimumFound(Exception):
+    """Raised by :class:`_StopAtOptimum` to end a run that has evaluated the optimum."""
+
+
+class _StopAtOptimum(TabularObjective):
+    """A tabular objective that ends the search (raises :class:`_OptimumFound`) when asked for one more
+    evaluation after it has returned the optimum of :data:`METRIC`; the optimum's trial is written first."""
+
+    def start(self, optimum: float) -> None:
+        """Arm for a new run whose optimum is ``optimum``."""
+        self._optimum, self._found = optimum, False
+
+    def evaluate(self, arch: Any) -> dict[str, float]:
+        if getattr(self, "_found", False):
+            raise _OptimumFound
+        metrics = super().evaluate(arch)
+        self._found = bool(np.isclose(metrics[METRIC], getattr(self, "_optimum", np.nan)))
+        return metrics
 
 
 def _padded(best: np.ndarray, budget: int) -> np.ndarray:
@@ -169,9 +244,10 @@ def _with_flops(records: list[dict[str, Any]], budget: int) -> list[dict[str, An
     return out
 
 
-def aggregate(out: Path, methods: list[str], budget: int, optimum: float) -> None:
-    """Summaries over seeds of each method's folders."""
-    curves, hv_curves, doc = {}, {}, {"optimum": optimum, "metric": METRIC, "budget": budget, "methods": {}}
+def aggregate(out: Path, methods: list[str], budget: int, optimum: float, dataset: str = "cifar10") -> None:
+    """Summaries over seeds of each method's folders (``dataset``: the ``--dataset`` of the runs)."""
+    curves, hv_curves = {}, {}
+    doc: dict[str, Any] = {"optimum": optimum, "metric": METRIC, "dataset": dataset, "budget": budget, "methods": {}}
     for method in methods:
         runs = [read_trials(p) for p in sorted((out / method).glob("*")) if (p / "trials.jsonl").is_file()]
         solved = [any(np.isclose(t["objectives"].get(METRIC, np.nan), optimum) for t in r) for r in runs]
@@ -220,7 +296,7 @@ def aggregate(out: Path, methods: list[str], budget: int, optimum: float) -> Non
         curves,
         out / f"best_so_far_b{budget}.png",
         f"best {METRIC} (%)",
-        title="NB-201 CIFAR-10, tabular",
+        title=f"NB-201 {dataset}, tabular",
         ylim=(optimum - 1.0, optimum + 0.1),
     )
     plot_curves({k: optimum - v for k, v in curves.items()}, out / f"regret_b{budget}.png", "regret (%)", log=True)
