@@ -2,8 +2,12 @@
 
 Parts (``--part``):
 
-* ``inspace``: NB-201 CIFAR-10 (``test_acc_200ep``), train on ``--sizes`` random architectures per
-  seed, test on ``--test-size`` random architectures of the rest (all of the rest with 0);
+* ``inspace``: NB-201 CIFAR-10 (``test_acc_200ep``; ``--family nb101`` / ``nb301``: the packaged
+  tables with the transfer targets), train on ``--sizes`` random architectures per seed, test on
+  ``--test-size`` random architectures of the rest (all of the rest with 0); ``--fit-weights cv``
+  fits GENNAPE with cross-validated member weights and reports, from that one fit, the equal,
+  agreement, ``cv`` and ``cv_stack`` weightings of the same model (rows ``gennape``,
+  ``gennape-agreement``, ``gennape-cv``, ``gennape-cv_stack``); splits already in ``--out`` are skipped;
 * ``transfer``: the pretrained NB-201 model (``GENNAPEPredictor.pretrained()``) zero-shot on NB-101,
   NB-301 and OFA-MBv3, and fine-tuned on 50 random architectures per seed (tested on the rest),
   with the FLOPs and params baselines and every ensemble member alone;
@@ -67,10 +71,15 @@ def inspace_splits(args: argparse.Namespace, n: int):
             yield size, epochs, cl_epochs, seed, tr, (rest[: args.test_size] if args.test_size else rest)
 
 
-def calibrated(model: GENNAPEPredictor, xte: list, yte: np.ndarray) -> tuple[np.ndarray, dict]:
-    """The ensemble's quantile-calibrated predictions, plus the linear map's metrics and members' Spearman."""
-    z, _, fam = model._member_z(xte, None)
-    w = model.member_weights(fam)
+def calibrated(
+    model: GENNAPEPredictor, xte: list, yte: np.ndarray, w: np.ndarray | None = None, z: np.ndarray | None = None
+) -> tuple[np.ndarray, dict]:
+    """The ensemble's quantile-calibrated predictions, plus the linear map's metrics and members' Spearman
+    (``w``: member weights, default the model's; ``z``: the standardised member scores if already computed)."""
+    fam = model._member_z(xte[:1], None)[2]
+    if z is None:
+        z = model._member_z(xte, None)[0]
+    w = model.member_weights(fam) if w is None else w
     zc = w @ z
     model.set_params(calibration="linear")
     linear = model.calibration_map(fam, w)(zc)
@@ -82,17 +91,53 @@ def calibrated(model: GENNAPEPredictor, xte: list, yte: np.ndarray) -> tuple[np.
     return pred, extra
 
 
+def inspace_table(family: str) -> tuple[list, np.ndarray]:
+    """Architectures and labels (percent) of the in-space family's packaged table."""
+    if family == "nb201":
+        tb = data.load("nb201", dataset="cifar10")
+        return tb.archs, tb.metric("test_acc_200ep")
+    tb = data.load(family)
+    y = tb.metric(TARGETS[family]).astype(float)
+    return tb.archs, y * 100.0 if y.max() <= 1.0 else y
+
+
+def weight_variants(model: GENNAPEPredictor, family: str) -> dict[str, np.ndarray]:
+    """Equal, agreement and (after a cross-validated fit) ``cv`` / ``cv_stack`` weights of one fitted model."""
+    from gennape_naslib.predictors.gennape.cv_weights import stack_weights, tau_weights
+
+    m = len(model.members_)
+    out = {"gennape": np.full(m, 1.0 / m)}
+    model.zero_shot_weights = "agreement"
+    out["gennape-agreement"] = model.member_weights(family).copy()
+    model.zero_shot_weights = "equal"
+    oof = getattr(model, "cv_oof_z_", None)
+    if model.fit_weights != "equal" and oof is not None:
+        out["gennape-cv"] = tau_weights(oof, model._cv_y, model.kt_temperature)[1]
+        out["gennape-cv_stack"] = stack_weights(oof, model._cv_y)
+    return out
+
+
 def inspace(args: argparse.Namespace, out: Path) -> None:
-    tb = data.load("nb201", dataset="cifar10")
-    archs, y = tb.archs, tb.metric("test_acc_200ep")
-    fam = search_spaces.get("nb201")
+    archs, y = inspace_table(args.family)
+    fam = search_spaces.get(args.family)
+    done = set()
+    if out.is_file():
+        for line in out.read_text().splitlines():
+            r = json.loads(line) if line.strip() else {}
+            if r.get("part") == "inspace" and r.get("model") == "gennape":
+                done.add((r.get("family", "nb201"), r["size"], r["seed"], r.get("fit_weights", "equal")))
     for size, epochs, cl_epochs, seed, tr, te in inspace_splits(args, len(archs)):
+        if args.models == ["gennape"] and (args.family, size, seed, args.fit_weights) in done:
+            print(f"skip {args.family} size {size} seed {seed}: already in {out}", flush=True)
+            continue
         xtr, xte = [archs[i] for i in tr], [archs[i] for i in te]
-        split = {"part": "inspace", "size": size, "seed": seed, "n_test": len(te)}
+        split = {"part": "inspace", "family": args.family, "size": size, "seed": seed, "n_test": len(te)}
         pool = args.cl_unlabeled
         gname = "gennape" if not pool else f"gennape+pool{pool}"
         models = {
-            gname: GENNAPEPredictor(epochs=epochs, cl_epochs=cl_epochs, cl_unlabeled=pool, random_state=seed),
+            gname: GENNAPEPredictor(
+                epochs=epochs, cl_epochs=cl_epochs, cl_unlabeled=pool, fit_weights=args.fit_weights, random_state=seed
+            ),
             "kgnn": KGNNPredictor(epochs=epochs, random_state=seed),
         }
         for name, model in models.items():
@@ -101,26 +146,38 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
             t0, c0 = time.time(), time.process_time()
             model.fit(xtr, y[tr])
             t1, c1 = time.time(), time.process_time()
-            extra = {"fit_cpu_s": c1 - c0}
-            if name.startswith("gennape"):  # one pass: both calibrations of the same ensemble score
-                pred, extra_cal = calibrated(model, xte, y[te])
-                extra = {**extra, "cl_unlabeled": pool, **extra_cal}
-            else:
+            if not name.startswith("gennape"):
                 pred = model.predict(xte)
-            t2 = time.time()
-            emit(
-                out,
-                {
-                    **split,
-                    "model": name,
-                    "epochs": epochs,
-                    "cl_epochs": cl_epochs,
-                    "fit_s": t1 - t0,
-                    "predict_s": t2 - t1,
-                    **extra,
-                    **metrics(y[te], pred),
-                },
-            )
+                row = {"fit_s": t1 - t0, "fit_cpu_s": c1 - c0, "predict_s": time.time() - t1}
+                emit(
+                    out,
+                    {**split, "model": name, "epochs": epochs, "cl_epochs": cl_epochs, **row, **metrics(y[te], pred)},
+                )
+                continue
+            model._cv_y = y[tr]
+            z = model._member_z(xte, None)[0]  # one pass: every weighting and both calibrations of it
+            cv_cpu = float(getattr(model, "cv_cpu_s_", 0.0))
+            for label, w in weight_variants(model, args.family).items():
+                pred, extra = calibrated(model, xte, y[te], w=w, z=z)
+                single = label in ("gennape", "gennape-agreement")  # these need only the one fit
+                cost = {"fit_cpu_s": c1 - c0 - (cv_cpu if single else 0.0), "cv_cpu_s": 0.0 if single else cv_cpu}
+                emit(
+                    out,
+                    {
+                        **split,
+                        "model": label + ("" if not pool else f"+pool{pool}"),
+                        "fit_weights": args.fit_weights,
+                        "epochs": epochs,
+                        "cl_epochs": cl_epochs,
+                        "cl_unlabeled": pool,
+                        "weights": np.round(w, 4).tolist(),
+                        "cv_tau": None if model.cv_tau_ is None else np.round(model.cv_tau_, 4).tolist(),
+                        "fit_s": t1 - t0,
+                        **cost,
+                        **extra,
+                        **metrics(y[te], pred),
+                    },
+                )
         for base, fn in (("flops", fam.flops), ("params", fam.params)):
             emit(out, {**split, "model": base, **metrics(y[te], np.array([fn(a) for a in xte], dtype=float))})
 
@@ -380,6 +437,13 @@ def main() -> None:
         "--cl-unlabeled", type=int, default=0, help="in-space: GENNAPE's unlabelled contrastive pool (cl_unlabeled)"
     )
     ap.add_argument("--models", nargs="*", default=None, help="in-space: only these of gennape, kgnn")
+    ap.add_argument("--family", choices=["nb201", *TARGETS], default="nb201", help="in-space: the family's table")
+    ap.add_argument(
+        "--fit-weights",
+        choices=["equal", "agreement", "cv", "cv_stack"],
+        default="equal",
+        help="in-space: GENNAPE fit_weights",
+    )
     ap.add_argument("--ablation-mode", choices=["separate", "shared"], default="separate")
     ap.add_argument("--shots", type=int, default=50)
     ap.add_argument("--model", type=Path, default=None, help="transfer: predictor file (default: the pretrained one)")

@@ -16,7 +16,12 @@ the ensemble score ``zc``. Weights are equal after :meth:`~GENNAPEPredictor.fit`
 :meth:`~GENNAPEPredictor.finetune`. Option (not the paper's): ``zero_shot_weights="agreement"``
 replaces the equal weights of a predictor that has not been fine-tuned by label-free one-factor
 weights computed on the reference sample of the predicted family
-(:func:`~gennape_naslib.predictors.gennape.ensemble.agreement_weights`).
+(:func:`~gennape_naslib.predictors.gennape.ensemble.agreement_weights`). Option (not the paper's):
+``fit_weights="cv"`` / ``"cv_stack"`` sets the weights after :meth:`~GENNAPEPredictor.fit` from
+``cv_folds``-fold out-of-fold member scores on the training data (Kendall-tau softmax / non-negative
+stacking; :mod:`~gennape_naslib.predictors.gennape.cv_weights`), at ``1 + 0.8 * cv_folds`` times the
+fit's CPU time; predictions use the model fitted on all the data. ``fit_weights="agreement"`` stores
+the agreement weights of the training family's reference sample (the training set for graphs).
 
 Mapping ``zc`` to accuracy (``calibration``): ``"quantile"`` (default) is a rank-preserving quantile
 map (:class:`~gennape_naslib.predictors.gennape.calibration.QuantileMap`): the empirical CDF of
@@ -57,14 +62,15 @@ from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy,
 from gennape_naslib.predictors.gennape._fast_outputs import member_outputs
 from gennape_naslib.predictors.gennape._train import seeded, take, threads
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
+from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fold_z, stack_weights, tau_weights
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
 from gennape_naslib.predictors.gennape.encoder import encode_records
 from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS, GENNAPENet
 from gennape_naslib.predictors.gennape.pool import unlabeled_pool
+from gennape_naslib.predictors.gennape.regressor import KGNNModel, fit_regressor
 from gennape_naslib.predictors.gennape.target import TargetTransform
-from gennape_naslib.predictors.kgnn import KGNNModel, fit_regressor
 
 __all__ = ["ALL_MEMBERS", "DEFAULT_MEMBERS", "FAST_MEMBERS", "GENNAPEPredictor"]
 
@@ -73,8 +79,9 @@ FAST_MEMBERS = ("cl_fcm_t",)
 ALL_MEMBERS = (*CL_MEMBERS, "kgnn", "flops")
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "nb201_c10.npz"
 _CHUNK = 2048
-#: Learned-state layout written by :meth:`GENNAPEPredictor.save`; 1 = before ``train_ref`` (quantile map).
-STATE_VERSION = 2
+#: Learned-state layout written by :meth:`GENNAPEPredictor.save`; 1 = before ``train_ref`` (quantile map),
+#: 2 = before ``cv_tau`` (cross-validated fit weights).
+STATE_VERSION = 3
 _TRAIN_REF_MAX = 1024
 
 
@@ -120,6 +127,11 @@ class GENNAPEPredictor(Predictor):
             or ``"linear"`` (``mean + std * score``); see the module docstring.
         zero_shot_weights: ``"equal"`` (the paper) or ``"agreement"`` (label-free one-factor weights on
             the family's reference sample; used until :meth:`finetune` sets Kendall-tau weights).
+        fit_weights: Member weights after :meth:`fit`: ``"equal"`` (the paper), ``"agreement"``
+            (label-free one-factor weights on the training family's reference sample), ``"cv"``
+            (``softmax(tau / kt_temperature)`` of each member's out-of-fold Kendall tau on the
+            training data) or ``"cv_stack"`` (non-negative stacking of the out-of-fold scores).
+        cv_folds: Folds of ``fit_weights="cv"`` / ``"cv_stack"`` (5; needs ``2 * cv_folds`` samples).
         num_threads: torch and BLAS threads (``None``: 1, usually fastest for small graphs).
         random_state: Seed of every random choice.
     """
@@ -160,6 +172,8 @@ class GENNAPEPredictor(Predictor):
         reference_size: int = 256,
         zero_shot_weights: str = "equal",
         calibration: str = "quantile",
+        fit_weights: str = "equal",
+        cv_folds: int = 5,
         num_threads: int | None = None,
         random_state: int | None = None,
     ) -> None:
@@ -195,6 +209,8 @@ class GENNAPEPredictor(Predictor):
         self.reference_size = reference_size
         self.zero_shot_weights = zero_shot_weights
         self.calibration = calibration
+        self.fit_weights = fit_weights
+        self.cv_folds = cv_folds
         self.num_threads = num_threads
         self.random_state = random_state
 
@@ -241,10 +257,16 @@ class GENNAPEPredictor(Predictor):
 
         Raises:
             ValueError: If ``X`` and ``y`` are empty or of different lengths, a member name is
-                unknown, or ``cl_unlabeled`` is negative.
+                unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, or there are
+                fewer than ``2 * cv_folds`` samples for cross-validated weights.
         """
         members = self._checked_members()
+        if self.fit_weights not in FIT_WEIGHTS:
+            raise ValueError(f"fit_weights must be one of {FIT_WEIGHTS}, got {self.fit_weights!r}")
         X, y = check_xy(X, y)
+        if self.fit_weights.startswith("cv") and len(y) < 2 * int(self.cv_folds):
+            raise ValueError(f"fit_weights={self.fit_weights!r} needs at least 2 * cv_folds = "
+                             f"{2 * int(self.cv_folds)} samples, got {len(y)}")  # fmt: skip
         records, fam = prepare(X, family)
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)
@@ -289,6 +311,19 @@ class GENNAPEPredictor(Predictor):
         raw = self._raw(records)
         self.train_stats_ = self._stats(raw)
         self.train_ref_ = self._train_ref(raw, y)
+        self.cv_tau_, self.cv_cpu_s_ = None, 0.0
+        if self.fit_weights == "agreement":  # label-free, on the family's reference sample (else the training set)
+            if fam is not None and self.reference_size > 0:
+                self._reference(fam)
+                scores = self.__dict__["_ref_raw_cache"][fam]
+            else:
+                scores = {m: s for m, (s, _) in raw.items()}
+            anchor = self.members_.index(self._acc_member() or self.members_[0])
+            self.weights_ = agreement_weights(np.stack([scores[m] for m in self.members_]), anchor=anchor)
+        elif self.fit_weights.startswith("cv"):
+            self.cv_oof_z_, self.cv_cpu_s_ = out_of_fold_z(self, list(X), y, family, X_unlabeled, int(self.cv_folds))
+            self.cv_tau_, w = tau_weights(self.cv_oof_z_, y, self.kt_temperature)
+            self.weights_ = w if self.fit_weights == "cv" else stack_weights(self.cv_oof_z_, y)
         return self
 
     @staticmethod
@@ -361,8 +396,9 @@ class GENNAPEPredictor(Predictor):
     def member_weights(self, family: Any = None) -> np.ndarray:
         """The member weights :meth:`predict` uses for ``family`` (order of ``members_``).
 
-        Kendall-tau weights after :meth:`finetune`; otherwise equal weights, or with
-        ``zero_shot_weights="agreement"`` the label-free weights of the family's reference sample.
+        Kendall-tau weights after :meth:`finetune`; otherwise the weights of :meth:`fit` (equal, or
+        cross-validated with ``fit_weights="cv"`` / ``"cv_stack"``), replaced with
+        ``zero_shot_weights="agreement"`` by the label-free weights of the family's reference sample.
 
         Raises:
             ValueError: If ``zero_shot_weights`` is not ``"equal"`` or ``"agreement"``.
@@ -507,6 +543,7 @@ class GENNAPEPredictor(Predictor):
             "train_stats": {m: list(v) for m, v in self.train_stats_.items()},
             "state_version": STATE_VERSION,
             "train_ref": getattr(self, "train_ref_", None),
+            "cv_tau": getattr(self, "cv_tau_", None),
             "history": {k: list(v) for k, v in self.history_.items()},
         }
 
@@ -543,5 +580,7 @@ class GENNAPEPredictor(Predictor):
             "raw": {m: np.asarray(v, dtype=np.float64) for m, v in ref["raw"].items()},
             "y": np.asarray(ref["y"], dtype=np.float64),
         }  # fmt: skip
+        cv_tau = state.get("cv_tau") if version >= 3 else None
+        self.cv_tau_ = None if cv_tau is None else np.asarray(cv_tau, dtype=np.float64)
         self.history_ = {k: [float(x) for x in v] for k, v in state["history"].items()}
         self._ref_cache = {}
