@@ -23,7 +23,7 @@ from scipy.stats import kendalltau, rankdata
 
 def _reference_raw(self, records):  # the pre-fast-path GENNAPEPredictor._raw (default members)
     from gennape_naslib.predictors.gennape.model import CL_MEMBERS
-    from gennape_naslib.predictors.kgnn import predict_regressor
+    from gennape_naslib.predictors.gennape.regressor import predict_regressor
 
     out = {m: [] for m in self.members_}
     anchors = self.net_.embed(self.anchors_)

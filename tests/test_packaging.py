@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -65,3 +67,24 @@ def test_missing_optional_dependency_names_the_extra() -> None:
 
     with pytest.raises(MissingDependencyError, match=r"gennape-naslib\[fancy\]"):
         require("surely_not_installed_module", "fancy", "testing")
+
+
+@pytest.mark.slow
+def test_every_module_imports_first() -> None:
+    """Each module imports in a fresh package state (catches import cycles that only bite when a user
+    imports that module before the others, e.g. ``from gennape_naslib.predictors.kgnn import ...``)."""
+    code = (
+        "import importlib, pkgutil, sys, gennape_naslib\n"
+        "names = [m.name for m in pkgutil.walk_packages(gennape_naslib.__path__, 'gennape_naslib.')]\n"
+        "bad = []\n"
+        "for name in names:\n"
+        "    for key in [k for k in sys.modules if k.split('.')[0] == 'gennape_naslib']:\n"
+        "        del sys.modules[key]\n"
+        "    try:\n"
+        "        importlib.import_module(name)\n"
+        "    except Exception as exc:\n"
+        "        bad.append(f'{name}: {type(exc).__name__}: {exc}')\n"
+        "assert len(names) > 50, names\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

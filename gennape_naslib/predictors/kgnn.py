@@ -18,69 +18,14 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
-from gennape_naslib.predictors.gennape._train import batch_indices, seeded, take, threads
-from gennape_naslib.predictors.gennape.data import collate, prepare
-from gennape_naslib.predictors.gennape.encoder import INFER_BATCH, CGEncoder, make_mlp
+from gennape_naslib.predictors.gennape._train import seeded, threads
+from gennape_naslib.predictors.gennape.data import prepare
+from gennape_naslib.predictors.gennape.encoder import encode_records
+from gennape_naslib.predictors.gennape.regressor import KGNNModel, fit_regressor, predict_regressor
 
 __all__ = ["KGNNModel", "KGNNPredictor", "fit_regressor", "predict_regressor"]
-
-
-class KGNNModel(nn.Module):
-    """Embedding + GNN encoder + mean readout + MLP regressor, output ``(B,)``."""
-
-    def __init__(
-        self, hidden: int = 32, n_layers: int = 6, gnn: str = "GraphConv", activation: str = "tanh", mlp_layers: int = 4
-    ) -> None:
-        super().__init__()
-        self.encoder = CGEncoder(hidden, n_layers, gnn, activation)
-        self.head = make_mlp(hidden, hidden, 1, mlp_layers)
-
-    def forward(self, batch: Any) -> torch.Tensor:
-        """Predicted (z-scored) targets of a collated batch."""
-        return self.head(self.encoder(batch)).squeeze(1)
-
-
-def fit_regressor(
-    model: nn.Module,
-    records: list[Any],
-    target: np.ndarray,
-    epochs: int,
-    batch_size: int,
-    lr: float,
-    grad_clip: float,
-    weight_decay: float,
-    rng: np.random.Generator,
-) -> list[float]:
-    """Train ``model`` with MSE on ``target`` (Adam, grad-norm clip); returns the mean loss per epoch."""
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    t = torch.as_tensor(np.asarray(target, dtype=np.float32))
-    losses = []
-    model.train()
-    for _ in range(int(epochs)):
-        total = 0.0
-        for idx in batch_indices(len(records), batch_size, rng):
-            batch = collate(take(records, idx))
-            loss = nn.functional.mse_loss(model(batch), t[torch.from_numpy(idx)])
-            opt.zero_grad()
-            loss.backward()
-            if grad_clip and grad_clip > 0:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            opt.step()
-            total += loss.item() * len(idx)
-        losses.append(total / len(records))
-    model.eval()
-    return losses
-
-
-@torch.no_grad()
-def predict_regressor(model: nn.Module, records: list[Any], batch_size: int = INFER_BATCH) -> np.ndarray:
-    """Model outputs for ``records`` in eval mode, float64 ``(n,)``."""
-    model.eval()
-    out = [model(collate(take(records, idx))) for idx in batch_indices(len(records), batch_size, None)]
-    return torch.cat(out).double().numpy()
 
 
 @register_predictor("kgnn")
@@ -177,8 +122,12 @@ class KGNNPredictor(Predictor):
             raise NotImplementedError("KGNNPredictor has no uncertainty; use GENNAPEPredictor for return_std")
         check_is_fitted(self)
         records, _ = prepare(X, family)
-        with threads(self.num_threads):
-            z = predict_regressor(self.model_, records)
+        with threads(self.num_threads), torch.no_grad():
+            self.model_.eval()
+            # node-class pass of the encoder (``encode_records``): same outputs as ``predict_regressor``
+            # up to float rounding, several times faster on cell families
+            emb = encode_records([self.model_.encoder], records)[0]
+            z = self.model_.head(emb).squeeze(1).double().numpy()
         return z * self.y_std_ + self.y_mean_
 
     def _get_state(self) -> dict[str, Any]:

@@ -73,3 +73,20 @@ def test_other_layer_types_still_go_through_pyg(gnn):
         h = torch.tanh(layer(h, batch.edge_index))
     ref = scatter(h, batch.batch, 0, dim_size=batch.num_graphs, reduce="mean")
     assert torch.allclose(enc(batch), ref, atol=1e-5)
+
+
+def test_kgnn_predict_uses_node_classes_and_matches_the_full_pass():
+    from gennape_naslib.predictors.gennape.regressor import predict_regressor
+    from gennape_naslib.predictors.kgnn import KGNNPredictor
+
+    fam = search_spaces.get("nb201")
+    rng = np.random.default_rng(1)
+    archs = [fam.sample(rng) for _ in range(60)]
+    y = rng.uniform(80, 94, size=20)  # any targets: only the forward pass is compared
+    model = KGNNPredictor(hidden=16, n_layers=3, epochs=2, lr=1e-2, random_state=0).fit(archs[:20], y, family=fam)
+    records, _ = gdata.prepare(archs, fam)
+    full = predict_regressor(model.model_, records) * model.y_std_ + model.y_mean_
+    fast = model.predict(archs, family=fam)
+    assert fast.shape == (60,) and fast.dtype == np.float64
+    assert np.allclose(fast, full, atol=1e-4 * model.y_std_)
+    assert np.ptp(fast) > 1e-3  # a constant output would hide a broken encoder
