@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -85,3 +87,12 @@ def test_stop_at_optimum_ends_a_run_after_the_optimum(bench, tmp_path):
     assert [t["hash"] for t in stopped] == [t["hash"] for t in full[: first + 1]]
     objective.start(float("nan"))  # re-armed: a run that never meets the optimum is not stopped
     assert len(run_search(config, folder=tmp_path / "again", objective=objective, report=False).trials) == 30
+
+
+def test_online_config_is_the_chosen_variant(bench):
+    shipped = load_config(Path(__file__).resolve().parents[2] / "configs" / "search_nb201_bananas_gennape_online.yaml")
+    bench_config = load_config(bench.method_config("bananas_gennape_wide", 0, 150))
+    kwargs = optimizer_kwargs(shipped)
+    assert kwargs.pop("fit_predictor") is True  # the Bananas default, stated in the file
+    assert kwargs == optimizer_kwargs(bench_config)
+    assert shipped.epochs == 150 and shipped.dataset == "cifar10"
