@@ -21,7 +21,7 @@ from gennape_naslib.predictors.gennape.target import TargetTransform
 
 FAST = dict(
     members=("cl_fcm_t",), hidden=16, n_layers=2, cl_epochs=1, cl_max_graphs=64, n_clusters=2, epochs=3,
-    reference_size=32, random_state=0,
+    reference_size=32, fit_weights="equal", random_state=0,
 )  # fmt: skip
 
 

@@ -57,7 +57,7 @@ def test_tau_and_stack_weights_prefer_the_informative_member():
 
 def test_cv_fit_keeps_the_model_and_sets_weights_from_out_of_fold_tau(cv_model, nb201):
     archs, y = nb201
-    equal = GENNAPEPredictor(**SMALL).fit(archs[:30], y[:30])
+    equal = GENNAPEPredictor(**SMALL, fit_weights="equal").fit(archs[:30], y[:30])
     assert np.allclose(equal.weights_, 1 / 3) and equal.cv_tau_ is None
     # the same model fitted on all 30 (same seed): identical member scores, only the weights differ
     assert np.array_equal(equal._member_z(archs[30:60], None)[0], cv_model._member_z(archs[30:60], None)[0])
@@ -86,9 +86,13 @@ def test_cv_weights_save_load_and_state_version_2_still_loads(cv_model, nb201, t
     assert state["state_version"] == STATE_VERSION == 3
     del state["cv_tau"]
     state["state_version"] = 2  # a file written before cv weights existed
-    old = GENNAPEPredictor(**SMALL)
+    old = GENNAPEPredictor(**SMALL, fit_weights="cv")
     old._set_state(state)
-    assert old.cv_tau_ is None and np.array_equal(old.predict(archs[30:50]), cv_model.predict(archs[30:50]))
+    assert (
+        old.fit_weights == "equal"
+        and old.cv_tau_ is None
+        and np.array_equal(old.predict(archs[30:50]), cv_model.predict(archs[30:50]))
+    )
 
 
 @pytest.mark.skipif(not PRETRAINED.is_file(), reason="pretrained model file not built (scripts/train_pretrained.py)")
@@ -101,10 +105,12 @@ def test_pretrained_file_of_state_version_2_loads_with_equal_weights():
 def test_agreement_fit_weights_and_errors(nb201):
     archs, y = nb201
     model = GENNAPEPredictor(**SMALL, fit_weights="agreement").fit(archs[:30], y[:30])
-    probe = GENNAPEPredictor(**SMALL, zero_shot_weights="agreement").fit(archs[:30], y[:30])
+    probe = GENNAPEPredictor(**SMALL, fit_weights="equal", zero_shot_weights="agreement").fit(archs[:30], y[:30])
     assert np.allclose(model.weights_, probe.member_weights("nb201"))  # the training family's reference sample
     assert np.array_equal(model.member_weights("nb201"), model.weights_)
     with pytest.raises(ValueError, match="fit_weights must be one of"):
         GENNAPEPredictor(**SMALL, fit_weights="nope").fit(archs[:30], y[:30])
-    with pytest.raises(ValueError, match=r"needs at least 2 \* cv_folds = 6 samples, got 5"):
-        GENNAPEPredictor(**SMALL, fit_weights="cv").fit(archs[:5], y[:5])
+    with pytest.raises(ValueError, match="needs cv_folds >= 2, got 1"):
+        GENNAPEPredictor(**{**SMALL, "cv_folds": 1, "fit_weights": "cv"}).fit(archs[:30], y[:30])
+    few = GENNAPEPredictor(**SMALL, fit_weights="cv").fit(archs[:5], y[:5])  # fewer than 2 * cv_folds: equal
+    assert few.fit_weights == "cv" and few.cv_tau_ is None and np.allclose(few.weights_, 1 / 3)

@@ -11,16 +11,18 @@ architectures for classifiers, ``log10(GFLOPs)`` for the FLOPs member). Each sco
 with its mean and std over a reference sample of the family being predicted (``reference_size``
 architectures drawn with ``family.sample`` under ``random_state``; the training set for
 ``ComputeGraph`` inputs), and the standardised scores are averaged with the member weights into
-the ensemble score ``zc``. Weights are equal after :meth:`~GENNAPEPredictor.fit` (zero-shot) and
-``softmax(tau_m / kt_temperature)`` of each member's Kendall tau on the fine-tuning samples after
-:meth:`~GENNAPEPredictor.finetune`. Option (not the paper's): ``zero_shot_weights="agreement"``
-replaces the equal weights of a predictor that has not been fine-tuned by label-free one-factor
-weights computed on the reference sample of the predicted family
-(:func:`~gennape_naslib.predictors.gennape.ensemble.agreement_weights`). Option (not the paper's):
-``fit_weights="cv"`` / ``"cv_stack"`` sets the weights after :meth:`~GENNAPEPredictor.fit` from
-``cv_folds``-fold out-of-fold member scores on the training data (Kendall-tau softmax / non-negative
-stacking; :mod:`~gennape_naslib.predictors.gennape.cv_weights`), at ``1 + 0.8 * cv_folds`` times the
-fit's CPU time; predictions use the model fitted on all the data. ``fit_weights="agreement"`` stores
+the ensemble score ``zc``. Weights after :meth:`~GENNAPEPredictor.fit` (``fit_weights``): equal by
+default (the paper's zero-shot rule); ``"cv"`` (not the paper's; chosen on in-space NB-101 / NB-301,
+``docs/results.md``) sets ``softmax(tau_m / kt_temperature)`` of each member's Kendall tau on
+``cv_folds``-fold out-of-fold scores of the training data
+(:mod:`~gennape_naslib.predictors.gennape.cv_weights`; about ``1 + 0.8 * cv_folds`` times the fit's
+CPU time, equal weights below ``2 * cv_folds`` samples; predictions use the model fitted on all the
+data); ``"cv_stack"`` non-negative stacking of the out-of-fold scores. After
+:meth:`~GENNAPEPredictor.finetune` they are ``softmax(tau_m / kt_temperature)`` of each member's Kendall
+tau on the fine-tuning samples (the paper). Option: ``zero_shot_weights="agreement"`` replaces the fit
+weights of a predictor that has not been fine-tuned by label-free one-factor weights computed on the
+reference sample of the predicted family
+(:func:`~gennape_naslib.predictors.gennape.ensemble.agreement_weights`); ``fit_weights="agreement"`` stores
 the agreement weights of the training family's reference sample (the training set for graphs).
 
 Mapping ``zc`` to accuracy (``calibration``): ``"quantile"`` (default) is a rank-preserving quantile
@@ -127,11 +129,14 @@ class GENNAPEPredictor(Predictor):
             or ``"linear"`` (``mean + std * score``); see the module docstring.
         zero_shot_weights: ``"equal"`` (the paper) or ``"agreement"`` (label-free one-factor weights on
             the family's reference sample; used until :meth:`finetune` sets Kendall-tau weights).
-        fit_weights: Member weights after :meth:`fit`: ``"equal"`` (the paper), ``"agreement"``
+        fit_weights: Member weights after :meth:`fit`: ``"equal"`` (default, the paper), ``"cv"`` (chosen
+            on in-space NB-101 and NB-301 by the rule in ``docs/results.md``), ``"agreement"``
             (label-free one-factor weights on the training family's reference sample), ``"cv"``
             (``softmax(tau / kt_temperature)`` of each member's out-of-fold Kendall tau on the
             training data) or ``"cv_stack"`` (non-negative stacking of the out-of-fold scores).
-        cv_folds: Folds of ``fit_weights="cv"`` / ``"cv_stack"`` (5; needs ``2 * cv_folds`` samples).
+            The cross-validated ones cost about ``1 + 0.8 * cv_folds`` fits; with fewer than
+            ``2 * cv_folds`` training samples they fall back to equal weights.
+        cv_folds: Folds of ``fit_weights="cv"`` / ``"cv_stack"`` (5).
         num_threads: torch and BLAS threads (``None``: 1, usually fastest for small graphs).
         random_state: Seed of every random choice.
     """
@@ -257,16 +262,15 @@ class GENNAPEPredictor(Predictor):
 
         Raises:
             ValueError: If ``X`` and ``y`` are empty or of different lengths, a member name is
-                unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, or there are
-                fewer than ``2 * cv_folds`` samples for cross-validated weights.
+                unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, or ``cv_folds < 2``
+                with cross-validated weights.
         """
         members = self._checked_members()
         if self.fit_weights not in FIT_WEIGHTS:
             raise ValueError(f"fit_weights must be one of {FIT_WEIGHTS}, got {self.fit_weights!r}")
         X, y = check_xy(X, y)
-        if self.fit_weights.startswith("cv") and len(y) < 2 * int(self.cv_folds):
-            raise ValueError(f"fit_weights={self.fit_weights!r} needs at least 2 * cv_folds = "
-                             f"{2 * int(self.cv_folds)} samples, got {len(y)}")  # fmt: skip
+        if self.fit_weights.startswith("cv") and int(self.cv_folds) < 2:
+            raise ValueError(f"fit_weights={self.fit_weights!r} needs cv_folds >= 2, got {self.cv_folds!r}")
         records, fam = prepare(X, family)
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)
@@ -320,7 +324,7 @@ class GENNAPEPredictor(Predictor):
                 scores = {m: s for m, (s, _) in raw.items()}
             anchor = self.members_.index(self._acc_member() or self.members_[0])
             self.weights_ = agreement_weights(np.stack([scores[m] for m in self.members_]), anchor=anchor)
-        elif self.fit_weights.startswith("cv"):
+        elif self.fit_weights.startswith("cv") and len(y) >= 2 * int(self.cv_folds):  # else: equal weights
             self.cv_oof_z_, self.cv_cpu_s_ = out_of_fold_z(self, list(X), y, family, X_unlabeled, int(self.cv_folds))
             self.cv_tau_, w = tau_weights(self.cv_oof_z_, y, self.kt_temperature)
             self.weights_ = w if self.fit_weights == "cv" else stack_weights(self.cv_oof_z_, y)
@@ -580,6 +584,8 @@ class GENNAPEPredictor(Predictor):
             "raw": {m: np.asarray(v, dtype=np.float64) for m, v in ref["raw"].items()},
             "y": np.asarray(ref["y"], dtype=np.float64),
         }  # fmt: skip
+        if version < 3:  # written before fit_weights existed: fitted with the paper's equal weights
+            self.fit_weights = "equal"
         cv_tau = state.get("cv_tau") if version >= 3 else None
         self.cv_tau_ = None if cv_tau is None else np.asarray(cv_tau, dtype=np.float64)
         self.history_ = {k: [float(x) for x in v] for k, v in state["history"].items()}
