@@ -88,3 +88,26 @@ def test_every_module_imports_first() -> None:
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
+
+
+@pytest.mark.slow
+def test_every_builtin_predictor_resolves_in_a_fresh_package() -> None:
+    """``get_predictor(name)`` works for each built-in name as the first thing a process does (a
+    built-in's registry entry must name the module that registers it)."""
+    code = (
+        "import importlib, sys\n"
+        "from gennape_naslib.predictors.base import BUILTIN_PREDICTORS\n"
+        "bad = []\n"
+        "for name in BUILTIN_PREDICTORS:\n"
+        "    for key in [k for k in sys.modules if k.split('.')[0] == 'gennape_naslib']:\n"
+        "        del sys.modules[key]\n"
+        "    base = importlib.import_module('gennape_naslib.predictors')\n"
+        "    try:\n"
+        "        obj = base.get_predictor(name)\n"
+        "        assert type(obj).__name__ != 'NoneType'\n"
+        "    except Exception as exc:\n"
+        "        bad.append(f'{name}: {type(exc).__name__}: {exc}')\n"
+        "assert 'kgnn' in BUILTIN_PREDICTORS and len(BUILTIN_PREDICTORS) > 10\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

@@ -119,7 +119,7 @@ BUILTIN_PROXY_NAMES = (
 #: first use only).
 BUILTIN_PREDICTORS: dict[str, str | tuple[str, ...]] = {
     "gennape": "gennape_naslib.predictors.gennape",
-    "kgnn": ("gennape_naslib.predictors.gennape", "gennape_naslib.predictors.kgnn"),
+    "kgnn": "gennape_naslib.predictors.kgnn",
     "flops": "gennape_naslib.predictors.baselines",
     "params": "gennape_naslib.predictors.baselines",
     "cg_trees": "gennape_naslib.predictors.baselines",
