@@ -129,11 +129,11 @@ class GENNAPEPredictor(Predictor):
             or ``"linear"`` (``mean + std * score``); see the module docstring.
         zero_shot_weights: ``"equal"`` (the paper) or ``"agreement"`` (label-free one-factor weights on
             the family's reference sample; used until :meth:`finetune` sets Kendall-tau weights).
-        fit_weights: Member weights after :meth:`fit`: ``"equal"`` (default, the paper), ``"cv"`` (chosen
-            on in-space NB-101 and NB-301 by the rule in ``docs/results.md``), ``"agreement"``
+        fit_weights: Member weights after :meth:`fit`: ``"equal"`` (default, the paper), ``"agreement"``
             (label-free one-factor weights on the training family's reference sample), ``"cv"``
             (``softmax(tau / kt_temperature)`` of each member's out-of-fold Kendall tau on the
-            training data) or ``"cv_stack"`` (non-negative stacking of the out-of-fold scores).
+            training data; chosen on in-space NB-101 and NB-301 by the rule in ``docs/results.md``)
+            or ``"cv_stack"`` (non-negative stacking of the out-of-fold scores).
             The cross-validated ones cost about ``1 + 0.8 * cv_folds`` fits; with fewer than
             ``2 * cv_folds`` training samples they fall back to equal weights.
         cv_folds: Folds of ``fit_weights="cv"`` / ``"cv_stack"`` (5).
@@ -315,15 +315,13 @@ class GENNAPEPredictor(Predictor):
         raw = self._raw(records)
         self.train_stats_ = self._stats(raw)
         self.train_ref_ = self._train_ref(raw, y)
-        self.cv_tau_, self.cv_cpu_s_ = None, 0.0
+        self.cv_tau_, self.cv_oof_z_, self.cv_cpu_s_ = None, None, 0.0
         if self.fit_weights == "agreement":  # label-free, on the family's reference sample (else the training set)
             if fam is not None and self.reference_size > 0:
-                self._reference(fam)
-                scores = self.__dict__["_ref_raw_cache"][fam]
+                self._reference(fam)  # computes the family's agreement weights with its statistics
+                self.weights_ = np.array(self.__dict__["_agree_cache"][fam])
             else:
-                scores = {m: s for m, (s, _) in raw.items()}
-            anchor = self.members_.index(self._acc_member() or self.members_[0])
-            self.weights_ = agreement_weights(np.stack([scores[m] for m in self.members_]), anchor=anchor)
+                self.weights_ = self._agreement({m: s for m, (s, _) in raw.items()})
         elif self.fit_weights.startswith("cv") and len(y) >= 2 * int(self.cv_folds):  # else: equal weights
             self.cv_oof_z_, self.cv_cpu_s_ = out_of_fold_z(self, list(X), y, family, X_unlabeled, int(self.cv_folds))
             self.cv_tau_, w = tau_weights(self.cv_oof_z_, y, self.kt_temperature)
@@ -387,12 +385,15 @@ class GENNAPEPredictor(Predictor):
             with threads(self.num_threads):
                 raw = self._raw(records)
             cache[family] = self._stats(raw)
-            self.__dict__.setdefault("_ref_raw_cache", {})[family] = {m: s for m, (s, _) in raw.items()}
-            scores = np.stack([raw[m][0] for m in self.members_])
-            self.__dict__.setdefault("_agree_cache", {})[family] = agreement_weights(
-                scores, anchor=self.members_.index(self._acc_member() or self.members_[0])
-            )
+            scores = {m: s for m, (s, _) in raw.items()}
+            self.__dict__.setdefault("_ref_raw_cache", {})[family] = scores
+            self.__dict__.setdefault("_agree_cache", {})[family] = self._agreement(scores)
         return cache[family]
+
+    def _agreement(self, scores: dict[str, np.ndarray]) -> np.ndarray:
+        """Label-free one-factor member weights of raw member ``scores`` on one sample."""
+        anchor = self.members_.index(self._acc_member() or self.members_[0])
+        return agreement_weights(np.stack([scores[m] for m in self.members_]), anchor=anchor)
 
     def _acc_member(self) -> str | None:
         return next((m for m in self.members_ if m not in ("flops", "pair", "pair_fcm")), None)
