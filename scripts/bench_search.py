@@ -41,6 +41,7 @@ from typing import Any
 import numpy as np
 
 from gennape_naslib.search import load_config, read_trials, run_search
+from gennape_naslib.search.config import NASLIB_DATASETS
 from gennape_naslib.search.objectives import TabularObjective
 from gennape_naslib.search.report import best_so_far, hypervolume_curve, plot_curves
 
@@ -69,13 +70,14 @@ ONLINE_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         {"num_arches_to_mutate": 5, "max_mutations": 2, "num_candidates": 200},
     ),
 }
-#: ``--dataset`` choices (NASLib's names and ours) -> the ``nb201`` table's dataset.
-DATASETS = {
-    "cifar10": "cifar10",
-    "cifar100": "cifar100",
-    "ImageNet16-120": "imagenet16_120",
-    "imagenet16_120": "imagenet16_120",
-}
+#: ``--dataset`` choices: the ``nb201`` table's datasets under NASLib's names and ours (mapped to the
+#: table's names by the search config's :data:`~gennape_naslib.search.config.NASLIB_DATASETS`).
+DATASETS = ("cifar10", "cifar100", "ImageNet16-120", "imagenet16_120")
+
+
+def _table_dataset(name: str) -> str:
+    """The ``nb201`` table's name of a ``--dataset`` choice (``ImageNet16-120`` -> ``imagenet16_120``)."""
+    return NASLIB_DATASETS.get(name, name)
 
 
 def method_config(
@@ -86,7 +88,7 @@ def method_config(
     key of :data:`DATASETS`)."""
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choices: {', '.join(DATASETS)}")
-    base: dict[str, Any] = {"search_space": "nasbench201", "dataset": DATASETS[dataset], "seed": seed}
+    base: dict[str, Any] = {"search_space": "nasbench201", "dataset": _table_dataset(dataset), "seed": seed}
     search: dict[str, Any] = {"epochs": budget}
     if method == "rs":
         base["optimizer"] = "rs"
@@ -163,7 +165,7 @@ def main() -> None:
         "--stop-at-optimum", action="store_true", help="end each run right after it has evaluated the optimum"
     )
     args = parser.parse_args()
-    table_dataset = DATASETS[args.dataset]
+    table_dataset = _table_dataset(args.dataset)
     objective_cls = _StopAtOptimum if args.stop_at_optimum else TabularObjective
     objective = objective_cls("nb201", dataset=table_dataset)
     with_flops = objective_cls("nb201", dataset=table_dataset, extra_metrics=["flops"])
