@@ -101,8 +101,9 @@ def inspace_table(family: str) -> tuple[list, np.ndarray]:
     return tb.archs, y * 100.0 if y.max() <= 1.0 else y
 
 
-def weight_variants(model: GENNAPEPredictor, family: str) -> dict[str, np.ndarray]:
-    """Equal, agreement and (after a cross-validated fit) ``cv`` / ``cv_stack`` weights of one fitted model."""
+def weight_variants(model: GENNAPEPredictor, family: str, y_train: np.ndarray) -> dict[str, np.ndarray]:
+    """Equal, agreement and (after a cross-validated fit on labels ``y_train``) ``cv`` / ``cv_stack`` weights of
+    one fitted model."""
     from gennape_naslib.predictors.gennape.cv_weights import stack_weights, tau_weights
 
     m = len(model.members_)
@@ -112,8 +113,8 @@ def weight_variants(model: GENNAPEPredictor, family: str) -> dict[str, np.ndarra
     model.zero_shot_weights = "equal"
     oof = getattr(model, "cv_oof_z_", None)
     if model.fit_weights != "equal" and oof is not None:
-        out["gennape-cv"] = tau_weights(oof, model._cv_y, model.kt_temperature)[1]
-        out["gennape-cv_stack"] = stack_weights(oof, model._cv_y)
+        out["gennape-cv"] = tau_weights(oof, y_train, model.kt_temperature)[1]
+        out["gennape-cv_stack"] = stack_weights(oof, y_train)
     return out
 
 
@@ -154,10 +155,9 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
                     {**split, "model": name, "epochs": epochs, "cl_epochs": cl_epochs, **row, **metrics(y[te], pred)},
                 )
                 continue
-            model._cv_y = y[tr]
             z = model._member_z(xte, None)[0]  # one pass: every weighting and both calibrations of it
             cv_cpu = float(getattr(model, "cv_cpu_s_", 0.0))
-            for label, w in weight_variants(model, args.family).items():
+            for label, w in weight_variants(model, args.family, y[tr]).items():
                 pred, extra = calibrated(model, xte, y[te], w=w, z=z)
                 single = label in ("gennape", "gennape-agreement")  # these need only the one fit
                 cost = {"fit_cpu_s": c1 - c0 - (cv_cpu if single else 0.0), "cv_cpu_s": 0.0 if single else cv_cpu}
