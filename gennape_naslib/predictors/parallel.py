@@ -23,7 +23,7 @@ _JOB: dict[str, Any] = {}
 
 
 def _work(bounds: tuple[int, int]) -> Any:
-    from gennape_naslib.predictors.gennape._train import threads
+    from gennape_naslib._threads import threads
 
     start, stop = bounds
     with threads(1):

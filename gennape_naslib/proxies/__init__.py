@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from gennape_naslib._threads import threads
 from gennape_naslib.proxies import (  # noqa: F401  (registers the built-in proxies)
     counts,
     epe_nas,
@@ -81,11 +82,7 @@ def _family(family: Any) -> Any:
 
 def _threads(n: int | None) -> Any:
     """``n`` torch / BLAS threads for the block (``None``: leave the process's setting)."""
-    if n is None:
-        return contextlib.nullcontext()
-    from gennape_naslib.predictors.gennape._train import threads
-
-    return threads(n)
+    return contextlib.nullcontext() if n is None else threads(n)
 
 
 def _item(adapter: Any, arch: Any, seed: int, batch_size: int) -> ProxyInput:
