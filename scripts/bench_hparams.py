@@ -1,0 +1,103 @@
+"""In-space hyperparameter study of ``GENNAPEPredictor``: every config x family x seed, in a process pool.
+
+Each task fits ``GENNAPEPredictor(**config, random_state=seed)`` on ``--size`` random architectures of a
+packaged table (the split of ``scripts/bench_predictor.py --part inspace``: ``default_rng(seed).permutation``)
+and tests on all the rest, with the ensemble's default (equal) weights. One JSON line per task goes to
+``--out`` (Spearman, Kendall, NDCG@10, MAE, each member's Spearman, fit CPU seconds); tasks already in
+``--out`` are skipped, so an interrupted study resumes. A Markdown summary (mean ± std over seeds per
+config and family) is printed at the end and by ``--summary``.
+
+Example (the study in ``docs/results.md``, "Hyperparameters chosen on development families")::
+
+    python scripts/bench_hparams.py --configs runs/dev_hparams/configs.json --families nb101 nb301 \\
+        --seeds 5 --workers 16 --out runs/dev_hparams/rows.jsonl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+import numpy as np
+from bench_predictor import inspace_table, metrics
+from scipy.stats import spearmanr
+
+
+def run_task(task: dict) -> dict:
+    """Fit and test one (config, family, seed); returns the result row."""
+    import torch
+
+    from gennape_naslib.predictors.gennape import GENNAPEPredictor
+
+    torch.set_num_threads(1)
+    archs, y = inspace_table(task["family"])
+    perm = np.random.default_rng(task["seed"]).permutation(len(archs))
+    tr, te = perm[: task["size"]], perm[task["size"] :]
+    model = GENNAPEPredictor(**task["params"], random_state=task["seed"])
+    c0 = time.process_time()
+    model.fit([archs[i] for i in tr], y[tr])
+    fit_cpu = time.process_time() - c0
+    xte = [archs[i] for i in te]
+    pred = model.predict(xte)
+    z = model._member_z(xte, None)[0]
+    members = {m: float(spearmanr(y[te], row).statistic) for m, row in zip(model.members_, z)}
+    return {**task, **metrics(y[te], pred), "members": members, "fit_cpu_s": fit_cpu, "n_test": len(te)}
+
+
+def summary(rows: list[dict]) -> str:
+    """Markdown table: mean ± std of Spearman per config and family, and the dev score."""
+    fams = sorted({r["family"] for r in rows})
+    names = list(dict.fromkeys(r["config"] for r in rows))
+    lines = ["| config | " + " | ".join(fams) + " | fit CPU s |", "|---" * (len(fams) + 2) + "|"]
+    for name in names:
+        cells = []
+        for f in fams:
+            v = np.array([r["spearman"] for r in rows if r["config"] == name and r["family"] == f])
+            cells.append(f"{v.mean():.3f} ± {v.std():.3f} (n={len(v)})" if len(v) else "-")
+        cpu = np.mean([r["fit_cpu_s"] for r in rows if r["config"] == name])
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {cpu:.0f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--configs", type=Path, required=True, help="JSON object {name: GENNAPEPredictor params}")
+    ap.add_argument("--families", nargs="+", default=["nb101", "nb301"])
+    ap.add_argument("--size", type=int, default=100)
+    ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--summary", action="store_true", help="only print the summary of --out")
+    args = ap.parse_args()
+    rows = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()] if args.out.is_file() else []
+    if not args.summary:
+        configs = json.loads(args.configs.read_text())
+        done = {(r["config"], r["family"], r["seed"], r["size"]) for r in rows}
+        tasks = [
+            {"config": name, "params": params, "family": fam, "seed": seed, "size": args.size}
+            for fam in args.families
+            for seed in range(args.seeds)
+            for name, params in configs.items()
+            if (name, fam, seed, args.size) not in done
+        ]
+        # families in the order given (development families first), longest tasks first within a family
+        order = {f: i for i, f in enumerate(args.families)}
+        tasks.sort(key=lambda t: (order[t["family"]], -t["params"].get("epochs", 40), t["seed"]))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        with ProcessPoolExecutor(args.workers) as pool:
+            futures = [pool.submit(run_task, t) for t in tasks]
+            for fut in as_completed(futures):
+                row = fut.result()
+                rows.append(row)
+                with args.out.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                print(row["config"], row["family"], row["seed"], f"{row['spearman']:.3f}", flush=True)
+    print(summary(rows))
+
+
+if __name__ == "__main__":
+    main()
