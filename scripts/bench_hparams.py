@@ -28,7 +28,7 @@ from scipy.stats import spearmanr
 
 
 def run_task(task: dict) -> dict:
-    """Fit and test one (config, family, seed); returns the result row."""
+    """Fit (or fine-tune) and test one (config, family, seed); returns the result row."""
     import torch
 
     from gennape_naslib.predictors.gennape import GENNAPEPredictor
@@ -37,9 +37,13 @@ def run_task(task: dict) -> dict:
     archs, y = inspace_table(task["family"])
     perm = np.random.default_rng(task["seed"]).permutation(len(archs))
     tr, te = perm[: task["size"]], perm[task["size"] :]
-    model = GENNAPEPredictor(**task["params"], random_state=task["seed"])
     c0 = time.process_time()
-    model.fit([archs[i] for i in tr], y[tr])
+    if task["mode"] == "finetune":  # the pretrained model with the config's fine-tuning parameters
+        base = GENNAPEPredictor.load(task["model"]) if task["model"] else GENNAPEPredictor.pretrained()
+        model = base.set_params(**task["params"]).finetune([archs[i] for i in tr], y[tr])
+    else:
+        model = GENNAPEPredictor(**task["params"], random_state=task["seed"])
+        model.fit([archs[i] for i in tr], y[tr])
     fit_cpu = time.process_time() - c0
     xte = [archs[i] for i in te]
     pred = model.predict(xte)
@@ -67,18 +71,37 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--configs", type=Path, required=True, help="JSON object {name: GENNAPEPredictor params}")
     ap.add_argument("--families", nargs="+", default=["nb101", "nb301"])
-    ap.add_argument("--size", type=int, default=100)
+    ap.add_argument("--size", type=int, default=100, help="training (finetune: fine-tuning) architectures")
+    ap.add_argument(
+        "--mode",
+        choices=["inspace", "finetune"],
+        default="inspace",
+        help="inspace: fit a new predictor; finetune: fine-tune the pretrained (or --model) predictor",
+    )
+    ap.add_argument("--model", default="", help="finetune: predictor file (default: the shipped pretrained model)")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--summary", action="store_true", help="only print the summary of --out")
+    ap.add_argument("--quiet", action="store_true", help="no summary (e.g. to keep held-out families unread)")
     args = ap.parse_args()
-    rows = [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()] if args.out.is_file() else []
+    rows = (
+        [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()] if args.out.is_file() else []
+    )
+    rows = [r for r in rows if r.get("mode", "inspace") == args.mode]
     if not args.summary:
         configs = json.loads(args.configs.read_text())
-        done = {(r["config"], r["family"], r["seed"], r["size"]) for r in rows}
+        done = {(r["config"], r["family"], r["seed"], r["size"]) for r in rows if r.get("mode", "inspace") == args.mode}
         tasks = [
-            {"config": name, "params": params, "family": fam, "seed": seed, "size": args.size}
+            {
+                "config": name,
+                "params": params,
+                "family": fam,
+                "seed": seed,
+                "size": args.size,
+                "mode": args.mode,
+                "model": args.model,
+            }  # fmt: skip
             for fam in args.families
             for seed in range(args.seeds)
             for name, params in configs.items()
@@ -86,7 +109,8 @@ def main() -> None:
         ]
         # families in the order given (development families first), longest tasks first within a family
         order = {f: i for i, f in enumerate(args.families)}
-        tasks.sort(key=lambda t: (order[t["family"]], -t["params"].get("epochs", 40), t["seed"]))
+        cost = ("finetune_epochs", 100) if args.mode == "finetune" else ("epochs", 100)
+        tasks.sort(key=lambda t: (order[t["family"]], -t["params"].get(*cost), t["seed"]))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(args.workers) as pool:
             futures = [pool.submit(run_task, t) for t in tasks]
@@ -96,7 +120,8 @@ def main() -> None:
                 with args.out.open("a") as fh:
                     fh.write(json.dumps(row) + "\n")
                 print(row["config"], row["family"], row["seed"], f"{row['spearman']:.3f}", flush=True)
-    print(summary(rows))
+    if not args.quiet:
+        print(summary(rows))
 
 
 if __name__ == "__main__":
