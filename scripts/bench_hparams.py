@@ -83,6 +83,7 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--summary", action="store_true", help="only print the summary of --out")
+    ap.add_argument("--seed-major", action="store_true", help="run seed by seed (default: family by family)")
     ap.add_argument("--quiet", action="store_true", help="no summary (e.g. to keep held-out families unread)")
     args = ap.parse_args()
     rows = (
@@ -110,7 +111,10 @@ def main() -> None:
         # families in the order given (development families first), longest tasks first within a family
         order = {f: i for i, f in enumerate(args.families)}
         cost = ("finetune_epochs", 100) if args.mode == "finetune" else ("epochs", 100)
-        tasks.sort(key=lambda t: (order[t["family"]], -t["params"].get(*cost), t["seed"]))
+        if args.seed_major:  # every config and family of a seed before the next seed: partial runs stay comparable
+            tasks.sort(key=lambda t: (t["seed"], order[t["family"]], -t["params"].get(*cost)))
+        else:
+            tasks.sort(key=lambda t: (order[t["family"]], -t["params"].get(*cost), t["seed"]))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(args.workers) as pool:
             futures = [pool.submit(run_task, t) for t in tasks]
