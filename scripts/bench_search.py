@@ -56,6 +56,9 @@ FLOPS_REFERENCE = [80.0, 2.5e8]
 ONLINE_GENNAPE = {"members": ["cl_fcm_t", "flops"], "epochs": 10, "cl_epochs": 2, "cl_max_graphs": 256}
 #: Fine-tuning epochs per round of ``bananas_gennape_finetune`` (the predictor's default is 100).
 FINETUNE_EPOCHS = 10
+#: Fine-tuning learning rate of ``bananas_gennape_finetune``: the rate of its recorded runs (``docs/results.md``),
+#: the shipped model's fine-tuning rate before the default became ``lr`` (1e-3).
+FINETUNE_LR = 1e-4
 #: BANANAS candidate generation of the ``bananas_*`` methods (NASLib's defaults: 1-mutations of the 2 best).
 BANANAS_CANDIDATES = {"num_arches_to_mutate": 2, "max_mutations": 1, "num_candidates": 100}
 #: Online GENNAPE variants (method ``bananas_<name>`` / ``npenas_<name>``): predictor keyword arguments
@@ -115,7 +118,10 @@ def method_config(
         if mode:  # a saved model (default: the shipped one, trained on all NB-201 labels), as is or fine-tuned
             search.update(predictor_checkpoint=checkpoint, fit_predictor=False)
             if mode == "finetune":
-                search.update(fit_predictor="finetune", predictor_kwargs={"finetune_epochs": FINETUNE_EPOCHS})
+                search.update(
+                    fit_predictor="finetune",
+                    predictor_kwargs={"finetune_epochs": FINETUNE_EPOCHS, "finetune_lr": FINETUNE_LR},
+                )
         if predictor == "cg_trees":  # 20 trees instead of 100: the pure-Python forest dominates the run time
             search["predictor_kwargs"] = {"n_estimators": 20}
         if optimizer == "bananas":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -194,6 +196,15 @@ def test_finetune_returns_copy_and_leaves_original_unchanged(fitted, nb201):
     assert all(torch.equal(state[k], v) for k, v in fitted.net_.state_dict().items())
     assert not np.array_equal(tuned.predict(archs[100:130]), before)
     assert tuned.weights_.sum() == pytest.approx(1.0)
+
+
+def test_finetune_learning_rate_defaults_to_lr_and_is_used(fitted, nb201):
+    archs, y = nb201
+    default = fitted.finetune(archs[60:70], y[60:70], epochs=2).predict(archs[100:130])
+    explicit = copy.deepcopy(fitted).set_params(finetune_lr=fitted.lr).finetune(archs[60:70], y[60:70], epochs=2)
+    slower = copy.deepcopy(fitted).set_params(finetune_lr=fitted.lr / 10).finetune(archs[60:70], y[60:70], epochs=2)
+    np.testing.assert_array_equal(explicit.predict(archs[100:130]), default)
+    assert not np.array_equal(slower.predict(archs[100:130]), default)
 
 
 def test_full_ensemble_members_and_kendall_weights(nb201):

@@ -11,7 +11,8 @@ from scipy.stats import kendalltau, rankdata, spearmanr
 from gennape_naslib import data, search_spaces
 from gennape_naslib.predictors.gennape import GENNAPEPredictor
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
-from gennape_naslib.predictors.gennape.predictor import PRETRAINED, STATE_VERSION
+from gennape_naslib.predictors.gennape.predictor import PRETRAINED
+from gennape_naslib.predictors.gennape.state import STATE_VERSION
 
 FAST = dict(
     members=("cl_fcm_t", "pair"), hidden=16, n_layers=2, cl_epochs=1, cl_max_graphs=64, n_clusters=2, epochs=3,

@@ -8,7 +8,8 @@ import pytest
 from gennape_naslib import data
 from gennape_naslib.predictors.gennape import GENNAPEPredictor
 from gennape_naslib.predictors.gennape.cv_weights import fold_indices, stack_weights, tau_weights
-from gennape_naslib.predictors.gennape.predictor import PRETRAINED, STATE_VERSION
+from gennape_naslib.predictors.gennape.predictor import PRETRAINED
+from gennape_naslib.predictors.gennape.state import STATE_VERSION
 
 SMALL = dict(
     members=("cl_t", "pair", "flops"), hidden=16, n_layers=2, cl_epochs=1, cl_max_graphs=32, n_clusters=2,

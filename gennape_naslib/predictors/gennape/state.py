@@ -1,0 +1,89 @@
+"""Saving and loading a fitted ``GENNAPEPredictor``: its learned state as arrays and plain values.
+
+``STATE_VERSION`` numbers the layout; files of older versions still load (1: before ``train_ref``, the
+quantile map's training reference; 2: before ``cv_tau``, the cross-validated fit weights, so they load as
+``fit_weights="equal"``). A newer version than this package's is refused with a clear error.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from gennape_naslib.predictors.gennape.data import GraphArrays
+from gennape_naslib.predictors.gennape.regressor import KGNNModel
+from gennape_naslib.predictors.gennape.target import TargetTransform
+
+if TYPE_CHECKING:
+    from gennape_naslib.predictors.gennape.predictor import GENNAPEPredictor
+
+#: Learned-state layout written by :func:`get_state`; 1 = before ``train_ref`` (quantile map),
+#: 2 = before ``cv_tau`` (cross-validated fit weights).
+STATE_VERSION = 3
+
+
+def get_state(model: GENNAPEPredictor) -> dict[str, Any]:
+    """The learned state of a fitted :class:`GENNAPEPredictor` as arrays and plain values (saved by ``save``)."""
+    anchors = {f: [getattr(r, f) for r in model.anchors_] for f in ("op", "res", "kernel", "bias", "weighted", "edges")}
+    anchors["gflops"] = [float(r.gflops) for r in model.anchors_]
+    return {
+        "members": list(model.members_),
+        "n_clusters": int(model.net_.centroids.shape[0]),
+        "net": dict(model.net_.state_dict()),
+        "kgnn": None if model.kgnn_ is None else dict(model.kgnn_.state_dict()),
+        "transforms": {"t": model.transforms_[True].get_state(), "plain": model.transforms_[False].get_state()},
+        "anchors": anchors,
+        "weights": model.weights_,
+        "member_tau": model.member_tau_,
+        "y_mean": model.y_mean_,
+        "y_std": model.y_std_,
+        "train_stats": {m: list(v) for m, v in model.train_stats_.items()},
+        "state_version": STATE_VERSION,
+        "train_ref": getattr(model, "train_ref_", None),
+        "cv_tau": getattr(model, "cv_tau_", None),
+        "history": {k: list(v) for k, v in model.history_.items()},
+    }
+
+
+def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
+    """Restore a state written by :func:`get_state` (any ``STATE_VERSION`` up to this package's) into ``model``."""
+    members = list(state["members"])
+    net = model._net(members, int(state["n_clusters"]))
+    net.load_state_dict({k: torch.as_tensor(v) for k, v in state["net"].items()})
+    net.eval()
+    kgnn = None
+    if state["kgnn"] is not None:
+        kgnn = KGNNModel(model.hidden, model.n_layers, model.gnn, model.activation, model.head_layers)
+        kgnn.load_state_dict({k: torch.as_tensor(v) for k, v in state["kgnn"].items()})
+        kgnn.eval()
+    a = state["anchors"]
+    model.anchors_ = [
+        GraphArrays(*(np.asarray(a[f][i]) for f in ("op", "res", "kernel", "bias", "weighted", "edges")),
+                    float(a["gflops"][i]), ("anchor", i))
+        for i in range(len(a["op"]))
+    ]  # fmt: skip
+    model.members_, model.net_, model.kgnn_ = members, net, kgnn
+    model.transforms_ = {
+        True: TargetTransform.from_state(state["transforms"]["t"]),
+        False: TargetTransform.from_state(state["transforms"]["plain"]),
+    }
+    model.weights_ = np.asarray(state["weights"], dtype=np.float64)
+    model.member_tau_ = np.asarray(state["member_tau"], dtype=np.float64)
+    model.y_mean_, model.y_std_ = float(state["y_mean"]), float(state["y_std"])
+    model.train_stats_ = {m: (float(v[0]), float(v[1])) for m, v in state["train_stats"].items()}
+    version = int(state.get("state_version", 1))
+    if version > STATE_VERSION:
+        raise ValueError(f"GENNAPE state version {version} is newer than this package's ({STATE_VERSION})")
+    ref = state.get("train_ref") if version >= 2 else None
+    model.train_ref_ = None if ref is None else {
+        "raw": {m: np.asarray(v, dtype=np.float64) for m, v in ref["raw"].items()},
+        "y": np.asarray(ref["y"], dtype=np.float64),
+    }  # fmt: skip
+    if version < 3:  # written before fit_weights existed: fitted with the paper's equal weights
+        model.fit_weights = "equal"
+    cv_tau = state.get("cv_tau") if version >= 3 else None
+    model.cv_tau_ = None if cv_tau is None else np.asarray(cv_tau, dtype=np.float64)
+    model.history_ = {k: [float(x) for x in v] for k, v in state["history"].items()}
+    model._ref_cache = {}
