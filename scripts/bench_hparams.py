@@ -80,6 +80,7 @@ def main() -> None:
     )
     ap.add_argument("--model", default="", help="finetune: predictor file (default: the shipped pretrained model)")
     ap.add_argument("--seeds", type=int, default=5)
+    ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--summary", action="store_true", help="only print the summary of --out")
@@ -104,7 +105,7 @@ def main() -> None:
                 "model": args.model,
             }  # fmt: skip
             for fam in args.families
-            for seed in range(args.seeds)
+            for seed in range(args.first_seed, args.first_seed + args.seeds)
             for name, params in configs.items()
             if (name, fam, seed, args.size) not in done
         ]
