@@ -174,7 +174,7 @@ def inspace(args: argparse.Namespace, out: Path) -> None:
                         **split,
                         "model": label + ("" if not pool else f"+pool{pool}"),
                         "fit_weights": args.fit_weights,
-                        "epochs": epochs,
+                        "epochs": model.epochs_,
                         "cl_epochs": cl_epochs,
                         "cl_unlabeled": pool,
                         "weights": np.round(w, 4).tolist(),
@@ -214,7 +214,7 @@ def ablation(args: argparse.Namespace, out: Path) -> None:
                         "model": name,
                         "size": size,
                         "seed": seed,
-                        "epochs": epochs,
+                        "epochs": model.epochs_,
                         "cl_epochs": cl_epochs,
                         "n_test": len(te),
                         "fit_s": fit_s,
@@ -441,8 +441,8 @@ def main() -> None:
     ap.add_argument(
         "--epochs",
         type=int,
-        default=GENNAPEPredictor().epochs,
-        help="GENNAPE supervised epochs at train sizes up to 100 (default: the predictor's; the k-GNN baseline: 40)",
+        default=None,
+        help="GENNAPE supervised epochs at train sizes up to 100 (default: the predictor's rule; k-GNN baseline: 40)",
     )
     ap.add_argument("--epochs-large", type=int, default=40, help="epochs at train sizes above 100")
     ap.add_argument("--cl-epochs-large", type=int, default=10, help="contrastive epochs above 100 (10 at 100)")

@@ -198,6 +198,18 @@ def test_finetune_returns_copy_and_leaves_original_unchanged(fitted, nb201):
     assert tuned.weights_.sum() == pytest.approx(1.0)
 
 
+def test_default_epochs_reach_min_steps_on_small_sets_and_keep_40_on_large(nb201):
+    model = GENNAPEPredictor()
+    assert model.epochs is None and model.min_steps == 400
+    assert [model.resolved_epochs(n) for n in (100, 128, 200, 1000)] == [100, 100, 58, 40]
+    assert GENNAPEPredictor(epochs=7).resolved_epochs(100) == 7
+    archs, y = nb201
+    small = GENNAPEPredictor(**{**FAST, "epochs": None, "min_steps": 6, "batch_size": 16}).fit(archs[:40], y[:40])
+    assert small.epochs_ == 40  # 3 batches per epoch: 2 epochs would reach 6 steps, the floor is 40
+    many = GENNAPEPredictor(**{**FAST, "epochs": None, "min_steps": 150, "batch_size": 16}).fit(archs[:40], y[:40])
+    assert many.epochs_ == 50 and len(many.history_["heads"]) == 50
+
+
 def test_finetune_learning_rate_defaults_to_lr_and_is_used(fitted, nb201):
     archs, y = nb201
     default = fitted.finetune(archs[60:70], y[60:70], epochs=2).predict(archs[100:130])

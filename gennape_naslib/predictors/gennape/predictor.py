@@ -53,6 +53,7 @@ no labels) to the contrastive pretraining and the FCM clustering, not to the sup
 from __future__ import annotations
 
 import copy
+import math
 from pathlib import Path
 from typing import Any
 
@@ -112,9 +113,12 @@ class GENNAPEPredictor(Predictor):
         fcm_max_iter: FCM iteration cap (300; tolerance 1e-9 as in the paper).
         head_hidden: MLP head width (32).
         head_layers: MLP head depth (4, the k-GNN MLP).
-        epochs: Supervised epochs of the CL members and the k-GNN member (100; the paper's 40 under-trains
-            small training sets: 100 and ``kgnn_lr=1e-3`` were chosen on in-space NB-101 / NB-301 with 100
-            samples, ``docs/data/dev_hparams/PROTOCOL.md``).
+        epochs: Supervised epochs of the CL members and the k-GNN member. ``None`` (default): the paper's 40,
+            raised on small training sets so that training takes at least ``min_steps`` batches (100
+            architectures at batch 32: 100 epochs); an integer is used as given.
+        min_steps: Least number of supervised batches when ``epochs=None`` (400). The paper's 40 epochs
+            under-train 100 architectures (160 batches); 100 epochs there and ``kgnn_lr=1e-3`` were chosen
+            on in-space NB-101 / NB-301 (``docs/data/dev_hparams/PROTOCOL.md``).
         batch_size: Supervised batch size (32).
         lr: Supervised Adam learning rate (UNKNOWN for CL members; 1e-3).
         kgnn_lr: Adam learning rate of the k-GNN member (1e-3; GENNAPE's demo: 1e-4).
@@ -166,7 +170,8 @@ class GENNAPEPredictor(Predictor):
         fcm_max_iter: int = 300,
         head_hidden: int = 32,
         head_layers: int = 4,
-        epochs: int = 100,
+        epochs: int | None = None,
+        min_steps: int = 400,
         batch_size: int = 32,
         lr: float = 1e-3,
         kgnn_lr: float = 1e-3,
@@ -204,6 +209,7 @@ class GENNAPEPredictor(Predictor):
         self.head_hidden = head_hidden
         self.head_layers = head_layers
         self.epochs = epochs
+        self.min_steps = min_steps
         self.batch_size = batch_size
         self.lr = lr
         self.kgnn_lr = kgnn_lr
@@ -280,6 +286,7 @@ class GENNAPEPredictor(Predictor):
         n_clusters = max(1, min(int(self.n_clusters), len(records)))
         transforms = {True: TargetTransform(True).fit(y, gflops), False: TargetTransform(False).fit(y, gflops)}
         self.history_: dict[str, list[float]] = {}
+        self.epochs_ = self.resolved_epochs(len(records))
         with threads(self.num_threads), seeded(self.random_state):
             net = self._net(members, n_clusters)
             if cl:
@@ -295,13 +302,13 @@ class GENNAPEPredictor(Predictor):
                     net.centroids.copy_(torch.as_tensor(centroids, dtype=torch.float32))
                 targets = {m: transforms[CL_MEMBERS[m]["flops_t"]].transform(y, gflops) for m in cl}
                 self.history_["heads"] = net.fit_heads(
-                    records, targets, y, self.epochs, self.batch_size, self.lr, rng, self.grad_clip
+                    records, targets, y, self.epochs_, self.batch_size, self.lr, rng, self.grad_clip
                 )
             kgnn = None
             if "kgnn" in members:
                 kgnn = KGNNModel(self.hidden, self.n_layers, self.gnn, self.activation, self.head_layers)
                 self.history_["kgnn"] = fit_regressor(
-                    kgnn, records, transforms[False].transform(y, gflops), self.epochs, self.batch_size,
+                    kgnn, records, transforms[False].transform(y, gflops), self.epochs_, self.batch_size,
                     self.kgnn_lr, self.grad_clip, 0.0, rng,
                 )  # fmt: skip
         order = np.argsort(y, kind="stable")
@@ -329,6 +336,14 @@ class GENNAPEPredictor(Predictor):
             self.cv_tau_, w = tau_weights(self.cv_oof_z_, y, self.kt_temperature)
             self.weights_ = w if self.fit_weights == "cv" else stack_weights(self.cv_oof_z_, y)
         return self
+
+    def resolved_epochs(self, n: int) -> int:
+        """Supervised epochs a fit on ``n`` architectures runs: ``epochs``, or with ``epochs=None`` the paper's
+        40 raised to ``ceil(min_steps / batches per epoch)``."""
+        if self.epochs is not None:
+            return int(self.epochs)
+        batches = max(1, math.ceil(n / max(1, int(self.batch_size))))
+        return max(40, math.ceil(int(self.min_steps) / batches))
 
     @staticmethod
     def _train_ref(raw: dict[str, tuple[np.ndarray, np.ndarray]], y: np.ndarray) -> dict[str, Any]:
