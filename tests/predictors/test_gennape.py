@@ -200,8 +200,8 @@ def test_finetune_returns_copy_and_leaves_original_unchanged(fitted, nb201):
 
 def test_default_epochs_reach_min_steps_on_small_sets_and_keep_40_on_large(nb201):
     model = GENNAPEPredictor()
-    assert model.epochs is None and model.min_steps == 400
-    assert [model.resolved_epochs(n) for n in (100, 128, 200, 1000)] == [100, 100, 58, 40]
+    assert model.epochs is None and model.min_steps == 800
+    assert [model.resolved_epochs(n) for n in (100, 128, 200, 640, 1000)] == [200, 200, 115, 40, 40]
     assert GENNAPEPredictor(epochs=7).resolved_epochs(100) == 7
     archs, y = nb201
     small = GENNAPEPredictor(**{**FAST, "epochs": None, "min_steps": 6, "batch_size": 16}).fit(archs[:40], y[:40])

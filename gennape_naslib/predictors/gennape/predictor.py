@@ -115,10 +115,10 @@ class GENNAPEPredictor(Predictor):
         head_layers: MLP head depth (4, the k-GNN MLP).
         epochs: Supervised epochs of the CL members and the k-GNN member. ``None`` (default): the paper's 40,
             raised on small training sets so that training takes at least ``min_steps`` batches (100
-            architectures at batch 32: 100 epochs); an integer is used as given.
-        min_steps: Least number of supervised batches when ``epochs=None`` (400). The paper's 40 epochs
-            under-train 100 architectures (160 batches); 100 epochs there and ``kgnn_lr=1e-3`` were chosen
-            on in-space NB-101 / NB-301 (``docs/data/dev_hparams/PROTOCOL.md``).
+            architectures at batch 32: 200 epochs); an integer is used as given.
+        min_steps: Least number of supervised batches when ``epochs=None`` (800). The paper's 40 epochs
+            under-train 100 architectures (160 batches); 800 batches there and ``kgnn_lr=1e-3`` were chosen
+            on in-space NB-101 / NB-301 in two rounds (``docs/data/dev_hparams/PROTOCOL.md``).
         batch_size: Supervised batch size (32).
         lr: Supervised Adam learning rate (UNKNOWN for CL members; 1e-3).
         kgnn_lr: Adam learning rate of the k-GNN member (1e-3; GENNAPE's demo: 1e-4).
@@ -171,7 +171,7 @@ class GENNAPEPredictor(Predictor):
         head_hidden: int = 32,
         head_layers: int = 4,
         epochs: int | None = None,
-        min_steps: int = 400,
+        min_steps: int = 800,
         batch_size: int = 32,
         lr: float = 1e-3,
         kgnn_lr: float = 1e-3,
