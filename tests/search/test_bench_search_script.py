@@ -21,7 +21,8 @@ def test_gennape_methods(bench):
     assert pretrained.search["predictor_checkpoint"] == "pretrained" and pretrained.search["fit_predictor"] is False
     finetune = load_config(bench.method_config("bananas_gennape_finetune", 3, 50))
     assert finetune.search["fit_predictor"] == "finetune"
-    assert finetune.search["predictor_kwargs"] == {"finetune_epochs": bench.FINETUNE_EPOCHS}
+    pinned = {"finetune_epochs": bench.FINETUNE_EPOCHS, "finetune_lr": bench.FINETUNE_LR}
+    assert finetune.search["predictor_kwargs"] == pinned
     saved = str(PRETRAINED)  # any saved model file (the config checks that it exists)
     other = load_config(bench.method_config("bananas_gennape_finetune", 3, 50, checkpoint=saved))
     assert other.search["predictor_checkpoint"] == saved
