@@ -16,15 +16,20 @@ Example (the study in ``docs/results.md``, "Hyperparameters chosen on developmen
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from bench_predictor import inspace_table, metrics
 from scipy.stats import spearmanr
+
+#: One table load per worker process, not one per task.
+_table = functools.lru_cache(maxsize=None)(inspace_table)
 
 
 def run_task(task: dict) -> dict:
@@ -34,7 +39,7 @@ def run_task(task: dict) -> dict:
     from gennape_naslib.predictors.gennape import GENNAPEPredictor
 
     torch.set_num_threads(1)
-    archs, y = inspace_table(task["family"])
+    archs, y = _table(task["family"])
     perm = np.random.default_rng(task["seed"]).permutation(len(archs))
     tr, te = perm[: task["size"]], perm[task["size"] :]
     c0 = time.process_time()
@@ -52,8 +57,21 @@ def run_task(task: dict) -> dict:
     return {**task, **metrics(y[te], pred), "members": members, "fit_cpu_s": fit_cpu, "n_test": len(te)}
 
 
+def check_configs(configs: Any, path: Path) -> None:
+    """Every config must be a JSON object of ``GENNAPEPredictor`` parameters (checked before any task runs)."""
+    from gennape_naslib.predictors.gennape import GENNAPEPredictor
+
+    known = set(GENNAPEPredictor().get_params()) - {"random_state"}
+    if not isinstance(configs, dict) or not all(isinstance(p, dict) for p in configs.values()):
+        raise SystemExit(f"{path}: expected a JSON object {{name: {{parameter: value}}}}")
+    for name, params in configs.items():
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise SystemExit(f"{path}: config {name!r}: unknown GENNAPEPredictor parameter(s) {unknown}")
+
+
 def summary(rows: list[dict]) -> str:
-    """Markdown table: mean ± std of Spearman per config and family, and the dev score."""
+    """Markdown table: mean ± std of Spearman per config and family, and the mean fit CPU seconds."""
     fams = sorted({r["family"] for r in rows})
     names = list(dict.fromkeys(r["config"] for r in rows))
     lines = ["| config | " + " | ".join(fams) + " | fit CPU s |", "|---" * (len(fams) + 2) + "|"]
@@ -93,7 +111,8 @@ def main() -> None:
     rows = [r for r in rows if r.get("mode", "inspace") == args.mode]
     if not args.summary:
         configs = json.loads(args.configs.read_text())
-        done = {(r["config"], r["family"], r["seed"], r["size"]) for r in rows if r.get("mode", "inspace") == args.mode}
+        check_configs(configs, args.configs)
+        done = {(r["config"], r["family"], r["seed"], r["size"]) for r in rows}
         tasks = [
             {
                 "config": name,
@@ -111,11 +130,15 @@ def main() -> None:
         ]
         # families in the order given (development families first), longest tasks first within a family
         order = {f: i for i, f in enumerate(args.families)}
-        cost = ("finetune_epochs", 100) if args.mode == "finetune" else ("epochs", 100)
+        key = "finetune_epochs" if args.mode == "finetune" else "epochs"
+
+        def length(t: dict) -> int:  # more epochs first; unset (the default) counts as 100
+            return -(t["params"].get(key) or 100)
+
         if args.seed_major:  # every config and family of a seed before the next seed: partial runs stay comparable
-            tasks.sort(key=lambda t: (t["seed"], order[t["family"]], -t["params"].get(*cost)))
+            tasks.sort(key=lambda t: (t["seed"], order[t["family"]], length(t)))
         else:
-            tasks.sort(key=lambda t: (order[t["family"]], -t["params"].get(*cost), t["seed"]))
+            tasks.sort(key=lambda t: (order[t["family"]], length(t), t["seed"]))
         args.out.parent.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(args.workers) as pool:
             futures = [pool.submit(run_task, t) for t in tasks]

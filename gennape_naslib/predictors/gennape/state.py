@@ -22,11 +22,13 @@ if TYPE_CHECKING:
 #: Learned-state layout written by :func:`get_state`; 1 = before ``train_ref`` (quantile map),
 #: 2 = before ``cv_tau`` (cross-validated fit weights).
 STATE_VERSION = 3
+#: The per-graph array fields of a stored anchor architecture (``GraphArrays`` order).
+_ANCHOR_FIELDS = ("op", "res", "kernel", "bias", "weighted", "edges")
 
 
 def get_state(model: GENNAPEPredictor) -> dict[str, Any]:
     """The learned state of a fitted :class:`GENNAPEPredictor` as arrays and plain values (saved by ``save``)."""
-    anchors = {f: [getattr(r, f) for r in model.anchors_] for f in ("op", "res", "kernel", "bias", "weighted", "edges")}
+    anchors = {f: [getattr(r, f) for r in model.anchors_] for f in _ANCHOR_FIELDS}
     anchors["gflops"] = [float(r.gflops) for r in model.anchors_]
     return {
         "members": list(model.members_),
@@ -60,7 +62,7 @@ def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
         kgnn.eval()
     a = state["anchors"]
     model.anchors_ = [
-        GraphArrays(*(np.asarray(a[f][i]) for f in ("op", "res", "kernel", "bias", "weighted", "edges")),
+        GraphArrays(*(np.asarray(a[f][i]) for f in _ANCHOR_FIELDS),
                     float(a["gflops"][i]), ("anchor", i))
         for i in range(len(a["op"]))
     ]  # fmt: skip
