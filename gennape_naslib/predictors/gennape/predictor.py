@@ -52,24 +52,21 @@ no labels) to the contrastive pretraining and the FCM clustering, not to the sup
 
 from __future__ import annotations
 
-import copy
 import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from scipy.stats import kendalltau
 
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
-from gennape_naslib.predictors.gennape._fast_outputs import member_outputs
 from gennape_naslib.predictors.gennape._train import seeded, take, threads
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
 from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fold_z, stack_weights, tau_weights
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
-from gennape_naslib.predictors.gennape.encoder import encode_records
 from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit
+from gennape_naslib.predictors.gennape.finetuning import finetuned_copy, raw_scores
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS, GENNAPENet
 from gennape_naslib.predictors.gennape.pool import unlabeled_pool
 from gennape_naslib.predictors.gennape.regressor import KGNNModel, fit_regressor
@@ -82,7 +79,6 @@ DEFAULT_MEMBERS = ("cl_fcm_t", "cl_t", "pair_fcm", "pair", "kgnn", "flops")
 FAST_MEMBERS = ("cl_fcm_t",)
 ALL_MEMBERS = (*CL_MEMBERS, "kgnn", "flops")
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "nb201_c10.npz"
-_CHUNK = 2048
 _TRAIN_REF_MAX = 1024
 
 
@@ -357,32 +353,7 @@ class GENNAPEPredictor(Predictor):
     # ------------------------------------------------------------------ members' raw scores
     def _raw(self, records: list[GraphArrays]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """Per member: (score, spread) arrays in the member's own units."""
-        out: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in self.members_}
-        anchors = (
-            self.net_.embed(self.anchors_) if any(CL_MEMBERS.get(m, {}).get("pair") for m in self.members_) else None
-        )
-        for start in range(0, len(records), _CHUNK):
-            chunk = records[start : start + _CHUNK]
-            gf = np.array([r.gflops for r in chunk])
-            # both GNN encoders on the same collated batches and node classes
-            encoders = [self.net_.encoder] if self.net_.members else []
-            encoders += [] if self.kgnn_ is None else [self.kgnn_.encoder]
-            emb = encode_records(encoders, chunk)
-            if self.net_.members:
-                for name, (score, spread) in member_outputs(self.net_, emb[0], anchors).items():
-                    spec = CL_MEMBERS[name]
-                    if not spec["pair"]:
-                        tt = self.transforms_[spec["flops_t"]]
-                        score, spread = tt.inverse(score, gf), spread * tt.inverse_scale(gf)
-                    out[name].append((score, spread))
-            if self.kgnn_ is not None:
-                self.kgnn_.eval()
-                with torch.no_grad():
-                    z = self.kgnn_.head(emb[-1]).squeeze(1).double().numpy()
-                out["kgnn"].append((self.transforms_[False].inverse(z, gf), np.zeros(len(chunk))))
-            if "flops" in out:
-                out["flops"].append((np.log10(np.maximum(gf, 1e-12)), np.zeros(len(chunk))))
-        return {m: (np.concatenate([a for a, _ in v]), np.concatenate([b for _, b in v])) for m, v in out.items()}
+        return raw_scores(self, records)
 
     @staticmethod
     def _stats(raw: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[float, float]]:
@@ -513,37 +484,7 @@ class GENNAPEPredictor(Predictor):
         Kendall tau on ``(X, y)``. FCM centroids and anchors stay fixed.
         """
         check_is_fitted(self)
-        X, y = check_xy(X, y)
-        records, fam = prepare(X, family)
-        gflops = np.array([r.gflops for r in records])
-        new = copy.deepcopy(self)
-        new._ref_cache = {}
-        epochs = self.finetune_epochs if epochs is None else int(epochs)
-        rng = np.random.default_rng(self._seed(3))
-        lr = self.lr if self.finetune_lr is None else float(self.finetune_lr)
-        with threads(self.num_threads), seeded(self._seed(3)):
-            if new.net_.members:
-                targets = {m: new.transforms_[CL_MEMBERS[m]["flops_t"]].transform(y, gflops) for m in new.net_.members}
-                new.history_["finetune_heads"] = new.net_.fit_heads(
-                    records, targets, y, epochs, self.finetune_batch_size, lr, rng, self.grad_clip
-                )
-            if new.kgnn_ is not None:
-                new.history_["finetune_kgnn"] = fit_regressor(
-                    new.kgnn_, records, new.transforms_[False].transform(y, gflops), epochs,
-                    self.finetune_batch_size, lr, self.grad_clip, 0.0, rng,
-                )  # fmt: skip
-            raw = new._raw(records)
-        taus = []
-        for m in new.members_:
-            tau = kendalltau(raw[m][0], y).statistic if len(y) > 1 else np.nan
-            taus.append(0.0 if not np.isfinite(tau) else float(tau))
-        new.member_tau_ = np.array(taus)
-        logits = new.member_tau_ / max(float(self.kt_temperature), 1e-6)
-        e = np.exp(logits - logits.max())
-        new.weights_ = e / e.sum()
-        if fam is None:  # no family sample: the fine-tuning set is the reference
-            new.train_stats_, new.train_ref_ = new._stats(raw), new._train_ref(raw, y)
-        return new
+        return finetuned_copy(self, X, y, epochs, family)
 
     # ------------------------------------------------------------------ persistence (gennape/state.py)
     def _get_state(self) -> dict[str, Any]:
