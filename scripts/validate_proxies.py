@@ -14,6 +14,11 @@ new ``--tag``: cells count as done only through rows of the same tag, e.g.
 the same proxy on the scored cells (target >= 0.9), and the Spearman correlation of ours and of the
 published scores with the published validation accuracy (target: within 0.05), as a Markdown table.
 
+``average``: several runs of the same cells under other seeds (other initial weights and images); per
+proxy, the correlation with the published scores of each run alone and of the mean score over the first
+``k`` runs, how well the runs agree with each other, and the accuracy correlation of the mean (does
+averaging over draws of the protocol bring a noisy proxy closer to the published draw?).
+
 ``timing``: seconds per architecture of each proxy computed alone (:func:`proxies.score_one`) on a
 few sampled architectures of some families, one torch thread: wall-clock and process CPU seconds (the
 CPU seconds hardly depend on what else runs on the machine).
@@ -22,6 +27,7 @@ Usage::
 
     python scripts/validate_proxies.py run --limit 200 --workers 2
     python scripts/validate_proxies.py report [--markdown out.md]
+    python scripts/validate_proxies.py average RUN_SEED0 RUN_SEED1 ... [--proxies grasp,epe_nas]
     python scripts/validate_proxies.py timing --families nb201,nb301,ofa_mbv3 --n 3
 """
 
@@ -230,6 +236,57 @@ def seed_agreement(out: Path, other: Path) -> tuple[dict[str, float], int]:
     return result, len(common)
 
 
+def averaged(runs: list[Path], names: list[str] | None = None) -> tuple[list[dict], int]:
+    """Per proxy on the cells common to every run: rho(run, published) per run, rho(mean of the first k
+    runs' scores, published) for k = 2..n, the runs' pairwise Spearman, and the accuracy correlations of
+    the mean and of the published scores."""
+    from itertools import combinations
+
+    if len(runs) < 2:
+        raise ValueError(f"average needs at least two runs, got {len(runs)}")
+    published = load_published()
+    cells = [{r["key"]: r for r in merged_rows(path)} for path in runs]
+    common = [k for k in cells[0] if all(k in c for c in cells[1:])]
+    if len(common) < 3:
+        raise ValueError(f"the runs {[str(p) for p in runs]} share {len(common)} cells; need at least 3")
+    have = set.intersection(*({n for k in common for n in c[k]["scores"]} for c in cells))
+    names = sorted(have & set(PUBLISHED)) if names is None else names
+    rows = []
+    for name in names:
+        missing = [str(p) for p, c in zip(runs, cells) if any(name not in c[k]["scores"] for k in common)]
+        if missing:
+            raise ValueError(f"proxy {name!r} is missing from some common cells of {missing}")
+        scores = np.stack([_clean([c[k]["scores"][name] for k in common]) for c in cells])
+        pub = np.asarray([published[k].get(name, {}).get("score", np.nan) for k in common], dtype=np.float64)
+        acc = np.asarray([published[k]["val_accuracy"] for k in common], dtype=np.float64)
+        ok = ~np.isnan(pub)  # cells without a published score of this proxy
+        scores, pub, acc = scores[:, ok], pub[ok], acc[ok]
+        rows.append({
+            "proxy": name,
+            "single": [_spearman(s, pub) for s in scores],
+            "mean_of_k": {k: _spearman(scores[:k].mean(0), pub) for k in range(2, len(runs) + 1)},
+            "pairwise": [_spearman(scores[i], scores[j]) for i, j in combinations(range(len(runs)), 2)],
+            "rho_mean_acc": _spearman(scores.mean(0), acc),
+            "rho_pub_acc": _spearman(pub, acc),
+        })  # fmt: skip
+    return rows, len(common)
+
+
+def cmd_average(args: argparse.Namespace) -> int:
+    rows, n = averaged(args.runs, args.proxies.split(",") if args.proxies else None)
+    ks = list(rows[0]["mean_of_k"]) if rows else []
+    head = ["proxy", "each run alone", *[f"mean of {k}" for k in ks], "runs vs each other", "rho(mean, acc)",
+            "rho(published, acc)"]  # fmt: skip
+    print(f"{n} common cells of {len(args.runs)} runs; Spearman with the published scores\n")
+    print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+    for r in rows:
+        spread = f"{min(r['pairwise']):.3f}-{max(r['pairwise']):.3f}"
+        cells = [r["proxy"], " ".join(f"{v:.3f}" for v in r["single"]), *[f"{v:.3f}" for v in r["mean_of_k"].values()],
+                 spread, f"{r['rho_mean_acc']:.3f}", f"{r['rho_pub_acc']:.3f}"]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     rows, n_cells = validation_rows(args.out)
     text = markdown(rows, n_cells)
@@ -318,6 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--json", type=Path)
     rep.add_argument("--compare", type=Path, help="a second run (other seed) to measure seed-to-seed agreement")
     rep.add_argument("--strict", action="store_true", help="exit 1 if a proxy misses a target")
+    avg = sub.add_parser("average", help="several runs (other seeds) of the same cells, averaged")
+    avg.add_argument("runs", type=Path, nargs="+", help="run files (JSON lines of 'run'), the first k averaged")
+    avg.add_argument("--proxies", default="", help="comma-separated subset (default: every published one)")
     tim = sub.add_parser("timing")
     tim.add_argument("--families", default="nb201,nb301,ofa_mbv3")
     tim.add_argument("--n", type=int, default=3)
@@ -326,7 +386,7 @@ def main(argv: list[str] | None = None) -> int:
     tim.add_argument("--proxies", default="", help="comma-separated subset (default: all)")
     tim.add_argument("--json", type=Path)
     args = parser.parse_args(argv)
-    return {"run": cmd_run, "report": cmd_report, "timing": cmd_timing}[args.cmd](args)
+    return {"run": cmd_run, "report": cmd_report, "average": cmd_average, "timing": cmd_timing}[args.cmd](args)
 
 
 if __name__ == "__main__":
