@@ -187,6 +187,13 @@ def _cached_scores(cache: Any, model: Any, table: str, rows: np.ndarray) -> tupl
     return (scores if type(model).higher_is_better else -scores), seconds
 
 
+def _label_scale(model: Any) -> float:
+    """How many of a model's label units make one accuracy fraction: 100 for a model trained on percent
+    accuracies (its stored training-label mean ``y_mean_`` above 1.5, e.g. the shipped GENNAPE model), else 1."""
+    mean = getattr(model, "y_mean_", None)
+    return 100.0 if mean is not None and np.isfinite(mean) and float(mean) > 1.5 else 1.0
+
+
 def transfer_cell(task: dict[str, Any]) -> dict[str, Any]:
     """One method and seed of GENNAPE's transfer protocol (runs in a worker)."""
     config = config_from_dict(task["config"])
@@ -209,6 +216,10 @@ def transfer_cell(task: dict[str, Any]) -> dict[str, Any]:
         base_model.fit(x_train, y_train, family=train_family)
         fit_time, n_train = time.perf_counter() - start, int(y_train.size)
     source = _loaded_source(method) if method.load else "fit" if fits else "zero-cost"
+    # A loaded model is fine-tuned in the units it was trained in and its predictions are read back as
+    # fractions (fine-tuning the percent-trained pretrained model on fractions pulls every target ~100x
+    # off its training scale); models fitted here are trained on fractions (scale 1).
+    scale = _label_scale(base_model) if method.load else 1.0
     cache = None
     if task.get("proxy_cache"):
         from gennape_naslib.evaluation.proxy_cache import ProxyScores
@@ -231,7 +242,7 @@ def transfer_cell(task: dict[str, Any]) -> dict[str, Any]:
                 x_ft, y_ft = loaded.archs(ft), to_fraction(loaded.labels[ft], loaded.units)
                 start = time.perf_counter()
                 if hasattr(base_model, "finetune"):
-                    model = copy.deepcopy(base_model).finetune(x_ft, y_ft, family=loaded.family)
+                    model = copy.deepcopy(base_model).finetune(x_ft, y_ft * scale, family=loaded.family)
                 elif method.load:
                     raise ValueError(f"method {method.key!r}: a loaded model needs a finetune method for k-shot")
                 else:
@@ -242,6 +253,7 @@ def transfer_cell(task: dict[str, Any]) -> dict[str, Any]:
             scores, query_time = (
                 fixed_scores if fixed_scores is not None else _predict(model, test_archs, loaded.family)
             )
+            scores = scores / scale
             base = {
                 "protocol": "transfer",
                 "method": method.key,

@@ -150,3 +150,27 @@ def test_loaded_model_is_not_refitted_and_is_fine_tuned(tmp_path):
     with pytest.raises(ValueError, match="no shipped pretrained model"):
         _run(_config(methods=[MethodSpec("kgnn", load="pretrained")]), tmp_path / "bad2")
     assert len(plan_cells(config)) == 1
+
+
+def test_loaded_percent_model_is_fine_tuned_in_percent_and_read_as_fractions(tmp_path):
+    """A model trained on percent accuracies (as the shipped GENNAPE model) gets percent fine-tuning labels."""
+    from gennape_naslib.predictors import get_predictor
+
+    loaded = load_table(NB201)
+    model = get_predictor("kgnn", epochs=1, random_state=0)
+    model.fit(loaded.archs(range(12)), 100.0 * to_fraction(loaded.labels[:12], loaded.units), family="nb201")
+    path = model.save(tmp_path / "kgnn_percent.npz")
+    method = MethodSpec("kgnn", {"finetune_epochs": 2}, "kgnn_percent", load=str(path))
+    rows = {r["shots"]: r for r in _run(_config(methods=[method], seeds=[0]), tmp_path / "run").read_results()}
+    ft, test = transfer_split(loaded, 0, 3, 5, fixed_test=True)
+    y = to_fraction(loaded.labels[test], loaded.units)
+    archs = loaded.archs(test)
+    zero = evaluate_predictions(y, model.predict(archs, family="nb201") / 100.0, units="fraction", regression=True)
+    tuned = model.set_params(finetune_epochs=2).finetune(
+        loaded.archs(ft[:3]), 100.0 * to_fraction(loaded.labels[ft[:3]], loaded.units), family="nb201"
+    )
+    three = evaluate_predictions(y, tuned.predict(archs, family="nb201") / 100.0, units="fraction", regression=True)
+    for shots, expected in ((0, zero), (3, three)):
+        assert rows[shots]["mae"] == pytest.approx(expected["mae"])
+        assert rows[shots]["spearman"] == pytest.approx(expected["spearman"])
+    assert rows[0]["mae"] < 0.5  # read back as fractions, not percent against fractions
