@@ -32,17 +32,24 @@ class ZeroCostPredictor(Predictor):
             means 0, so predictions are always reproducible).
         num_threads: torch / BLAS threads while scoring (default 1; ``None`` keeps the process's
             setting; see :func:`gennape_naslib.proxies.score`).
+        draws: Draws averaged per architecture (seeds ``random_state`` onwards; default 1; see
+            :func:`gennape_naslib.proxies.score`).
     """
 
     needs_fit: ClassVar[bool] = False
     proxy_name: ClassVar[str] = ""
 
     def __init__(
-        self, batch_size: int = DEFAULT_BATCH_SIZE, random_state: int | None = 0, num_threads: int | None = 1
+        self,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        random_state: int | None = 0,
+        num_threads: int | None = 1,
+        draws: int = 1,
     ) -> None:
         self.batch_size = batch_size
         self.random_state = random_state
         self.num_threads = num_threads
+        self.draws = draws
 
     def fit(self, X: Any, y: Any, family: Any = None) -> ZeroCostPredictor:
         """Check ``X`` and ``y`` (non-empty, same length, finite ``y``) and return ``self``; nothing is learned."""
@@ -65,8 +72,9 @@ class ZeroCostPredictor(Predictor):
             raise ValueError("X is empty: expected at least one architecture")
         seed = 0 if self.random_state is None else int(self.random_state)
         return score(
-            self.proxy_name, adapter, archs, seed=seed, batch_size=int(self.batch_size), num_threads=self.num_threads
-        )
+            self.proxy_name, adapter, archs, seed=seed, batch_size=int(self.batch_size), num_threads=self.num_threads,
+            draws=self.draws,
+        )  # fmt: skip
 
 
 def proxy_predictor_class(name: str) -> type[ZeroCostPredictor]:

@@ -153,6 +153,23 @@ def test_jacov_is_bounded_by_minus_batch_size(nb201_scores):
         assert scores["jacov"][0] <= -BATCH + 1e-3
 
 
+def test_draws_average_consecutive_seeds(nb201, nb201_archs):
+    from gennape_naslib.predictors import get_predictor
+    from gennape_naslib.proxies import _mean_of_draws
+
+    archs = nb201_archs[1:]
+    one = [proxies.score("snip", nb201, archs, seed=s, batch_size=BATCH) for s in (3, 4, 5)]
+    np.testing.assert_allclose(proxies.score("snip", nb201, archs, seed=3, batch_size=BATCH, draws=3), np.mean(one, 0))
+    np.testing.assert_array_equal(proxies.score("snip", nb201, archs, seed=3, batch_size=BATCH, draws=1), one[0])
+    model = get_predictor("snip", batch_size=BATCH, random_state=3, draws=2)
+    np.testing.assert_allclose(model.predict(archs, family=nb201), np.mean(one[:2], 0))
+    assert model.get_params()["draws"] == 2
+    assert _mean_of_draws([float("nan"), 1.0, 3.0]) == 2.0 and np.isnan(_mean_of_draws([float("nan")]))
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="draws must be a positive integer"):
+            proxies.score("snip", nb201, archs, draws=bad)
+
+
 def test_batch_preparation(nb201):
     x, y = load_images()
     assert x.shape == (160, 32, 32, 3) and x.dtype == np.uint8
