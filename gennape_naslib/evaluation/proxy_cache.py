@@ -33,10 +33,11 @@ CACHE_NAME = "proxy_scores.jsonl"
 
 
 def proxy_identity(predictor: Any) -> tuple[str, int, int] | None:
-    """``(proxy name, seed, batch size)`` of a zero-cost proxy predictor; ``None`` for other predictors."""
+    """``(proxy name, seed, batch size)`` of a zero-cost proxy predictor; ``None`` for other predictors and
+    for proxies averaged over several draws (``draws > 1``: not cached, scored by their own ``predict``)."""
     from gennape_naslib.proxies.predictor import ZeroCostPredictor
 
-    if not isinstance(predictor, ZeroCostPredictor):
+    if not isinstance(predictor, ZeroCostPredictor) or int(getattr(predictor, "draws", 1)) != 1:
         return None
     seed = 0 if predictor.random_state is None else int(predictor.random_state)
     return type(predictor).proxy_name, seed, int(predictor.batch_size)

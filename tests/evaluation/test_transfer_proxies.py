@@ -174,3 +174,15 @@ def test_loaded_percent_model_is_fine_tuned_in_percent_and_read_as_fractions(tmp
         assert rows[shots]["mae"] == pytest.approx(expected["mae"])
         assert rows[shots]["spearman"] == pytest.approx(expected["spearman"])
     assert rows[0]["mae"] < 0.5  # read back as fractions, not percent against fractions
+
+
+def test_proxy_averaged_over_draws_is_scored_by_its_own_predict(tmp_path):
+    config = _config(methods=[MethodSpec("synflow", {"draws": 2}, "synflow2")], seeds=[0], shots=[0])
+    folder = _run(config, tmp_path / "run")
+    assert not (folder.path / CACHE_NAME).exists()  # the single-draw cache would give other scores
+    loaded = load_table(NB201)
+    _, test = transfer_split(loaded, 0, 0, 5, fixed_test=True)
+    direct = proxies.score("synflow", "nb201", loaded.archs(test), seed=0, draws=2)
+    y = to_fraction(loaded.labels[test], loaded.units)
+    (row,) = folder.read_results()
+    assert row["spearman"] == pytest.approx(evaluate_predictions(y, direct, units="fraction")["spearman"])
