@@ -237,9 +237,10 @@ def seed_agreement(out: Path, other: Path) -> tuple[dict[str, float], int]:
 
 
 def averaged(runs: list[Path], names: list[str] | None = None) -> tuple[list[dict], int]:
-    """Per proxy on the cells common to every run: rho(run, published) per run, rho(mean of the first k
-    runs' scores, published) for k = 2..n, the runs' pairwise Spearman, and the accuracy correlations of
-    the mean and of the published scores."""
+    """Per proxy, on the cells where every run scored it: rho(run, published) per run, rho(mean of the first
+    k runs' scores, published) for k = 2..n, the runs' pairwise Spearman, and the accuracy correlations of
+    the mean and of the published scores (``n`` of each row: its cells). Also returns the number of cells
+    common to every run."""
     from itertools import combinations
 
     if len(runs) < 2:
@@ -247,22 +248,22 @@ def averaged(runs: list[Path], names: list[str] | None = None) -> tuple[list[dic
     published = load_published()
     cells = [{r["key"]: r for r in merged_rows(path)} for path in runs]
     common = [k for k in cells[0] if all(k in c for c in cells[1:])]
-    if len(common) < 3:
-        raise ValueError(f"the runs {[str(p) for p in runs]} share {len(common)} cells; need at least 3")
-    have = set.intersection(*({n for k in common for n in c[k]["scores"]} for c in cells))
-    names = sorted(have & set(PUBLISHED)) if names is None else names
+    if names is None:
+        names = sorted({n for c in cells for r in c.values() for n in r["scores"]} & set(PUBLISHED))
     rows = []
     for name in names:
-        missing = [str(p) for p, c in zip(runs, cells) if any(name not in c[k]["scores"] for k in common)]
-        if missing:
-            raise ValueError(f"proxy {name!r} is missing from some common cells of {missing}")
-        scores = np.stack([_clean([c[k]["scores"][name] for k in common]) for c in cells])
-        pub = np.asarray([published[k].get(name, {}).get("score", np.nan) for k in common], dtype=np.float64)
-        acc = np.asarray([published[k]["val_accuracy"] for k in common], dtype=np.float64)
-        ok = ~np.isnan(pub)  # cells without a published score of this proxy
-        scores, pub, acc = scores[:, ok], pub[ok], acc[ok]
+        keys = [k for k in common if all(name in c[k]["scores"] for c in cells)]
+        pub = np.asarray([published[k].get(name, {}).get("score", np.nan) for k in keys], dtype=np.float64)
+        keys = [k for k, p in zip(keys, pub) if not np.isnan(p)]  # cells without a published score left out
+        if len(keys) < 3:
+            paths = [str(p) for p in runs]
+            raise ValueError(f"proxy {name!r}: the runs {paths} share {len(keys)} scored cells; need 3")
+        scores = np.stack([_clean([c[k]["scores"][name] for k in keys]) for c in cells])
+        pub = np.asarray([published[k][name]["score"] for k in keys], dtype=np.float64)
+        acc = np.asarray([published[k]["val_accuracy"] for k in keys], dtype=np.float64)
         rows.append({
             "proxy": name,
+            "n": len(keys),
             "single": [_spearman(s, pub) for s in scores],
             "mean_of_k": {k: _spearman(scores[:k].mean(0), pub) for k in range(2, len(runs) + 1)},
             "pairwise": [_spearman(scores[i], scores[j]) for i, j in combinations(range(len(runs)), 2)],
@@ -275,14 +276,15 @@ def averaged(runs: list[Path], names: list[str] | None = None) -> tuple[list[dic
 def cmd_average(args: argparse.Namespace) -> int:
     rows, n = averaged(args.runs, args.proxies.split(",") if args.proxies else None)
     ks = list(rows[0]["mean_of_k"]) if rows else []
-    head = ["proxy", "each run alone", *[f"mean of {k}" for k in ks], "runs vs each other", "rho(mean, acc)",
-            "rho(published, acc)"]  # fmt: skip
-    print(f"{n} common cells of {len(args.runs)} runs; Spearman with the published scores\n")
+    head = ["proxy", "cells", "each run alone", *[f"mean of {k}" for k in ks], "runs vs each other",
+            "rho(mean, acc)", "rho(published, acc)"]  # fmt: skip
+    print(f"{len(args.runs)} runs sharing {n} cells; Spearman with the published scores\n")
     print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
     for r in rows:
         spread = f"{min(r['pairwise']):.3f}-{max(r['pairwise']):.3f}"
-        cells = [r["proxy"], " ".join(f"{v:.3f}" for v in r["single"]), *[f"{v:.3f}" for v in r["mean_of_k"].values()],
-                 spread, f"{r['rho_mean_acc']:.3f}", f"{r['rho_pub_acc']:.3f}"]  # fmt: skip
+        cells = [r["proxy"], str(r["n"]), " ".join(f"{v:.3f}" for v in r["single"]),
+                 *[f"{v:.3f}" for v in r["mean_of_k"].values()], spread, f"{r['rho_mean_acc']:.3f}",
+                 f"{r['rho_pub_acc']:.3f}"]  # fmt: skip
         print("| " + " | ".join(cells) + " |")
     return 0
 

@@ -76,6 +76,7 @@ def test_average_of_runs_against_published_scores(vp, tmp_path):
     keep = np.array([k != missing for k in keys])
     assert n == 7
     (row,) = rows
+    assert row["n"] == 7
     scores = [s[keep] for _, s in runs]
     assert row["single"] == pytest.approx([spearmanr(s, pub[keep]).statistic for s in scores])
     assert row["mean_of_k"][2] == pytest.approx(spearmanr(scores[0] + scores[1], pub[keep]).statistic)
@@ -84,3 +85,5 @@ def test_average_of_runs_against_published_scores(vp, tmp_path):
     assert row["rho_pub_acc"] == pytest.approx(spearmanr(pub[keep], acc[keep]).statistic)
     with pytest.raises(ValueError, match="at least two runs"):
         vp.averaged([runs[0][0]])
+    with pytest.raises(ValueError, match="'snip': the runs .* share 0 scored cells"):
+        vp.averaged([p for p, _ in runs], ["snip"])
