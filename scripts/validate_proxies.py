@@ -166,6 +166,11 @@ def _clean(values: list[float]) -> np.ndarray:
     return arr
 
 
+def _published_score(published: dict[str, dict], key: str, name: str) -> float:
+    """The published score of proxy ``name`` on cell ``key`` (NaN when the file has none)."""
+    return float(published[key].get(name, {}).get("score", np.nan))
+
+
 def validation_rows(out: Path) -> tuple[list[dict], int]:
     """Per-proxy correlations of the scored cells in ``out`` (rows as dicts) and the number of cells."""
     published = load_published()
@@ -179,7 +184,7 @@ def validation_rows(out: Path) -> tuple[list[dict], int]:
         acc = np.asarray([published[k]["val_accuracy"] for k in keys], dtype=np.float64)
         row = {"proxy": name, "n": len(keys), "rho_ours_acc": _spearman(ours, acc), "seconds": secs}
         if name in PUBLISHED:
-            pub_raw = [published[k].get(name, {}).get("score", np.nan) for k in keys]
+            pub_raw = [_published_score(published, k, name) for k in keys]
             have = ~np.isnan(np.asarray(pub_raw, dtype=np.float64))
             pub = np.asarray(pub_raw, dtype=np.float64)
             all_pub = np.asarray([v.get(name, {}).get("score", np.nan) for v in published.values()], dtype=np.float64)
@@ -252,9 +257,8 @@ def averaged(runs: list[Path], names: list[str] | None = None) -> tuple[list[dic
         names = sorted({n for c in cells for r in c.values() for n in r["scores"]} & set(PUBLISHED))
     rows = []
     for name in names:
-        keys = [k for k in common if all(name in c[k]["scores"] for c in cells)]
-        pub = np.asarray([published[k].get(name, {}).get("score", np.nan) for k in keys], dtype=np.float64)
-        keys = [k for k, p in zip(keys, pub) if not np.isnan(p)]  # cells without a published score left out
+        scored = [k for k in common if all(name in c[k]["scores"] for c in cells)]
+        keys = [k for k in scored if not np.isnan(_published_score(published, k, name))]
         if len(keys) < 3:
             paths = [str(p) for p in runs]
             raise ValueError(f"proxy {name!r}: the runs {paths} share {len(keys)} scored cells; need 3")
