@@ -4,7 +4,9 @@ Each task fits ``GENNAPEPredictor(**config, random_state=seed)`` on ``--size`` r
 packaged table (the split of ``scripts/bench_predictor.py --part inspace``: ``default_rng(seed).permutation``)
 and tests on all the rest, with the ensemble's default (equal) weights. One JSON line per task goes to
 ``--out`` (Spearman, Kendall, NDCG@10, MAE, each member's Spearman, fit CPU seconds); tasks already in
-``--out`` are skipped, so an interrupted study resumes. A Markdown summary (mean ± std over seeds per
+``--out`` are skipped, so an interrupted study resumes. A config with ``n_repeats = R > 1`` also writes a
+row ``NAME:k`` for every ``k < R``: the same fit with only its first ``k`` copies, which is exactly the
+model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by ``k / R``). A Markdown summary (mean ± std over seeds per
 config and family) is printed at the end and by ``--summary``.
 
 Example (the study in ``docs/results.md``, "Hyperparameters chosen on development families")::
@@ -32,8 +34,20 @@ from scipy.stats import spearmanr
 _table = functools.lru_cache(maxsize=None)(inspace_table)
 
 
-def run_task(task: dict) -> dict:
-    """Fit (or fine-tune) and test one (config, family, seed); returns the result row."""
+def prefix(model: Any, k: int) -> Any:
+    """``model`` with only its first ``k`` copies (``n_repeats``), and fresh reference caches."""
+    import copy
+
+    out = copy.copy(model)
+    out.repeats_ = model.repeats_[: k - 1]
+    out._ref_cache = {}
+    for cache in ("_ref_raw_cache", "_agree_cache"):
+        out.__dict__.pop(cache, None)
+    return out
+
+
+def run_task(task: dict) -> list[dict]:
+    """Fit (or fine-tune) and test one (config, family, seed); returns the result row (and the prefix rows)."""
     import torch
 
     from gennape_naslib.predictors.gennape import GENNAPEPredictor
@@ -51,10 +65,16 @@ def run_task(task: dict) -> dict:
         model.fit([archs[i] for i in tr], y[tr])
     fit_cpu = time.process_time() - c0
     xte = [archs[i] for i in te]
-    pred = model.predict(xte)
-    z = model._member_z(xte, None)[0]
-    members = {m: float(spearmanr(y[te], row).statistic) for m, row in zip(model.members_, z)}
-    return {**task, **metrics(y[te], pred), "members": members, "fit_cpu_s": fit_cpu, "n_test": len(te)}
+    rows = []
+    n = 1 + len(getattr(model, "repeats_", []))
+    for k in range(1, n + 1):
+        part = model if k == n else prefix(model, k)
+        z = part._member_z(xte, None)[0]
+        members = {m: float(spearmanr(y[te], row).statistic) for m, row in zip(part.members_, z)}
+        name = task["config"] if k == n else f"{task['config']}:{k}"
+        rows.append({**task, "config": name, **metrics(y[te], part.predict(xte)), "members": members,
+                     "fit_cpu_s": fit_cpu * k / n, "n_test": len(te)})  # fmt: skip
+    return rows[::-1]
 
 
 def check_configs(configs: Any, path: Path) -> None:
@@ -143,11 +163,12 @@ def main() -> None:
         with ProcessPoolExecutor(args.workers) as pool:
             futures = [pool.submit(run_task, t) for t in tasks]
             for fut in as_completed(futures):
-                row = fut.result()
-                rows.append(row)
-                with args.out.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
-                print(row["config"], row["family"], row["seed"], f"{row['spearman']:.3f}", flush=True)
+                for row in fut.result():
+                    rows.append(row)
+                    with args.out.open("a") as fh:
+                        fh.write(json.dumps(row) + "\n")
+                    if not args.quiet:
+                        print(row["config"], row["family"], row["seed"], f"{row['spearman']:.3f}", flush=True)
     if not args.quiet:
         print(summary(rows))
 

@@ -68,6 +68,7 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
     (``None``: ``model.finetune_epochs``) at ``finetune_lr`` (``None``: ``lr``) with the source family's
     target transforms; FCM centroids and anchors stay fixed. The member weights become
     ``softmax(tau / kt_temperature)`` of each member's Kendall tau on ``(X, y)`` (equal for one sample).
+    With ``n_repeats > 1`` every copy is fine-tuned the same way and the taus are those of the mean scores.
     """
     X, y = check_xy(X, y)
     records, fam = prepare(X, family)
@@ -88,7 +89,9 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
                 new.kgnn_, records, new.transforms_[False].transform(y, gflops), epochs,
                 model.finetune_batch_size, lr, model.grad_clip, 0.0, rng,
             )  # fmt: skip
-        raw = raw_scores(new, records)
+    new.repeats_ = [finetuned_copy(r, X, y, epochs, family) for r in getattr(model, "repeats_", [])]
+    with threads(model.num_threads):
+        raw = new._raw(records)
     z = np.stack([raw[m][0] for m in new.members_])
     if len(y) > 1:
         new.member_tau_, new.weights_ = tau_weights(z, y, model.kt_temperature)

@@ -70,6 +70,7 @@ from gennape_naslib.predictors.gennape.finetuning import finetuned_copy, raw_sco
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS, GENNAPENet
 from gennape_naslib.predictors.gennape.pool import unlabeled_pool
 from gennape_naslib.predictors.gennape.regressor import KGNNModel, fit_regressor
+from gennape_naslib.predictors.gennape.repeats import check_n_repeats, fit_repeats, mean_raw
 from gennape_naslib.predictors.gennape.state import get_state, set_state
 from gennape_naslib.predictors.gennape.target import TargetTransform
 
@@ -139,6 +140,9 @@ class GENNAPEPredictor(Predictor):
             The cross-validated ones cost about ``1 + 0.8 * cv_folds`` fits; with fewer than
             ``2 * cv_folds`` training samples they fall back to equal weights.
         cv_folds: Folds of ``fit_weights="cv"`` / ``"cv_stack"`` (5).
+        n_repeats: Independently trained copies of the model whose raw member scores are averaged (1: one
+            model, the paper; a deep ensemble otherwise, costing ``n_repeats`` times the CPU;
+            :mod:`~gennape_naslib.predictors.gennape.repeats`).
         num_threads: torch and BLAS threads (``None``: 1, usually fastest for small graphs).
         random_state: Seed of every random choice.
     """
@@ -182,6 +186,7 @@ class GENNAPEPredictor(Predictor):
         calibration: str = "quantile",
         fit_weights: str = "equal",
         cv_folds: int = 5,
+        n_repeats: int = 1,
         num_threads: int | None = None,
         random_state: int | None = None,
     ) -> None:
@@ -220,6 +225,7 @@ class GENNAPEPredictor(Predictor):
         self.calibration = calibration
         self.fit_weights = fit_weights
         self.cv_folds = cv_folds
+        self.n_repeats = n_repeats
         self.num_threads = num_threads
         self.random_state = random_state
 
@@ -266,10 +272,11 @@ class GENNAPEPredictor(Predictor):
 
         Raises:
             ValueError: If ``X`` and ``y`` are empty or of different lengths, a member name is
-                unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, or ``cv_folds < 2``
-                with cross-validated weights.
+                unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, ``cv_folds < 2``
+                with cross-validated weights, or ``n_repeats`` is not a positive integer.
         """
         members = self._checked_members()
+        check_n_repeats(self.n_repeats)
         if self.fit_weights not in FIT_WEIGHTS:
             raise ValueError(f"fit_weights must be one of {FIT_WEIGHTS}, got {self.fit_weights!r}")
         X, y = check_xy(X, y)
@@ -317,6 +324,7 @@ class GENNAPEPredictor(Predictor):
         self.member_tau_ = np.full(len(members), np.nan)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
         self._ref_cache: dict[str, dict[str, tuple[float, float]]] = {}
+        self.repeats_ = fit_repeats(self, list(X), y, family, X_unlabeled)
         raw = self._raw(records)
         self.train_stats_ = self._stats(raw)
         self.train_ref_ = self._train_ref(raw, y)
@@ -352,8 +360,8 @@ class GENNAPEPredictor(Predictor):
 
     # ------------------------------------------------------------------ members' raw scores
     def _raw(self, records: list[GraphArrays]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per member: (score, spread) arrays in the member's own units."""
-        return raw_scores(self, records)
+        """Per member: (score, spread) arrays in the member's own units (the mean over ``n_repeats`` copies)."""
+        return mean_raw([raw_scores(m, records) for m in [self, *getattr(self, "repeats_", [])]])
 
     @staticmethod
     def _stats(raw: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[float, float]]:

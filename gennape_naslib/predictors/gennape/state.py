@@ -2,7 +2,8 @@
 
 ``STATE_VERSION`` numbers the layout; files of older versions still load (1: before ``train_ref``, the
 quantile map's training reference; 2: before ``cv_tau``, the cross-validated fit weights, so they load as
-``fit_weights="equal"``). A newer version than this package's is refused with a clear error.
+``fit_weights="equal"``; 3: before ``repeats``, the further copies of ``n_repeats``). A newer version than
+this package's is refused with a clear error.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ if TYPE_CHECKING:
     from gennape_naslib.predictors.gennape.predictor import GENNAPEPredictor
 
 #: Learned-state layout written by :func:`get_state`; 1 = before ``train_ref`` (quantile map),
-#: 2 = before ``cv_tau`` (cross-validated fit weights).
-STATE_VERSION = 3
+#: 2 = before ``cv_tau`` (cross-validated fit weights), 3 = before ``repeats`` (``n_repeats`` copies).
+STATE_VERSION = 4
 #: The per-graph array fields of a stored anchor architecture (``GraphArrays`` order).
 _ANCHOR_FIELDS = ("op", "res", "kernel", "bias", "weighted", "edges")
 
@@ -46,11 +47,15 @@ def get_state(model: GENNAPEPredictor) -> dict[str, Any]:
         "train_ref": getattr(model, "train_ref_", None),
         "cv_tau": getattr(model, "cv_tau_", None),
         "history": {k: list(v) for k, v in model.history_.items()},
+        "repeats": [{"random_state": r.random_state, "state": get_state(r)} for r in getattr(model, "repeats_", [])],
     }
 
 
 def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
     """Restore a state written by :func:`get_state` (any ``STATE_VERSION`` up to this package's) into ``model``."""
+    version = int(state.get("state_version", 1))
+    if version > STATE_VERSION:  # checked before anything is restored
+        raise ValueError(f"GENNAPE state version {version} is newer than this package's ({STATE_VERSION})")
     members = list(state["members"])
     net = model._net(members, int(state["n_clusters"]))
     net.load_state_dict({k: torch.as_tensor(v) for k, v in state["net"].items()})
@@ -75,9 +80,6 @@ def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
     model.member_tau_ = np.asarray(state["member_tau"], dtype=np.float64)
     model.y_mean_, model.y_std_ = float(state["y_mean"]), float(state["y_std"])
     model.train_stats_ = {m: (float(v[0]), float(v[1])) for m, v in state["train_stats"].items()}
-    version = int(state.get("state_version", 1))
-    if version > STATE_VERSION:
-        raise ValueError(f"GENNAPE state version {version} is newer than this package's ({STATE_VERSION})")
     ref = state.get("train_ref") if version >= 2 else None
     model.train_ref_ = None if ref is None else {
         "raw": {m: np.asarray(v, dtype=np.float64) for m, v in ref["raw"].items()},
@@ -89,3 +91,10 @@ def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
     model.cv_tau_ = None if cv_tau is None else np.asarray(cv_tau, dtype=np.float64)
     model.history_ = {k: [float(x) for x in v] for k, v in state["history"].items()}
     model._ref_cache = {}
+    model.repeats_ = []
+    for entry in state.get("repeats", []) if version >= 4 else []:
+        params = {**model.get_params(deep=False), "n_repeats": 1, "fit_weights": "equal"}
+        copy = type(model)(**{**params, "random_state": entry["random_state"]})
+        set_state(copy, entry["state"])
+        model.repeats_.append(copy)
+    model.n_repeats = 1 + len(model.repeats_)  # what the file holds (files before version 4: one model)
