@@ -6,8 +6,8 @@ and tests on all the rest, with the ensemble's default (equal) weights. One JSON
 ``--out`` (Spearman, Kendall, NDCG@10, MAE, each member's Spearman, fit CPU seconds); tasks already in
 ``--out`` are skipped, so an interrupted study resumes. A config with ``n_repeats = R > 1`` also writes a
 row ``NAME:k`` for every ``k < R``: the same fit with only its first ``k`` copies, which is exactly the
-model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by ``k / R``). A Markdown summary (mean ± std over seeds per
-config and family) is printed at the end and by ``--summary``.
+model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by ``k / R``). A Markdown summary (mean ±
+std over seeds per config and family) is printed at the end and by ``--summary``.
 
 Example (the study in ``docs/results.md``, "Hyperparameters chosen on development families")::
 
