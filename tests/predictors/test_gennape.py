@@ -9,7 +9,6 @@ import pytest
 import torch
 from scipy.stats import spearmanr
 
-from gennape_naslib import data
 from gennape_naslib.predictors import get_predictor
 from gennape_naslib.predictors.gennape import GENNAPEPredictor, KGNNPredictor
 from gennape_naslib.predictors.gennape.contrastive import contrastive_loss, laplacian_spectrum, spectral_weights
@@ -28,12 +27,8 @@ FAST = dict(
 
 
 @pytest.fixture(scope="module")
-def nb201():
-    table = data.load("nb201", dataset="cifar10")
-    y = table.metric("test_acc_200ep")
-    idx = np.random.default_rng(0).permutation(len(y))[:400]
-    sub = table.subset(idx)
-    return sub.archs, y[idx]
+def nb201(nb201_sample):
+    return nb201_sample(0, 400)
 
 
 @pytest.fixture(scope="module")

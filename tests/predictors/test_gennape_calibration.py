@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import kendalltau, rankdata, spearmanr
 
-from gennape_naslib import data, search_spaces
+from gennape_naslib import search_spaces
 from gennape_naslib.predictors.gennape import GENNAPEPredictor
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
 from gennape_naslib.predictors.gennape.predictor import PRETRAINED
@@ -21,11 +21,8 @@ FAST = dict(
 
 
 @pytest.fixture(scope="module")
-def nb201():
-    table = data.load("nb201", dataset="cifar10")
-    y = table.metric("test_acc_200ep")
-    idx = np.random.default_rng(1).permutation(len(y))[:300]
-    return table.subset(idx).archs, y[idx]
+def nb201(nb201_sample):
+    return nb201_sample(1, 300)
 
 
 @pytest.fixture(scope="module")

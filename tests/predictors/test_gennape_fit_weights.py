@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gennape_naslib import data
 from gennape_naslib.predictors.gennape import GENNAPEPredictor
 from gennape_naslib.predictors.gennape.cv_weights import fold_indices, stack_weights, tau_weights
 from gennape_naslib.predictors.gennape.predictor import PRETRAINED
@@ -18,11 +17,8 @@ SMALL = dict(
 
 
 @pytest.fixture(scope="module")
-def nb201():
-    table = data.load("nb201", dataset="cifar10")
-    y = table.metric("test_acc_200ep")
-    idx = np.random.default_rng(1).permutation(len(y))[:80]
-    return [table.archs[i] for i in idx], y[idx]
+def nb201(nb201_sample):
+    return nb201_sample(1, 80)
 
 
 @pytest.fixture(scope="module")
