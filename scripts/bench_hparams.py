@@ -35,7 +35,11 @@ _table = functools.lru_cache(maxsize=None)(inspace_table)
 
 
 def prefix(model: Any, k: int) -> Any:
-    """``model`` with only its first ``k`` copies (``n_repeats``), and fresh reference caches."""
+    """``model`` with only its first ``k`` copies (``n_repeats``), and fresh reference caches.
+
+    Exact for architectures of a family (their reference sample is scored again); the stored training
+    statistics, which only inputs without a family use, stay those of all copies.
+    """
     import copy
 
     out = copy.copy(model)
