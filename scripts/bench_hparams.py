@@ -34,27 +34,12 @@ from scipy.stats import spearmanr
 _table = functools.lru_cache(maxsize=None)(inspace_table)
 
 
-def prefix(model: Any, k: int) -> Any:
-    """``model`` with only its first ``k`` copies (``n_repeats``), and fresh reference caches.
-
-    Exact for architectures of a family (their reference sample is scored again); the stored training
-    statistics, which only inputs without a family use, stay those of all copies.
-    """
-    import copy
-
-    out = copy.copy(model)
-    out.repeats_ = model.repeats_[: k - 1]
-    out._ref_cache = {}
-    for cache in ("_ref_raw_cache", "_agree_cache"):
-        out.__dict__.pop(cache, None)
-    return out
-
-
 def run_task(task: dict) -> list[dict]:
     """Fit (or fine-tune) and test one (config, family, seed); returns the result row (and the prefix rows)."""
     import torch
 
     from gennape_naslib.predictors.gennape import GENNAPEPredictor
+    from gennape_naslib.predictors.gennape.repeats import first_copies
 
     torch.set_num_threads(1)
     archs, y = _table(task["family"])
@@ -72,7 +57,7 @@ def run_task(task: dict) -> list[dict]:
     rows = []
     n = 1 + len(getattr(model, "repeats_", []))
     for k in range(1, n + 1):
-        part = model if k == n else prefix(model, k)
+        part = model if k == n else first_copies(model, k)
         z = part._member_z(xte, None)[0]
         members = {m: float(spearmanr(y[te], row).statistic) for m, row in zip(part.members_, z)}
         name = task["config"] if k == n else f"{task['config']}:{k}"

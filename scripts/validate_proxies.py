@@ -187,7 +187,7 @@ def validation_rows(out: Path) -> tuple[list[dict], int]:
             pub_raw = [_published_score(published, k, name) for k in keys]
             have = ~np.isnan(np.asarray(pub_raw, dtype=np.float64))
             pub = np.asarray(pub_raw, dtype=np.float64)
-            all_pub = np.asarray([v.get(name, {}).get("score", np.nan) for v in published.values()], dtype=np.float64)
+            all_pub = np.asarray([_published_score(published, k, name) for k in published], dtype=np.float64)
             all_acc = np.asarray([v["val_accuracy"] for v in published.values()], dtype=np.float64)
             ok = ~np.isnan(all_pub)
             row.update(

@@ -9,7 +9,7 @@ from gennape_naslib.predictors.gennape import GENNAPEPredictor
 from gennape_naslib.predictors.gennape.data import prepare
 from gennape_naslib.predictors.gennape.finetuning import raw_scores
 from gennape_naslib.predictors.gennape.predictor import PRETRAINED
-from gennape_naslib.predictors.gennape.repeats import mean_raw, repeat_seed
+from gennape_naslib.predictors.gennape.repeats import first_copies, mean_raw, repeat_seed
 
 SMALL = dict(
     members=("cl_t", "pair", "kgnn", "flops"), hidden=16, n_layers=2, cl_epochs=1, cl_max_graphs=32,
@@ -50,6 +50,19 @@ def test_copy_zero_is_the_single_model_and_the_others_differ(single, triple, nb2
     for m in triple.members_:
         assert np.allclose(mean[m][0], np.mean([e[m][0] for e in each], axis=0))
     assert np.allclose(mean["flops"][0], each[0]["flops"][0])  # the FLOPs member is the same in every copy
+
+
+def test_first_copies_predict_as_the_model_with_fewer_copies(single, triple, nb201):
+    archs, y = nb201
+    test = archs[30:60]
+    before = triple.predict(test)
+    double = GENNAPEPredictor(**SMALL, n_repeats=2).fit(archs[:30], y[:30])
+    assert np.array_equal(first_copies(triple, 1).predict(test), single.predict(test))
+    assert np.array_equal(first_copies(triple, 2).predict(test), double.predict(test))
+    assert np.array_equal(triple.predict(test), before) and len(triple.repeats_) == 2  # the model is unchanged
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match="k must be between 1 and the model's 3 copies"):
+            first_copies(triple, bad)
 
 
 def test_mean_raw_spread_is_the_mixture_spread():

@@ -13,6 +13,7 @@ Cost: ``R`` times the fit, fine-tuning and prediction time of one model.
 
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 if TYPE_CHECKING:
     from gennape_naslib.predictors.gennape.predictor import GENNAPEPredictor
 
-__all__ = ["check_n_repeats", "fit_repeats", "mean_raw", "repeat_seed"]
+__all__ = ["check_n_repeats", "first_copies", "fit_repeats", "mean_raw", "new_copy", "repeat_seed"]
 
 Raw = dict[str, tuple[np.ndarray, np.ndarray]]
 
@@ -43,15 +44,39 @@ def repeat_seed(random_state: int | None, k: int) -> int | None:
     return int(np.random.SeedSequence([int(random_state), int(k)]).generate_state(1)[0])
 
 
-def fit_repeats(model: GENNAPEPredictor, X: Any, y: np.ndarray, family: Any, X_unlabeled: Any) -> list[Any]:
-    """Fit the ``model.n_repeats - 1`` further copies of ``model`` on the same data (equal fit weights:
+def new_copy(model: GENNAPEPredictor, random_state: int | None) -> GENNAPEPredictor:
+    """An unfitted copy of ``model``'s hyperparameters under ``random_state`` (one model, equal fit weights:
     the model's own weights are chosen on the mean scores)."""
     params = {**model.get_params(deep=False), "n_repeats": 1, "fit_weights": "equal"}
-    copies = []
-    for k in range(1, check_n_repeats(model.n_repeats)):
-        copy = type(model)(**{**params, "random_state": repeat_seed(model.random_state, k)})
-        copies.append(copy.fit(X, y, family=family, X_unlabeled=X_unlabeled))
-    return copies
+    return type(model)(**{**params, "random_state": random_state})
+
+
+def fit_repeats(model: GENNAPEPredictor, X: Any, y: np.ndarray, family: Any, X_unlabeled: Any) -> list[Any]:
+    """Fit the ``model.n_repeats - 1`` further copies of ``model`` on the same data."""
+    return [
+        new_copy(model, repeat_seed(model.random_state, k)).fit(X, y, family=family, X_unlabeled=X_unlabeled)
+        for k in range(1, check_n_repeats(model.n_repeats))
+    ]
+
+
+def first_copies(model: GENNAPEPredictor, k: int) -> GENNAPEPredictor:
+    """A shallow view of a fitted ``model`` with only its first ``k`` copies, with its own reference caches
+    (``model`` is not changed). For architectures of a family it predicts exactly as the ``n_repeats=k``
+    model fitted under the same seed (the family's reference sample is scored again); the stored training
+    statistics, which only inputs without a family use, stay those of all copies.
+
+    Raises:
+        ValueError: If ``k`` is not between 1 and the model's number of copies.
+    """
+    n = 1 + len(model.repeats_)
+    if not 1 <= int(k) <= n:
+        raise ValueError(f"k must be between 1 and the model's {n} copies, got {k!r}")
+    out = copy.copy(model)
+    out.repeats_ = model.repeats_[: int(k) - 1]
+    out._ref_cache = {}
+    for cache in ("_ref_raw_cache", "_agree_cache"):  # shared dicts of the shallow copy: drop, not clear
+        out.__dict__.pop(cache, None)
+    return out
 
 
 def mean_raw(raws: list[Raw]) -> Raw:

@@ -15,6 +15,7 @@ import torch
 
 from gennape_naslib.predictors.gennape.data import GraphArrays
 from gennape_naslib.predictors.gennape.regressor import KGNNModel
+from gennape_naslib.predictors.gennape.repeats import new_copy
 from gennape_naslib.predictors.gennape.target import TargetTransform
 
 if TYPE_CHECKING:
@@ -93,8 +94,7 @@ def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
     model._ref_cache = {}
     model.repeats_ = []
     for entry in state.get("repeats", []) if version >= 4 else []:
-        params = {**model.get_params(deep=False), "n_repeats": 1, "fit_weights": "equal"}
-        copy = type(model)(**{**params, "random_state": entry["random_state"]})
+        copy = new_copy(model, entry["random_state"])
         set_state(copy, entry["state"])
         model.repeats_.append(copy)
     model.n_repeats = 1 + len(model.repeats_)  # what the file holds (files before version 4: one model)
