@@ -3,7 +3,10 @@
 Each task fits ``GENNAPEPredictor(**config, random_state=seed)`` on ``--size`` random architectures of a
 packaged table (the split of ``scripts/bench_predictor.py --part inspace``: ``default_rng(seed).permutation``)
 and tests on all the rest, with the ensemble's default (equal) weights. One JSON line per task goes to
-``--out`` (Spearman, Kendall, NDCG@10, MAE, each member's Spearman, fit CPU seconds); tasks already in
+``--out`` (Spearman, Kendall, NDCG@10, MAE, each member's Spearman, fit CPU seconds). With ``--mode transfer``
+a family is ``SOURCE:TARGET`` (e.g. ``nb101:nb301``): the fit uses ``--size`` random architectures of the source
+table (all of them when ``--size`` is larger) and the test is zero-shot on every architecture of the target
+table, standardised on the target family's reference sample as in ``gennape bench transfer``. Tasks already in
 ``--out`` are skipped, so an interrupted study resumes. A config with ``n_repeats = R > 1`` also writes a
 row ``NAME:k`` for every ``k < R``: the same fit with only its first ``k`` copies, which is exactly the
 model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by ``k / R``). A Markdown summary (mean ±
@@ -42,7 +45,8 @@ def run_task(task: dict) -> list[dict]:
     from gennape_naslib.predictors.gennape.repeats import first_copies
 
     torch.set_num_threads(1)
-    archs, y = _table(task["family"])
+    source, _, target = task["family"].partition(":")
+    archs, y = _table(source)
     perm = np.random.default_rng(task["seed"]).permutation(len(archs))
     tr, te = perm[: task["size"]], perm[task["size"] :]
     c0 = time.process_time()
@@ -53,6 +57,9 @@ def run_task(task: dict) -> list[dict]:
         model = GENNAPEPredictor(**task["params"], random_state=task["seed"])
         model.fit([archs[i] for i in tr], y[tr])
     fit_cpu = time.process_time() - c0
+    if task["mode"] == "transfer":  # zero-shot on the whole target table
+        archs, y = _table(target)
+        te = np.arange(len(archs))
     xte = [archs[i] for i in te]
     rows = []
     n = 1 + len(getattr(model, "repeats_", []))
@@ -101,9 +108,10 @@ def main() -> None:
     ap.add_argument("--size", type=int, default=100, help="training (finetune: fine-tuning) architectures")
     ap.add_argument(
         "--mode",
-        choices=["inspace", "finetune"],
+        choices=["inspace", "finetune", "transfer"],
         default="inspace",
-        help="inspace: fit a new predictor; finetune: fine-tune the pretrained (or --model) predictor",
+        help="inspace: fit a new predictor; finetune: fine-tune the pretrained (or --model) predictor; "
+        "transfer: fit on SOURCE, test zero-shot on TARGET (families given as SOURCE:TARGET)",
     )
     ap.add_argument("--model", default="", help="finetune: predictor file (default: the shipped pretrained model)")
     ap.add_argument("--seeds", type=int, default=5)
@@ -121,6 +129,9 @@ def main() -> None:
     if not args.summary:
         configs = json.loads(args.configs.read_text())
         check_configs(configs, args.configs)
+        pairs = [f for f in args.families if ":" in f]
+        if (args.mode == "transfer") != (len(pairs) == len(args.families)):
+            raise SystemExit("--mode transfer takes every family as SOURCE:TARGET, the other modes none")
         done = {(r["config"], r["family"], r["seed"], r["size"]) for r in rows}
         tasks = [
             {

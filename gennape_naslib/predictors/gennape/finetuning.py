@@ -2,7 +2,8 @@
 
 :func:`raw_scores` gives every member's score and spread in its own units (accuracy for the
 regressors after the inverse target transform, the mean win probability against the stored anchors
-for the pairwise members, ``log10(GFLOPs)`` for the FLOPs member); the predictor standardises and
+for the pairwise members, read back as accuracy for those ordering by Eq. 5 (:func:`win_rate_target`),
+``log10(GFLOPs)`` for the FLOPs member); the predictor standardises and
 combines them. :func:`finetuned_copy` is :meth:`GENNAPEPredictor.finetune`: a deep copy whose members
 are trained further on the fine-tuning samples and whose member weights become the softmax of each
 member's Kendall tau on them (the paper).
@@ -28,9 +29,35 @@ from gennape_naslib.predictors.gennape.regressor import fit_regressor
 if TYPE_CHECKING:
     from gennape_naslib.predictors.gennape.predictor import GENNAPEPredictor
 
-__all__ = ["finetuned_copy", "raw_scores"]
+__all__ = ["finetuned_copy", "raw_scores", "win_rate_target"]
 
 _CHUNK = 2048  # architectures encoded at once
+
+
+def win_rate_target(p: np.ndarray, anchor_t: np.ndarray) -> np.ndarray:
+    """The Eq. 5 target an architecture has if it beats a fraction ``p`` of the anchors, whose targets are ``anchor_t``.
+
+    Beating ``j`` of ``k`` anchors puts the target between the ``j``-th and ``(j + 1)``-th smallest anchor
+    target, so fraction ``(i + 0.5) / k`` maps to the ``i``-th smallest; in between the map is linear, and
+    beyond the first and last anchors it continues with the slope of the end segments (a strictly
+    increasing map when the anchors' targets differ, so the member's ranking is the win rate's).
+    With one anchor (or all targets equal) it is ``t + (p - 0.5)`` around the anchors' target ``t``.
+
+    Raises:
+        ValueError: If ``anchor_t`` is empty.
+    """
+    t = np.sort(np.asarray(anchor_t, dtype=np.float64))
+    if t.size == 0:
+        raise ValueError("win_rate_target needs at least one anchor target")
+    p = np.asarray(p, dtype=np.float64)
+    if t.size == 1 or t[-1] - t[0] <= 1e-12:
+        return t.mean() + (p - 0.5)
+    pos = p * t.size - 0.5  # fractional index into the sorted anchor targets
+    lo = np.diff(t[:2])[0] or (t[-1] - t[0]) / (t.size - 1)
+    hi = np.diff(t[-2:])[0] or (t[-1] - t[0]) / (t.size - 1)
+    out = np.interp(pos, np.arange(t.size), t)
+    out = np.where(pos < 0, t[0] + pos * lo, out)
+    return np.where(pos > t.size - 1, t[-1] + (pos - (t.size - 1)) * hi, out)
 
 
 def raw_scores(model: GENNAPEPredictor, records: list[GraphArrays]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -47,8 +74,11 @@ def raw_scores(model: GENNAPEPredictor, records: list[GraphArrays]) -> dict[str,
         if net.members:
             for name, (score, spread) in member_outputs(net, emb[0], anchors).items():
                 spec = CL_MEMBERS[name]
-                if not spec["pair"]:
-                    tt = model.transforms_[spec["flops_t"]]
+                tt = model.transforms_[spec["flops_t"]]
+                if spec["pair"] and spec["flops_t"]:  # win rate -> Eq. 5 target -> accuracy
+                    lo, hi = (win_rate_target(score + d, model.anchor_t_) for d in (-spread, spread))
+                    score, spread = win_rate_target(score, model.anchor_t_), (hi - lo) / 2
+                if not spec["pair"] or spec["flops_t"]:
                     score, spread = tt.inverse(score, gf), spread * tt.inverse_scale(gf)
                 out[name].append((score, spread))
         if kgnn is not None:

@@ -5,7 +5,11 @@ Members built on the contrastively pretrained encoder (names used by ``members=`
 * ``"cl_fcm_t"``: per-cluster MLP heads on the FCM memberships, Eq. 5 target (CL+FCM+T);
 * ``"cl_t"``: one MLP head, Eq. 5 target (CL+T);
 * ``"cl_fcm"`` / ``"cl"``: the same without Eq. 5 (z-scored accuracy; ablation rows);
-* ``"pair_fcm"`` / ``"pair"``: antisymmetric "which is better" classifiers with / without cluster heads.
+* ``"pair_fcm"`` / ``"pair"``: antisymmetric "which is better" classifiers with / without cluster heads;
+* ``"pair_fcm_t"`` / ``"pair_t"``: the same classifiers ordering architectures by the Eq. 5 target instead
+  of the accuracy (not in the paper, whose pairwise members have no "+T"; their win rate is read back
+  as an Eq. 5 target and inverted with the architecture's FLOPs, see
+  :func:`~gennape_naslib.predictors.gennape.finetuning.win_rate_target`).
 
 Design choices (UNKNOWN in the paper, documented here): the members share one encoder, which is
 trained jointly with all their heads after contrastive pretraining (sum of the members' losses: MSE
@@ -43,6 +47,8 @@ CL_MEMBERS: dict[str, dict[str, bool]] = {
     "cl": {"fcm": False, "flops_t": False, "pair": False},
     "pair_fcm": {"fcm": True, "flops_t": False, "pair": True},
     "pair": {"fcm": False, "flops_t": False, "pair": True},
+    "pair_fcm_t": {"fcm": True, "flops_t": True, "pair": True},
+    "pair_t": {"fcm": False, "flops_t": True, "pair": True},
 }
 
 
@@ -135,20 +141,22 @@ class GENNAPENet(nn.Module):
 
     # ------------------------------------------------------------------ supervised training
     def member_losses(self, batch: Any, targets: dict[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
-        """Sum of the members' losses on one batch (``targets``: z-scored target per regression member)."""
+        """Sum of the members' losses on one batch (``targets``: z-scored target per member; the pairwise
+        members without Eq. 5 order by the accuracy ``y``, those with it by their target)."""
         h = self.encoder(batch)
         total = h.new_zeros(())
         for name in self.members:
             head = self.heads[name]
             u = self.member_u(name, h)
             if CL_MEMBERS[name]["pair"]:
-                i, j = torch.triu_indices(len(y), len(y), offset=1)
-                keep = y[i] != y[j]
+                order = targets[name] if CL_MEMBERS[name]["flops_t"] else y  # what "better" means
+                i, j = torch.triu_indices(len(order), len(order), offset=1)
+                keep = order[i] != order[j]
                 if not bool(keep.any()):
                     continue
                 i, j = i[keep], j[keep]
                 logits = head(h[i], h[j], None if u is None else u[i], None if u is None else u[j])
-                total = total + nn.functional.binary_cross_entropy_with_logits(logits, (y[i] > y[j]).float())
+                total = total + nn.functional.binary_cross_entropy_with_logits(logits, (order[i] > order[j]).float())
             else:
                 pred, _ = head(h, u)
                 total = total + nn.functional.mse_loss(pred, targets[name])

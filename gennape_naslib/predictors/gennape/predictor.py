@@ -89,7 +89,8 @@ class GENNAPEPredictor(Predictor):
 
     Args:
         members: Ensemble members, from ``"cl_fcm_t"``, ``"cl_t"``, ``"cl_fcm"``, ``"cl"``,
-            ``"pair_fcm"``, ``"pair"``, ``"kgnn"``, ``"flops"``.
+            ``"pair_fcm"``, ``"pair"``, ``"pair_fcm_t"``, ``"pair_t"`` (pairwise on the Eq. 5 target; not
+            the paper's), ``"kgnn"``, ``"flops"``.
         hidden: Embedding width ``e`` and GNN width (32; UNKNOWN for the CL encoder, k-GNN value).
         n_layers: GNN layers (6).
         gnn: GNN layer type (``GraphConv``; also ``GCNConv``, ``GINConv``, ``GATConv``, ``SAGEConv``).
@@ -320,6 +321,7 @@ class GENNAPEPredictor(Predictor):
         self.net_, self.kgnn_ = net, kgnn
         self.transforms_ = transforms
         self.anchors_ = take(records, np.unique(anchor_idx))
+        self.anchor_t_ = np.sort(transforms[True].transform(y, gflops)[np.unique(anchor_idx)])
         self.weights_ = np.full(len(members), 1.0 / len(members))
         self.member_tau_ = np.full(len(members), np.nan)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
@@ -392,7 +394,7 @@ class GENNAPEPredictor(Predictor):
         return agreement_weights(np.stack([scores[m] for m in self.members_]), anchor=anchor)
 
     def _acc_member(self) -> str | None:
-        return next((m for m in self.members_ if m not in ("flops", "pair", "pair_fcm")), None)
+        return next((m for m in self.members_ if m != "flops" and not CL_MEMBERS.get(m, {}).get("pair")), None)
 
     def member_weights(self, family: Any = None) -> np.ndarray:
         """The member weights :meth:`predict` uses for ``family`` (order of ``members_``).
