@@ -9,7 +9,9 @@ table (all of them when ``--size`` is larger) and the test is zero-shot on every
 table, standardised on the target family's reference sample as in ``gennape bench transfer``. Tasks already in
 ``--out`` are skipped, so an interrupted study resumes. A config with ``n_repeats = R > 1`` also writes a
 row ``NAME:k`` for every ``k < R``: the same fit with only its first ``k`` copies, which is exactly the
-model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by ``k / R``). A Markdown summary (mean ±
+model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by ``k / R``). ``--anchors K ...`` also writes a row
+``NAME@aK`` per ``K``: the same fit with ``K`` anchors for the pairwise members (:func:`anchor_variant`; exactly
+the fit with ``n_anchors=K``). A Markdown summary (mean ±
 std over seeds per config and family) is printed at the end and by ``--summary``.
 
 Example (the study in ``docs/results.md``, "Hyperparameters chosen on development families")::
@@ -21,6 +23,7 @@ Example (the study in ``docs/results.md``, "Hyperparameters chosen on developmen
 from __future__ import annotations
 
 import argparse
+import copy
 import functools
 import json
 import os
@@ -38,7 +41,8 @@ _table = functools.lru_cache(maxsize=None)(inspace_table)
 
 
 def run_task(task: dict) -> list[dict]:
-    """Fit (or fine-tune) and test one (config, family, seed); returns the result row (and the prefix rows)."""
+    """Fit (or fine-tune) and test one (config, family, seed); returns the result row (and the prefix and
+    anchor-variant rows)."""
     import torch
 
     from gennape_naslib.predictors.gennape import GENNAPEPredictor
@@ -49,28 +53,59 @@ def run_task(task: dict) -> list[dict]:
     archs, y = _table(source)
     perm = np.random.default_rng(task["seed"]).permutation(len(archs))
     tr, te = perm[: task["size"]], perm[task["size"] :]
+    xtr, ytr = [archs[i] for i in tr], y[tr]
     c0 = time.process_time()
     if task["mode"] == "finetune":  # the pretrained model with the config's fine-tuning parameters
         base = GENNAPEPredictor.load(task["model"]) if task["model"] else GENNAPEPredictor.pretrained()
-        model = base.set_params(**task["params"]).finetune([archs[i] for i in tr], y[tr])
+        model = base.set_params(**task["params"]).finetune(xtr, ytr)
     else:
         model = GENNAPEPredictor(**task["params"], random_state=task["seed"])
-        model.fit([archs[i] for i in tr], y[tr])
+        model.fit(xtr, ytr)
     fit_cpu = time.process_time() - c0
     if task["mode"] == "transfer":  # zero-shot on the whole target table
         archs, y = _table(target)
         te = np.arange(len(archs))
-    xte = [archs[i] for i in te]
-    rows = []
+    xte, yte = [archs[i] for i in te], y[te]
+
+    def row(name: str, part: Any, cpu: float) -> dict:
+        z = part._member_z(xte, None)[0]
+        members = {m: float(spearmanr(yte, r).statistic) for m, r in zip(part.members_, z)}
+        return {**task, "config": name, **metrics(yte, part.predict(xte)), "members": members,
+                "fit_cpu_s": cpu, "n_test": len(te)}  # fmt: skip
+
+    rows = [row(f"{task['config']}@a{k}", anchor_variant(model, xtr, ytr, k), fit_cpu) for k in task.get("anchors", [])]
     n = 1 + len(getattr(model, "repeats_", []))
     for k in range(1, n + 1):
-        part = model if k == n else first_copies(model, k)
-        z = part._member_z(xte, None)[0]
-        members = {m: float(spearmanr(y[te], row).statistic) for m, row in zip(part.members_, z)}
         name = task["config"] if k == n else f"{task['config']}:{k}"
-        rows.append({**task, "config": name, **metrics(y[te], part.predict(xte)), "members": members,
-                     "fit_cpu_s": fit_cpu * k / n, "n_test": len(te)})  # fmt: skip
+        rows.append(row(name, model if k == n else first_copies(model, k), fit_cpu * k / n))
     return rows[::-1]
+
+
+def anchor_variant(model: Any, X: list, y: np.ndarray, k: int) -> Any:
+    """The fitted ``model`` with ``k`` anchors instead of its ``n_anchors``: exactly what a fit with ``n_anchors=k``
+    gives (anchors are chosen after training and use no random numbers), for ``fit_weights="equal"`` and one copy.
+
+    Args:
+        model: A ``GENNAPEPredictor`` fitted on ``(X, y)``.
+        X, y: Its training architectures and accuracies.
+        k: Anchors of the variant.
+
+    Raises:
+        ValueError: If the model has further copies or weights fitted on its scores.
+    """
+    from gennape_naslib.predictors.gennape.data import prepare
+
+    if getattr(model, "repeats_", []) or model.fit_weights != "equal":
+        raise ValueError("anchor variants need n_repeats=1 and fit_weights='equal'")
+    v = copy.copy(model)
+    v.n_anchors = int(k)
+    for cache in ("_ref_cache", "_ref_raw_cache", "_agree_cache"):  # shared dicts of the shallow copy
+        v.__dict__[cache] = {}
+    records, _ = prepare(X, None)
+    v._choose_anchors(records, np.asarray(y, dtype=np.float64))
+    raw = v._raw(records)
+    v.train_stats_, v.train_ref_ = v._stats(raw), v._train_ref(raw, np.asarray(y, dtype=np.float64))
+    return v
 
 
 def check_configs(configs: Any, path: Path) -> None:
@@ -114,6 +149,10 @@ def main() -> None:
         "transfer: fit on SOURCE, test zero-shot on TARGET (families given as SOURCE:TARGET)",
     )
     ap.add_argument("--model", default="", help="finetune: predictor file (default: the shipped pretrained model)")
+    ap.add_argument(
+        "--anchors", type=int, nargs="*", default=[],
+        help="also score each fit with these numbers of anchors (rows NAME@aK; n_repeats=1, equal weights)",
+    )  # fmt: skip
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -142,6 +181,7 @@ def main() -> None:
                 "size": args.size,
                 "mode": args.mode,
                 "model": args.model,
+                "anchors": args.anchors,
             }  # fmt: skip
             for fam in args.families
             for seed in range(args.first_seed, args.first_seed + args.seeds)

@@ -315,13 +315,10 @@ class GENNAPEPredictor(Predictor):
                     kgnn, records, transforms[False].transform(y, gflops), self.epochs_, self.batch_size,
                     self.kgnn_lr, self.grad_clip, 0.0, rng,
                 )  # fmt: skip
-        order = np.argsort(y, kind="stable")
-        anchor_idx = order[np.linspace(0, len(order) - 1, max(1, min(self.n_anchors, len(order)))).round().astype(int)]
         self.members_ = members
         self.net_, self.kgnn_ = net, kgnn
         self.transforms_ = transforms
-        self.anchors_ = take(records, np.unique(anchor_idx))
-        self.anchor_t_ = np.sort(transforms[True].transform(y, gflops)[np.unique(anchor_idx)])
+        self._choose_anchors(records, y)
         self.weights_ = np.full(len(members), 1.0 / len(members))
         self.member_tau_ = np.full(len(members), np.nan)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
@@ -342,6 +339,15 @@ class GENNAPEPredictor(Predictor):
             self.cv_tau_, w = tau_weights(self.cv_oof_z_, y, self.kt_temperature)
             self.weights_ = w if self.fit_weights == "cv" else stack_weights(self.cv_oof_z_, y)
         return self
+
+    def _choose_anchors(self, records: list[GraphArrays], y: np.ndarray) -> None:
+        """The pairwise members' anchors: ``n_anchors`` training architectures evenly spaced in accuracy order
+        (``anchors_``), and their sorted Eq. 5 targets (``anchor_t_``, read by ``pair_t`` members)."""
+        order = np.argsort(y, kind="stable")
+        pick = np.linspace(0, len(order) - 1, max(1, min(int(self.n_anchors), len(order)))).round().astype(int)
+        idx = np.unique(order[pick])
+        self.anchors_ = take(records, idx)
+        self.anchor_t_ = np.sort(self.transforms_[True].transform(y, np.array([r.gflops for r in records]))[idx])
 
     def resolved_epochs(self, n: int) -> int:
         """Supervised epochs a fit on ``n`` architectures runs: ``epochs``, or with ``epochs=None`` the paper's
