@@ -70,8 +70,12 @@ def run_task(task: dict) -> list[dict]:
     def row(name: str, part: Any, cpu: float) -> dict:
         z = part._member_z(xte, None)[0]
         members = {m: float(spearmanr(yte, r).statistic) for m, r in zip(part.members_, z)}
-        return {**task, "config": name, **metrics(yte, part.predict(xte)), "members": members,
-                "fit_cpu_s": cpu, "n_test": len(te)}  # fmt: skip
+        out = {**task, "config": name, **metrics(yte, part.predict(xte)), "members": members,
+               "fit_cpu_s": cpu, "n_test": len(te)}  # fmt: skip
+        if task.get("save_scores"):  # standardised member scores and labels, for combining models offline
+            out["z"] = {m: np.round(r, 6).tolist() for m, r in zip(part.members_, z)}
+            out["y_test"] = np.asarray(yte, dtype=float).tolist()
+        return out
 
     rows = [row(f"{task['config']}@a{k}", anchor_variant(model, xtr, ytr, k), fit_cpu) for k in task.get("anchors", [])]
     n = 1 + len(getattr(model, "repeats_", []))
@@ -153,6 +157,10 @@ def main() -> None:
         "--anchors", type=int, nargs="*", default=[],
         help="also score each fit with these numbers of anchors (rows NAME@aK; n_repeats=1, equal weights)",
     )  # fmt: skip
+    ap.add_argument(
+        "--save-scores", action="store_true",
+        help="also write each member's standardised scores on the test architectures and their labels",
+    )  # fmt: skip
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -182,6 +190,7 @@ def main() -> None:
                 "mode": args.mode,
                 "model": args.model,
                 "anchors": args.anchors,
+                "save_scores": args.save_scores,
             }  # fmt: skip
             for fam in args.families
             for seed in range(args.first_seed, args.first_seed + args.seeds)
