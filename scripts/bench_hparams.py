@@ -125,6 +125,34 @@ def check_configs(configs: Any, path: Path) -> None:
             raise SystemExit(f"{path}: config {name!r}: unknown GENNAPEPredictor parameter(s) {unknown}")
 
 
+def combine(rows: list[dict], name: str, configs: list[str]) -> list[dict]:
+    """Equal-weight ensembles of separately fitted models: per (family, seed, size) where every config in
+    ``configs`` has a row with saved scores (``--save-scores``), the mean of all their members' standardised
+    scores, ranked against the saved labels (Spearman, Kendall, NDCG@10; no MAE, as the mean has no accuracy
+    scale); one row per (family, seed, size) named ``name``.
+
+    Raises:
+        ValueError: If the rows of one (family, seed, size) were tested on different labels.
+    """
+    groups: dict[tuple, dict[str, dict]] = {}
+    for r in rows:
+        if r["config"] in configs and "z" in r:
+            groups.setdefault((r["family"], r["seed"], r["size"]), {})[r["config"]] = r
+    out = []
+    for (fam, seed, size), by_cfg in sorted(groups.items()):
+        if set(by_cfg) != set(configs):
+            continue
+        y = np.asarray(by_cfg[configs[0]]["y_test"], dtype=float)
+        if any(not np.array_equal(np.asarray(by_cfg[c]["y_test"], dtype=float), y) for c in configs):
+            raise ValueError(f"{fam} seed {seed}: the models were tested on different architectures")
+        z = np.array([m for c in configs for m in by_cfg[c]["z"].values()], dtype=float)
+        scored = {k: v for k, v in metrics(y, z.mean(0)).items() if k != "mae"}  # no accuracy scale: no MAE
+        out.append({"config": name, "family": fam, "seed": seed, "size": size, "mode": by_cfg[configs[0]]["mode"],
+                    **scored, "fit_cpu_s": sum(by_cfg[c]["fit_cpu_s"] for c in configs),
+                    "n_test": len(y), "parts": list(configs)})  # fmt: skip
+    return out
+
+
 def summary(rows: list[dict]) -> str:
     """Markdown table: mean ± std of Spearman per config and family, and the mean fit CPU seconds."""
     fams = sorted({r["family"] for r in rows})
@@ -166,6 +194,10 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--summary", action="store_true", help="only print the summary of --out")
+    ap.add_argument(
+        "--combine", nargs="*", default=[], metavar="NAME=CFG,CFG,...",
+        help="also summarise equal-weight ensembles of configs run with --save-scores",
+    )  # fmt: skip
     ap.add_argument("--seed-major", action="store_true", help="run seed by seed (default: family by family)")
     ap.add_argument("--quiet", action="store_true", help="no summary (e.g. to keep held-out families unread)")
     args = ap.parse_args()
@@ -218,6 +250,11 @@ def main() -> None:
                         fh.write(json.dumps(row) + "\n")
                     if not args.quiet:
                         print(row["config"], row["family"], row["seed"], f"{row['spearman']:.3f}", flush=True)
+    for spec in args.combine:
+        name, _, parts = spec.partition("=")
+        if not name or not parts:
+            raise SystemExit(f"--combine expects NAME=CFG,CFG,..., got {spec!r}")
+        rows += combine(rows, name, parts.split(","))
     if not args.quiet:
         print(summary(rows))
 

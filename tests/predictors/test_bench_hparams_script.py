@@ -41,3 +41,22 @@ def test_anchor_variant_predicts_as_a_fit_with_that_many_anchors(bh, nb201_sampl
     assert np.array_equal(model.predict(test), before) and len(model.anchors_) == 16  # the model is unchanged
     with pytest.raises(ValueError, match="n_repeats=1"):
         bh.anchor_variant(GENNAPEPredictor(**{**SMALL, "n_repeats": 2}).fit(xtr, ytr), xtr, ytr, 4)
+
+
+def test_combine_averages_the_saved_scores_of_separate_models(bh):
+    y = [1.0, 2.0, 3.0, 4.0]
+    row = dict(family="f", seed=0, size=10, mode="transfer", fit_cpu_s=1.0, y_test=y)
+    rows = [
+        {**row, "config": "a", "z": {"m1": [4.0, 3.0, 2.0, 1.0]}},  # the reverse order
+        {**row, "config": "b", "z": {"m2": [0.0, 2.0, 4.0, 6.0], "m3": [0.0, 2.0, 4.0, 6.0]}},
+        {**row, "config": "a", "seed": 1, "z": {"m1": [1.0, 2.0, 3.0, 4.0]}},  # seed 1 lacks "b": skipped
+    ]
+    (out,) = bh.combine(rows, "ab", ["a", "b"])
+    # mean over the three member rows: [4/3, 7/3, 10/3, 13/3], increasing
+    assert out["config"] == "ab" and out["seed"] == 0 and out["spearman"] == pytest.approx(1.0)
+    assert out["fit_cpu_s"] == 2.0 and out["n_test"] == 4
+    (only_a,) = bh.combine(rows[:1], "a", ["a"])
+    assert only_a["spearman"] == pytest.approx(-1.0)
+    rows[1]["y_test"] = [1.0, 2.0, 3.0, 5.0]
+    with pytest.raises(ValueError, match="different architectures"):
+        bh.combine(rows, "ab", ["a", "b"])
