@@ -1,18 +1,20 @@
-"""In-space hyperparameter study of ``GENNAPEPredictor``: every config x family x seed, in a process pool.
+"""Hyperparameter study of ``GENNAPEPredictor``: every config x family x seed, in a process pool.
 
-Each task fits ``GENNAPEPredictor(**config, random_state=seed)`` on ``--size`` random architectures of a
-packaged table (the split of ``scripts/bench_predictor.py --part inspace``: ``default_rng(seed).permutation``)
-and tests on all the rest, with the ensemble's default (equal) weights. One JSON line per task goes to
-``--out`` (Spearman, Kendall, NDCG@10, MAE, each member's Spearman, fit CPU seconds). With ``--mode transfer``
-a family is ``SOURCE:TARGET`` (e.g. ``nb101:nb301``): the fit uses ``--size`` random architectures of the source
-table (all of them when ``--size`` is larger) and the test is zero-shot on every architecture of the target
-table, standardised on the target family's reference sample as in ``gennape bench transfer``. Tasks already in
-``--out`` are skipped, so an interrupted study resumes. A config with ``n_repeats = R > 1`` also writes a
-row ``NAME:k`` for every ``k < R``: the same fit with only its first ``k`` copies, which is exactly the
-model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by ``k / R``). ``--anchors K ...`` also writes a row
-``NAME@aK`` per ``K``: the same fit with ``K`` anchors for the pairwise members (:func:`anchor_variant`; exactly
-the fit with ``n_anchors=K``). A Markdown summary (mean ±
-std over seeds per config and family) is printed at the end and by ``--summary``.
+In-space (the default ``--mode``), each task fits ``GENNAPEPredictor(**config, random_state=seed)`` on
+``--size`` random architectures of a packaged table (the split of ``scripts/bench_predictor.py --part
+inspace``: ``default_rng(seed).permutation``) and tests on all the rest, with the ensemble's default (equal)
+weights. One JSON line per task goes to ``--out`` (Spearman, Kendall, NDCG@10, MAE, each member's Spearman,
+fit CPU seconds). With ``--mode transfer`` a family is ``SOURCE:TARGET`` (e.g. ``nb101:nb301``): the fit uses
+``--size`` random architectures of the source table (all of them when ``--size`` is larger) and the test is
+zero-shot on every architecture of the target table, standardised on the target family's reference sample as
+in ``gennape bench transfer``. Tasks already in ``--out`` are skipped, so an interrupted study resumes. A
+config with ``n_repeats = R > 1`` also writes a row ``NAME:k`` for every ``k < R``: the same fit with only its
+first ``k`` copies, which is exactly the model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by
+``k / R``). ``--anchors K ...`` also writes a row ``NAME@aK`` per ``K``: the same fit with ``K`` anchors for
+the pairwise members (:func:`anchor_variant`; exactly the fit with ``n_anchors=K``). ``--save-scores`` keeps
+each member's standardised test scores in the rows, and ``--summary --combine NAME=CFG,...`` then adds the
+equal-weight ensemble of separately fitted configs (:func:`combine`; e.g. one single-member model per member).
+A Markdown summary (mean ± std over seeds per config and family) is printed at the end and by ``--summary``.
 
 Example (the study in ``docs/results.md``, "Hyperparameters chosen on development families")::
 
