@@ -97,12 +97,13 @@ def anchor_variant(model: Any, X: list, y: np.ndarray, k: int) -> Any:
         k: Anchors of the variant.
 
     Raises:
-        ValueError: If the model has further copies or weights fitted on its scores.
+        ValueError: If the model has further copies or weights fitted on its scores (cross-validated or
+            fine-tuned).
     """
     from gennape_naslib.predictors.gennape.data import prepare
 
-    if getattr(model, "repeats_", []) or model.fit_weights != "equal":
-        raise ValueError("anchor variants need n_repeats=1 and fit_weights='equal'")
+    if getattr(model, "repeats_", []) or model.fit_weights != "equal" or np.isfinite(model.member_tau_).any():
+        raise ValueError("anchor variants need a fitted (not fine-tuned) model, n_repeats=1, fit_weights='equal'")
     v = copy.copy(model)
     v.n_anchors = int(k)
     for cache in ("_ref_cache", "_ref_raw_cache", "_agree_cache"):  # shared dicts of the shallow copy

@@ -41,6 +41,8 @@ def test_anchor_variant_predicts_as_a_fit_with_that_many_anchors(bh, nb201_sampl
     assert np.array_equal(model.predict(test), before) and len(model.anchors_) == 16  # the model is unchanged
     with pytest.raises(ValueError, match="n_repeats=1"):
         bh.anchor_variant(GENNAPEPredictor(**{**SMALL, "n_repeats": 2}).fit(xtr, ytr), xtr, ytr, 4)
+    with pytest.raises(ValueError, match="not fine-tuned"):
+        bh.anchor_variant(model.finetune(test[:8], y[30:38], epochs=1), xtr, ytr, 4)
 
 
 def test_combine_averages_the_saved_scores_of_separate_models(bh):
