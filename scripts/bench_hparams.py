@@ -25,7 +25,6 @@ Example (the study in ``docs/results.md``, "Hyperparameters chosen on developmen
 from __future__ import annotations
 
 import argparse
-import copy
 import functools
 import json
 import os
@@ -104,14 +103,12 @@ def anchor_variant(model: Any, X: list, y: np.ndarray, k: int) -> Any:
 
     if getattr(model, "repeats_", []) or model.fit_weights != "equal" or np.isfinite(model.member_tau_).any():
         raise ValueError("anchor variants need a fitted (not fine-tuned) model, n_repeats=1, fit_weights='equal'")
-    v = copy.copy(model)
+    v = model._uncached_copy()
     v.n_anchors = int(k)
-    for cache in ("_ref_cache", "_ref_raw_cache", "_agree_cache"):  # shared dicts of the shallow copy
-        v.__dict__[cache] = {}
     records, _ = prepare(X, None)
-    v._choose_anchors(records, np.asarray(y, dtype=np.float64))
-    raw = v._raw(records)
-    v.train_stats_, v.train_ref_ = v._stats(raw), v._train_ref(raw, np.asarray(y, dtype=np.float64))
+    y = np.asarray(y, dtype=np.float64)
+    v._choose_anchors(records, y)
+    v._score_training_set(records, y)  # its statistics depend on the pairwise members' anchors
     return v
 
 

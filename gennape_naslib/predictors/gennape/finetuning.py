@@ -74,11 +74,11 @@ def raw_scores(model: GENNAPEPredictor, records: list[GraphArrays]) -> dict[str,
         if net.members:
             for name, (score, spread) in member_outputs(net, emb[0], anchors).items():
                 spec = CL_MEMBERS[name]
-                tt = model.transforms_[spec["flops_t"]]
-                if spec["pair"] and spec["flops_t"]:  # win rate -> Eq. 5 target -> accuracy
-                    lo, hi = (win_rate_target(score + d, model.anchor_t_) for d in (-spread, spread))
-                    score, spread = win_rate_target(score, model.anchor_t_), (hi - lo) / 2
-                if not spec["pair"] or spec["flops_t"]:
+                if not spec["pair"] or spec["flops_t"]:  # to accuracy (plain pairwise: the win probability)
+                    if spec["pair"]:  # win rate -> Eq. 5 target
+                        lo, hi = (win_rate_target(score + d, model.anchor_t_) for d in (-spread, spread))
+                        score, spread = win_rate_target(score, model.anchor_t_), (hi - lo) / 2
+                    tt = model.transforms_[spec["flops_t"]]
                     score, spread = tt.inverse(score, gf), spread * tt.inverse_scale(gf)
                 out[name].append((score, spread))
         if kgnn is not None:

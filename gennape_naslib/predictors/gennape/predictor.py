@@ -52,6 +52,7 @@ no labels) to the contrastive pretraining and the FCM clustering, not to the sup
 
 from __future__ import annotations
 
+import copy
 import math
 from pathlib import Path
 from typing import Any
@@ -324,9 +325,7 @@ class GENNAPEPredictor(Predictor):
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
         self._ref_cache: dict[str, dict[str, tuple[float, float]]] = {}
         self.repeats_ = fit_repeats(self, list(X), y, family, X_unlabeled)
-        raw = self._raw(records)
-        self.train_stats_ = self._stats(raw)
-        self.train_ref_ = self._train_ref(raw, y)
+        raw = self._score_training_set(records, y)
         self.cv_tau_, self.cv_oof_z_, self.cv_cpu_s_ = None, None, 0.0
         if self.fit_weights == "agreement":  # label-free, on the family's reference sample (else the training set)
             if fam is not None and self.reference_size > 0:
@@ -339,6 +338,23 @@ class GENNAPEPredictor(Predictor):
             self.cv_tau_, w = tau_weights(self.cv_oof_z_, y, self.kt_temperature)
             self.weights_ = w if self.fit_weights == "cv" else stack_weights(self.cv_oof_z_, y)
         return self
+
+    def _score_training_set(
+        self, records: list[GraphArrays], y: np.ndarray
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Score the training set: its member statistics (``train_stats_``) and the quantile map's training
+        reference (``train_ref_``); returns the raw member scores."""
+        raw = self._raw(records)
+        self.train_stats_, self.train_ref_ = self._stats(raw), self._train_ref(raw, y)
+        return raw
+
+    def _uncached_copy(self) -> GENNAPEPredictor:
+        """A shallow copy of this fitted model (sharing its networks) whose caches of family reference samples
+        start empty, for a copy that changes what they depend on (its copies, its anchors)."""
+        out = copy.copy(self)
+        for cache in ("_ref_cache", "_ref_raw_cache", "_agree_cache"):  # the shallow copy's are shared dicts
+            out.__dict__.pop(cache, None)
+        return out
 
     def _choose_anchors(self, records: list[GraphArrays], y: np.ndarray) -> None:
         """The pairwise members' anchors: ``n_anchors`` training architectures evenly spaced in accuracy order

@@ -13,7 +13,6 @@ Cost: ``R`` times the fit, fine-tuning and prediction time of one model.
 
 from __future__ import annotations
 
-import copy
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -71,11 +70,8 @@ def first_copies(model: GENNAPEPredictor, k: int) -> GENNAPEPredictor:
     n = 1 + len(model.repeats_)
     if not 1 <= int(k) <= n:
         raise ValueError(f"k must be between 1 and the model's {n} copies, got {k!r}")
-    out = copy.copy(model)
+    out = model._uncached_copy()
     out.repeats_ = model.repeats_[: int(k) - 1]
-    out._ref_cache = {}
-    for cache in ("_ref_raw_cache", "_agree_cache"):  # shared dicts of the shallow copy: drop, not clear
-        out.__dict__.pop(cache, None)
     return out
 
 
