@@ -133,6 +133,8 @@ class Surrogate:
         self.fit_enabled = mode is not False and bool(getattr(self.members[0], "needs_fit", True))
         self.higher_is_better = bool(getattr(self.members[0], "higher_is_better", True))
         self.fitted = not self.fit_enabled or mode == "finetune"
+        #: Factor on the returned std (1: as the predictors give it; set by BANANAS' ``calibrate_std``).
+        self.std_scale = 1.0
 
     def fit(self, archs: Sequence[Any], y: Sequence[float]) -> None:
         """Fit (or fine-tune copies of) every member on ``archs`` with targets ``y``; no-op when disabled."""
@@ -149,7 +151,8 @@ class Surrogate:
     def predict(self, archs: Sequence[Any]) -> tuple[np.ndarray, np.ndarray | None]:
         """``(mean, std)`` per architecture in the predictor's units (see :attr:`higher_is_better`).
 
-        ``std`` is ``None`` when neither an ensemble nor the predictor gives one.
+        ``std`` is ``None`` when neither an ensemble nor the predictor gives one; otherwise it is multiplied
+        by :attr:`std_scale`.
         """
         archs = list(archs)
         means, variances = [], []
@@ -167,7 +170,7 @@ class Surrogate:
         var = stack.var(axis=0) if len(self.members) > 1 else np.zeros_like(mean)
         if variances:
             var = var + np.mean(np.stack(variances), axis=0)
-        return mean, np.sqrt(var)
+        return mean, np.sqrt(var) * self.std_scale
 
 
 def _norm_cdf(z: np.ndarray) -> np.ndarray:

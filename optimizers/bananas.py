@@ -9,11 +9,16 @@ import numpy as np
 
 from gennape_naslib.optimizers._surrogate import ACQUISITION_FUNCTIONS, Surrogate, acquisition, fit_mode
 from gennape_naslib.optimizers.base import Optimizer, register_optimizer
+from gennape_naslib.predictors.spread import spread_scale
 
-__all__ = ["Bananas", "CANDIDATE_GENERATORS"]
+__all__ = ["CALIBRATION_MIN_PAIRS", "CALIBRATION_WINDOW", "Bananas", "CANDIDATE_GENERATORS"]
 
 #: Ways of generating acquisition candidates (NASLib's ``acq_fn_optimization``).
 CANDIDATE_GENERATORS = ("mutation", "random_sampling")
+#: ``calibrate_std``: the scale is fitted on the most recent this many (prediction, label) pairs ...
+CALIBRATION_WINDOW = 30
+#: ... once at least this many exist (before: the predictor's own spread, scale 1).
+CALIBRATION_MIN_PAIRS = 5
 
 
 @register_optimizer("bananas", aliases=("bo", "bayesian_optimization"))
@@ -45,6 +50,12 @@ class Bananas(Optimizer):
         num_arches_to_mutate: Parents of the mutation candidates (NASLib default 2).
         max_mutations: Mutation chain length per candidate (NASLib default 1).
         explore_factor: UCB weight of the std (NASLib default 0.5).
+        calibrate_std: Not in NASLib (default ``False``: the surrogate's std as it is). ``True`` rescales
+            the std every round by :func:`~gennape_naslib.predictors.spread.spread_scale` of the surrogate's
+            own earlier predictions of the architectures evaluated since (each predicted before its label
+            was known): the :data:`CALIBRATION_WINDOW` most recent pairs with a positive spread, once there
+            are :data:`CALIBRATION_MIN_PAIRS`. Only when the surrogate is fitted or fine-tuned on the
+            evaluated architectures (its predictions are then in the metric's units).
     """
 
     uses_predictor = True
@@ -68,6 +79,7 @@ class Bananas(Optimizer):
         num_arches_to_mutate: int = 2,
         max_mutations: int = 1,
         explore_factor: float = 0.5,
+        calibrate_std: bool = False,
     ) -> None:
         super().__init__(family, metric, maximize, random_state, max_attempts)
         name = type(self).__name__
@@ -105,6 +117,10 @@ class Bananas(Optimizer):
         self.num_arches_to_mutate = int(num_arches_to_mutate)
         self.max_mutations = int(max_mutations)
         self.explore_factor = float(explore_factor)
+        if not isinstance(calibrate_std, (bool, np.bool_)):
+            raise ValueError(f"{name}: calibrate_std must be true or false, got {calibrate_std!r}")
+        self.calibrate_std = bool(calibrate_std)
+        self._raw_std: dict[str, float] = {}  # uncalibrated predicted std of each queued architecture
         seeds = [int(s) for s in self.rng.integers(0, 2**31 - 1, size=self.num_ensemble)]
         self.surrogate = Surrogate(
             predictor,
@@ -157,6 +173,24 @@ class Bananas(Optimizer):
         """Fit the surrogate on the successful trials (called once per round, before scoring)."""
         done = self.successful
         self.surrogate.fit([t.arch for t in done], [t.metrics[self.metric] for t in done])
+        if self.calibrate_std and self.surrogate.fit_enabled:
+            self.surrogate.std_scale = self._spread_scale(done)
+
+    def _spread_scale(self, done: list[Any]) -> float:
+        """The std factor from the most recent earlier predictions of evaluated architectures (1 until
+        there are enough, or when their errors give no scale)."""
+        pairs = [
+            (t.metrics[self.metric], t.prediction[0], self._raw_std[t.hash])
+            for t in done
+            if t.prediction is not None and self._raw_std.get(t.hash, 0.0) > 0
+        ][-CALIBRATION_WINDOW:]
+        if len(pairs) < CALIBRATION_MIN_PAIRS:
+            return 1.0
+        y, mean, std = (np.array(v, dtype=np.float64) for v in zip(*pairs))
+        try:
+            return spread_scale(y, mean, std)
+        except ValueError:  # every recent prediction exact: keep the predictor's own spread
+            return 1.0
 
     def _oriented(self, mean: np.ndarray) -> np.ndarray:
         """Predictions oriented so that larger is better."""
@@ -190,6 +224,8 @@ class Bananas(Optimizer):
         for i in order:
             key = self.family.canonical_hash(candidates[i])
             self._predictions[key] = (float(mean[i]), None if std is None else float(std[i]))
+            if std is not None:
+                self._raw_std[key] = float(std[i]) / self.surrogate.std_scale
         self.rounds += 1
 
     def _propose(self, n: int) -> list[Any]:

@@ -61,17 +61,18 @@ FINETUNE_EPOCHS = 10
 FINETUNE_LR = 1e-4
 #: BANANAS candidate generation of the ``bananas_*`` methods (NASLib's defaults: 1-mutations of the 2 best).
 BANANAS_CANDIDATES = {"num_arches_to_mutate": 2, "max_mutations": 1, "num_candidates": 100}
+#: BANANAS' wide candidate generation (the 5 best architectures mutated along chains of 1 and 2 mutations).
+WIDE_CANDIDATES = {"num_arches_to_mutate": 5, "max_mutations": 2, "num_candidates": 200}
 #: Online GENNAPE variants (method ``bananas_<name>`` / ``npenas_<name>``): predictor keyword arguments
-#: and, for BANANAS, the candidate generation. ``gennape`` is the light setting of the first runs;
-#: ``_wide`` mutates the 5 best architectures with chains of 1 and 2 mutations into 200 candidates;
-#: ``_wide20`` adds twice the supervised epochs.
+#: and, for BANANAS, further search keys (candidate generation, ``calibrate_std``). ``gennape`` is the
+#: light setting of the first runs; ``_wide`` mutates the 5 best architectures with chains of 1 and 2
+#: mutations into 200 candidates; ``_wide20`` adds twice the supervised epochs; ``_wide_cal`` rescales
+#: the surrogate's std on its own earlier predictions (``calibrate_std``; ``docs/data/spread/PROTOCOL.md``).
 ONLINE_VARIANTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "gennape": (ONLINE_GENNAPE, BANANAS_CANDIDATES),
-    "gennape_wide": (ONLINE_GENNAPE, {"num_arches_to_mutate": 5, "max_mutations": 2, "num_candidates": 200}),
-    "gennape_wide20": (
-        {**ONLINE_GENNAPE, "epochs": 20},
-        {"num_arches_to_mutate": 5, "max_mutations": 2, "num_candidates": 200},
-    ),
+    "gennape_wide": (ONLINE_GENNAPE, WIDE_CANDIDATES),
+    "gennape_wide_cal": (ONLINE_GENNAPE, {**WIDE_CANDIDATES, "calibrate_std": True}),
+    "gennape_wide20": ({**ONLINE_GENNAPE, "epochs": 20}, WIDE_CANDIDATES),
 }
 #: ``--dataset`` choices: the ``nb201`` table's datasets under NASLib's names and ours (mapped to the
 #: table's names by the search config's :data:`~gennape_naslib.search.config.NASLIB_DATASETS`).

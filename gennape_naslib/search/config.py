@@ -120,6 +120,7 @@ _SEARCH_KEYS = {
     "sample_size",
     "explore_factor",
     # ours
+    "calibrate_std",
     "metric",
     "maximize",
     "objective",

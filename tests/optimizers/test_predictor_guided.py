@@ -179,3 +179,39 @@ def test_one_fit_per_round_even_when_the_best_neighbourhoods_are_used_up(name, t
         opt.tell(arch, table.lookup(arch))
     assert len(fits) == opt.rounds == (90 - 10) // 5
     assert fits == list(range(10, 90, 5))
+
+
+def test_bananas_calibrate_std_rescales_by_its_own_earlier_predictions(table):
+    """``calibrate_std``: each round's std factor is ``spread_scale`` of the window of earlier (prediction,
+    label) pairs, rebuilt here from the recorded trials alone; without the option the std is as given."""
+    from gennape_naslib.optimizers.bananas import CALIBRATION_MIN_PAIRS, CALIBRATION_WINDOW
+    from gennape_naslib.predictors.spread import spread_scale
+
+    def run(calibrate):
+        opt = get_optimizer(
+            "bananas", family="nb201", metric=METRIC, random_state=3, predictor=optimizer_stand_ins.HammingKNN(k=3),
+            num_ensemble=2, num_init=10, k=5, num_candidates=30, calibrate_std=calibrate,
+        )  # fmt: skip
+        while len(opt.history) < 60:
+            (arch,) = opt.ask(1)
+            opt.tell(arch, table.lookup(arch))
+        return opt
+
+    opt, plain = run(True), run(False)
+    assert plain.surrogate.std_scale == 1.0
+    raw: list[tuple[float, float, float]] = []  # (label, mean, uncalibrated std) in evaluation order
+    scales = []
+    for start in range(10, 60, 5):  # one round of k = 5 proposals each
+        window = [p for p in raw if p[2] > 0][-CALIBRATION_WINDOW:]
+        scale = spread_scale(*map(np.array, zip(*window))) if len(window) >= CALIBRATION_MIN_PAIRS else 1.0
+        scales.append(scale)
+        for trial in opt.history[start : start + 5]:
+            mean, std = trial.prediction
+            raw.append((trial.metrics[METRIC], mean, std / scale))
+    assert scales[0] == 1.0 and all(s != 1.0 for s in scales[1:])
+    # the last round's factor (a wrong factor in any earlier round would have changed the rebuilt pairs)
+    assert opt.surrogate.std_scale == pytest.approx(scales[-1], rel=1e-9)
+    # the first round (no pairs yet) proposes exactly what the uncalibrated search does
+    assert [t.hash for t in opt.history[:15]] == [t.hash for t in plain.history[:15]]
+    with pytest.raises(ValueError, match="calibrate_std must be true or false"):
+        get_optimizer("bananas", family="nb201", predictor=optimizer_stand_ins.HammingKNN(), calibrate_std="yes")

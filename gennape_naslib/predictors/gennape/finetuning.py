@@ -105,6 +105,7 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
     gflops = np.array([r.gflops for r in records])
     new = copy.deepcopy(model)
     new._ref_cache = {}
+    new.std_scale_ = 1.0  # a spread scale fitted on the original does not hold for the fine-tuned copy
     epochs = model.finetune_epochs if epochs is None else int(epochs)
     lr = model.lr if model.finetune_lr is None else float(model.finetune_lr)
     rng = np.random.default_rng(model._seed(3))
