@@ -1,0 +1,44 @@
+"""scripts/bench_spread.py: one (family, seed) row of the spread study, and its summary table."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+SMALL = dict(
+    members=("cl_fcm_t", "flops"), hidden=16, n_layers=2, cl_epochs=1, cl_max_graphs=32, n_clusters=2, epochs=2,
+    reference_size=32,
+)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def bs(load_script):
+    scripts = str(Path(__file__).resolve().parents[2] / "scripts")
+    sys.path.insert(0, scripts)  # the script imports its sibling bench_predictor
+    try:
+        yield load_script("bench_spread")
+    finally:
+        sys.path.remove(scripts)
+
+
+def test_spread_stats_hand_case(bs):
+    y, mean, std = np.array([0.0, 0.5, 3.0, -1.5]), np.zeros(4), np.array([1.0, 1.0, 1.0, 1.0])
+    stats = bs.spread_stats(y, mean, std)
+    assert stats["cover_0.6745"] == 0.5 and stats["cover_1"] == 0.5 and stats["cover_2"] == 0.75
+    assert stats["median_abs_error"] == 1.0 and stats["median_std"] == 1.0
+
+
+def test_one_row_and_summary(bs):
+    row = bs.run_one("nb201", 0, 40, 20, 60, params=SMALL)
+    assert (row["n_train"], row["n_cal"], row["n_test"]) == (40, 20, 60) and row["scale"] > 0
+    # one factor on every spread: medians scale by it, coverage can only move with it, the error ranking cannot
+    assert row["after_median_std"] == pytest.approx(row["scale"] * row["before_median_std"], rel=1e-9)
+    assert row["after_spearman_err_std"] == pytest.approx(row["before_spearman_err_std"], abs=1e-12)
+    assert row["after_median_abs_error"] == row["before_median_abs_error"]
+    if row["scale"] < 1:
+        assert row["after_cover_1"] <= row["before_cover_1"]
+    table = bs.summary([row, {**row, "seed": 1}])
+    assert "| nb201 | 2 |" in table and f"{row['scale']:.3f}" in table
