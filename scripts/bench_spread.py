@@ -1,7 +1,7 @@
 """How well GENNAPE's spread (``predict(X, return_std=True)``) covers its errors, before and after
 ``calibrate_std`` (study S1 of ``docs/data/spread/PROTOCOL.md``).
 
-For each family and seed: a ``default_rng(seed)`` permutation of the family's packaged table; GENNAPE at
+Study S1, for each family and seed: a ``default_rng(seed)`` permutation of the family's packaged table; GENNAPE at
 its defaults is fitted on the first ``--train`` architectures, ``calibrate_std`` on the next ``--cal``, and
 both spreads are scored on the next ``--test`` (fewer when the table is smaller). One JSON line per
 (family, seed), appended to ``--out`` (finished pairs are skipped on a rerun); ``--summary`` prints the
@@ -9,6 +9,13 @@ table of means over seeds.
 
     python scripts/bench_spread.py --families nb201 nb101 nb301 --seeds 5 --out runs/spread/s1.jsonl
     python scripts/bench_spread.py --summary runs/spread/s1.jsonl
+
+``--mode finetune`` is study S3: the shipped pretrained model (or ``--model``) fine-tuned on the first
+``--train`` architectures with ``finetune(..., calibrate_std=True)`` (the factor from ``cv_folds``
+leave-one-fold-out fine-tunes), tested on the next ``--test``; "before" is the unscaled spread:
+
+    python scripts/bench_spread.py --mode finetune --families nb101 nb301 ofa_mbv3 --seeds 3 --train 50 \
+        --out runs/spread/s3.jsonl
 """
 
 from __future__ import annotations
@@ -43,27 +50,55 @@ def spread_stats(y: np.ndarray, mean: np.ndarray, std: np.ndarray) -> dict[str, 
     return out
 
 
+def _take(archs: list, idx: np.ndarray) -> list:
+    return [archs[i] for i in idx]
+
+
+def _with_stats(row: dict, y: np.ndarray, before: tuple, after: tuple) -> dict:
+    """``row`` with the Spearman of the means and :func:`spread_stats` of both spreads."""
+    row["spearman"] = float(spearmanr(y, after[0]).statistic)
+    row.update({f"before_{k}": v for k, v in spread_stats(y, *before).items()})
+    row.update({f"after_{k}": v for k, v in spread_stats(y, *after).items()})
+    return row
+
+
 def run_one(family: str, seed: int, n_train: int, n_cal: int, n_test: int, params: dict | None = None) -> dict:
     """One (family, seed) row (``params``: GENNAPE hyperparameters other than the defaults, for tests)."""
     archs, y = inspace_table(family)
     order = np.random.default_rng(seed).permutation(len(y))
     tr, cal = order[:n_train], order[n_train : n_train + n_cal]
     te = order[n_train + n_cal : n_train + n_cal + n_test]
-    pick = lambda idx: [archs[i] for i in idx]
     start, cpu = time.perf_counter(), time.process_time()
     model = GENNAPEPredictor(**{"random_state": seed, "num_threads": 1, **(params or {})})
-    model.fit(pick(tr), y[tr], family=family)
+    model.fit(_take(archs, tr), y[tr], family=family)
     fit_cpu = time.process_time() - cpu
-    before = model.predict(pick(te), return_std=True, family=family)
-    model.calibrate_std(pick(cal), y[cal], family=family)
-    after = model.predict(pick(te), return_std=True, family=family)
+    before = model.predict(_take(archs, te), return_std=True, family=family)
+    model.calibrate_std(_take(archs, cal), y[cal], family=family)
+    after = model.predict(_take(archs, te), return_std=True, family=family)
     assert np.array_equal(before[0], after[0])
     row = {"family": family, "seed": seed, "n_train": len(tr), "n_cal": len(cal), "n_test": len(te)}
     row["scale"] = model.std_scale_
-    row["spearman"] = float(spearmanr(y[te], after[0]).statistic)
-    row.update({f"before_{k}": v for k, v in spread_stats(y[te], *before).items()})
-    row.update({f"after_{k}": v for k, v in spread_stats(y[te], *after).items()})
+    _with_stats(row, y[te], before, after)
     row.update(fit_cpu_s=fit_cpu, wall_s=time.perf_counter() - start)
+    return row
+
+
+def run_finetune(family: str, seed: int, shots: int, n_test: int, model_path: str | None = None) -> dict:
+    """One (family, seed) row of study S3: the pretrained model (or ``model_path``) fine-tuned on ``shots``
+    architectures with ``calibrate_std=True``; "before" is the same copy's unscaled spread."""
+    archs, y = inspace_table(family)
+    order = np.random.default_rng(seed).permutation(len(y))
+    tr, te = order[:shots], order[shots : shots + n_test]
+    base = GENNAPEPredictor.pretrained() if model_path is None else GENNAPEPredictor.load(model_path)
+    base.set_params(num_threads=1, random_state=seed)
+    start, cpu = time.perf_counter(), time.process_time()
+    tuned = base.finetune(_take(archs, tr), y[tr], family=family, calibrate_std=True)
+    row = {"family": family, "seed": seed, "n_train": len(tr), "n_cal": len(tr), "n_test": len(te)}
+    row.update(scale=tuned.std_scale_, finetune_cpu_s=time.process_time() - cpu)
+    after = tuned.predict(_take(archs, te), return_std=True, family=family)
+    before = (after[0], after[1] / tuned.std_scale_)
+    _with_stats(row, y[te], before, after)
+    row["wall_s"] = time.perf_counter() - start
     return row
 
 
@@ -94,6 +129,14 @@ def main() -> None:
     ap.add_argument("--cal", type=int, default=50)
     ap.add_argument("--test", type=int, default=1000)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument(
+        "--mode",
+        choices=["inspace", "finetune"],
+        default="inspace",
+        help="inspace: S1 (fit, calibrate_std on --cal, test); finetune: S3 (the pretrained model fine-tuned on "
+        "--train shots with calibrate_std=True, test)",
+    )
+    ap.add_argument("--model", help="finetune mode: a saved GENNAPE model instead of the shipped one")
     ap.add_argument("--out", type=Path, default=Path("runs/spread/s1.jsonl"))
     ap.add_argument("--summary", type=Path, help="print the table of a finished --out file and exit")
     args = ap.parse_args()
@@ -107,7 +150,12 @@ def main() -> None:
     tasks = [(f, s) for s in range(args.seeds) for f in args.families if (f, s) not in done]
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     with ProcessPoolExecutor(max_workers=max(1, args.workers)) as pool:
-        futures = [pool.submit(run_one, f, s, args.train, args.cal, args.test) for f, s in tasks]
+        futures = [
+            pool.submit(run_one, f, s, args.train, args.cal, args.test)
+            if args.mode == "inspace"
+            else pool.submit(run_finetune, f, s, args.train, args.test, args.model)
+            for f, s in tasks
+        ]
         for fut in futures:
             row = fut.result()
             with args.out.open("a") as fh:  # one complete line per finished task

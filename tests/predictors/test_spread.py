@@ -128,3 +128,25 @@ def test_calibrate_std_errors(fitted, nb201):
         copy.deepcopy(fitted).calibrate_std(archs[60:70], y[60:65])
     with pytest.raises(Exception, match="fit"):
         GENNAPEPredictor(**FAST).calibrate_std(archs[60:70], y[60:70])
+
+
+def test_finetune_calibrate_std_is_the_cross_fitted_factor(fitted, nb201):
+    archs, y = nb201
+    shots, ys = archs[100:120], y[100:120]
+    tuned = fitted.finetune(shots, ys, epochs=1, calibrate_std=True)
+    plain = fitted.finetune(shots, ys, epochs=1)
+    assert plain.std_scale_ == 1.0 and tuned.std_scale_ != 1.0
+    m_t, s_t = tuned.predict(archs[150:200], return_std=True)
+    m_p, s_p = plain.predict(archs[150:200], return_std=True)
+    assert np.array_equal(m_t, m_p) and np.allclose(s_t, tuned.std_scale_ * s_p, rtol=1e-12)
+    # the same factor through the public API: leave each of cv_folds (5) folds out, predict it, pool
+    order = np.random.default_rng(fitted.random_state + 17).permutation(20)
+    means, stds = np.empty(20), np.empty(20)
+    for held in np.array_split(order, 5):
+        keep = np.setdiff1d(order, held)
+        fold = fitted.finetune([shots[i] for i in keep], ys[keep], epochs=1)
+        means[held], stds[held] = fold.predict([shots[i] for i in held], return_std=True)
+    assert tuned.std_scale_ == pytest.approx(spread_scale(ys, means, stds), rel=1e-9)
+    assert fitted.std_scale_ == 1.0  # the original is unchanged
+    with pytest.raises(ValueError, match=r"at least 2 \* cv_folds samples; got cv_folds=5 and 9 samples"):
+        fitted.finetune(shots[:9], ys[:9], epochs=1, calibrate_std=True)

@@ -6,7 +6,8 @@ for the pairwise members, read back as accuracy for those ordering by Eq. 5 (:fu
 ``log10(GFLOPs)`` for the FLOPs member); the predictor standardises and
 combines them. :func:`finetuned_copy` is :meth:`GENNAPEPredictor.finetune`: a deep copy whose members
 are trained further on the fine-tuning samples and whose member weights become the softmax of each
-member's Kendall tau on them (the paper).
+member's Kendall tau on them (the paper). :func:`cross_fitted_scale` is its ``calibrate_std`` option:
+the spread's factor from fine-tunes that each leave one fold of the samples out.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
 from gennape_naslib.predictors.gennape.encoder import encode_records
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS
 from gennape_naslib.predictors.gennape.regressor import fit_regressor
+from gennape_naslib.predictors.spread import spread_scale
 
 if TYPE_CHECKING:
     from gennape_naslib.predictors.gennape.predictor import GENNAPEPredictor
@@ -132,3 +134,30 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
     if fam is None:  # no family sample: the fine-tuning set is the reference
         new.train_stats_, new.train_ref_ = new._stats(raw), new._train_ref(raw, y)
     return new
+
+
+def cross_fitted_scale(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, family: Any) -> float:
+    """The spread factor (:func:`~gennape_naslib.predictors.spread.spread_scale`) of fine-tuning ``model`` on ``X``.
+
+    ``model.cv_folds`` fine-tunes of ``model``, each on ``(X, y)`` without one fold (folds from a permutation
+    seeded by ``random_state``), predict the left-out fold; the factor is fitted on all the pooled out-of-fold
+    (label, mean, unscaled spread) triples. Every label is used once as held-out data, at ``1 + cv_folds``
+    times one fine-tune's CPU; the fold models saw ``1 - 1 / cv_folds`` of the samples, so the factor leans wide.
+
+    Raises:
+        ValueError: With fewer than ``2 * cv_folds`` samples, ``cv_folds < 2``, or when no factor can be fitted.
+    """
+    X, y = check_xy(X, y)
+    folds = int(model.cv_folds)
+    if folds < 2 or len(y) < 2 * folds:
+        raise ValueError(
+            f"finetune(calibrate_std=True) needs cv_folds >= 2 and at least 2 * cv_folds samples; "
+            f"got cv_folds={model.cv_folds!r} and {len(y)} samples"
+        )
+    order = np.random.default_rng(model._seed(17)).permutation(len(y))
+    means, stds = np.empty(len(y)), np.empty(len(y))
+    for held in np.array_split(order, folds):
+        keep = np.setdiff1d(order, held)
+        fold_model = finetuned_copy(model, [X[i] for i in keep], y[keep], epochs, family)
+        means[held], stds[held] = fold_model.predict([X[i] for i in held], return_std=True, family=family)
+    return spread_scale(y, means, stds, where="finetune(calibrate_std=True)")

@@ -67,7 +67,7 @@ from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fol
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
 from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit
-from gennape_naslib.predictors.gennape.finetuning import finetuned_copy, raw_scores
+from gennape_naslib.predictors.gennape.finetuning import cross_fitted_scale, finetuned_copy, raw_scores
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS, GENNAPENet
 from gennape_naslib.predictors.gennape.pool import unlabeled_pool
 from gennape_naslib.predictors.gennape.regressor import KGNNModel, fit_regressor
@@ -527,16 +527,25 @@ class GENNAPEPredictor(Predictor):
         return self.calibration_map(fam)(z)
 
     # ------------------------------------------------------------------ fine-tuning
-    def finetune(self, X: Any, y: Any, epochs: int | None = None, family: Any = None) -> GENNAPEPredictor:
+    def finetune(
+        self, X: Any, y: Any, epochs: int | None = None, family: Any = None, calibrate_std: bool = False
+    ) -> GENNAPEPredictor:
         """A copy fine-tuned on ``(X, y)`` (e.g. 50 samples of a new family); ``self`` is left unchanged.
 
         Every trained member is updated (encoder and heads jointly, the k-GNN separately) for
         ``epochs`` (default ``finetune_epochs``) with the source family's target transforms, as in
         the paper; the member weights become ``softmax(tau / kt_temperature)`` of each member's
-        Kendall tau on ``(X, y)``. FCM centroids and anchors stay fixed.
+        Kendall tau on ``(X, y)``. FCM centroids and anchors stay fixed. The copy's spread factor
+        ``std_scale_`` is 1, or with ``calibrate_std=True`` (not the paper's) the factor fitted on
+        ``cv_folds`` further fine-tunes that each leave one fold of ``(X, y)`` out
+        (:func:`~gennape_naslib.predictors.gennape.finetuning.cross_fitted_scale`; ``1 + cv_folds`` times
+        the CPU, at least ``2 * cv_folds`` samples).
         """
         check_is_fitted(self)
-        return finetuned_copy(self, X, y, epochs, family)
+        tuned = finetuned_copy(self, X, y, epochs, family)
+        if calibrate_std:
+            tuned.std_scale_ = cross_fitted_scale(self, X, y, epochs, family)
+        return tuned
 
     # ------------------------------------------------------------------ persistence (gennape/state.py)
     def _get_state(self) -> dict[str, Any]:
