@@ -31,7 +31,11 @@ def load_script():
             assert spec is not None and spec.loader is not None, f"no script scripts/{name}.py"
             module = importlib.util.module_from_spec(spec)
             sys.modules[spec.name] = module  # dataclasses and pickling look the module up by name
-            spec.loader.exec_module(module)
+            sys.path.insert(0, str(SCRIPTS))  # scripts import their siblings (e.g. bench_predictor)
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.path.remove(str(SCRIPTS))
             loaded[name] = module
         return loaded[name]
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -18,12 +15,7 @@ SMALL = dict(
 
 @pytest.fixture(scope="module")
 def bh(load_script):
-    scripts = str(Path(__file__).resolve().parents[2] / "scripts")
-    sys.path.insert(0, scripts)  # the script imports its sibling bench_predictor
-    try:
-        yield load_script("bench_hparams")
-    finally:
-        sys.path.remove(scripts)
+    return load_script("bench_hparams")
 
 
 def test_anchor_variant_predicts_as_a_fit_with_that_many_anchors(bh, nb201_sample):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -16,12 +13,7 @@ SMALL = dict(
 
 @pytest.fixture(scope="module")
 def bs(load_script):
-    scripts = str(Path(__file__).resolve().parents[2] / "scripts")
-    sys.path.insert(0, scripts)  # the script imports its sibling bench_predictor
-    try:
-        yield load_script("bench_spread")
-    finally:
-        sys.path.remove(scripts)
+    return load_script("bench_spread")
 
 
 def test_spread_stats_hand_case(bs):
