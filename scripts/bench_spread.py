@@ -10,9 +10,10 @@ table of means over seeds.
     python scripts/bench_spread.py --families nb201 nb101 nb301 --seeds 5 --out runs/spread/s1.jsonl
     python scripts/bench_spread.py --summary runs/spread/s1.jsonl
 
-``--mode finetune`` is study S3: the shipped pretrained model (or ``--model``) fine-tuned on the first
-``--train`` architectures with ``finetune(..., calibrate_std=True)`` (the factor from ``cv_folds``
-leave-one-fold-out fine-tunes), tested on the next ``--test``; "before" is the unscaled spread:
+``--mode finetune`` is study S3b: the shipped pretrained model (or ``--model``) fine-tuned on the first
+``--train`` architectures with ``finetune(..., calibrate=True)`` (its offset on the shots removed, the spread
+factor from ``cv_folds`` leave-one-fold-out fine-tunes), tested on the next ``--test``; "before" is the same
+copy without offset and factor (the plain fine-tune):
 
     python scripts/bench_spread.py --mode finetune --families nb101 nb301 ofa_mbv3 --seeds 3 --train 50 \
         --out runs/spread/s3.jsonl
@@ -84,19 +85,19 @@ def run_one(family: str, seed: int, n_train: int, n_cal: int, n_test: int, param
 
 
 def run_finetune(family: str, seed: int, shots: int, n_test: int, model_path: str | None = None) -> dict:
-    """One (family, seed) row of study S3: the pretrained model (or ``model_path``) fine-tuned on ``shots``
-    architectures with ``calibrate_std=True``; "before" is the same copy's unscaled spread."""
+    """One (family, seed) row of study S3b: the pretrained model (or ``model_path``) fine-tuned on ``shots``
+    architectures with ``calibrate=True``; "before" is the same copy without its offset and spread factor."""
     archs, y = inspace_table(family)
     order = np.random.default_rng(seed).permutation(len(y))
     tr, te = order[:shots], order[shots : shots + n_test]
     base = GENNAPEPredictor.pretrained() if model_path is None else GENNAPEPredictor.load(model_path)
     base.set_params(num_threads=1, random_state=seed)
     start, cpu = time.perf_counter(), time.process_time()
-    tuned = base.finetune(_take(archs, tr), y[tr], family=family, calibrate_std=True)
+    tuned = base.finetune(_take(archs, tr), y[tr], family=family, calibrate=True)
     row = {"family": family, "seed": seed, "n_train": len(tr), "n_cal": len(tr), "n_test": len(te)}
-    row.update(scale=tuned.std_scale_, finetune_cpu_s=time.process_time() - cpu)
+    row.update(scale=tuned.std_scale_, offset=tuned.mean_offset_, finetune_cpu_s=time.process_time() - cpu)
     after = tuned.predict(_take(archs, te), return_std=True, family=family)
-    before = (after[0], after[1] / tuned.std_scale_)
+    before = (after[0] - tuned.mean_offset_, after[1] / tuned.std_scale_)
     _with_stats(row, y[te], before, after)
     row["wall_s"] = time.perf_counter() - start
     return row
@@ -104,7 +105,7 @@ def run_finetune(family: str, seed: int, shots: int, n_test: int, model_path: st
 
 def summary(rows: list[dict]) -> str:
     """Markdown table of the means over seeds per family."""
-    head = "| family | seeds | scale c | Spearman | median abs error | median spread before -> after |"
+    head = "| family | seeds | scale c | Spearman | median abs error before -> after | median spread before -> after |"
     cols = " | ".join(f"cover {k} before -> after (normal {v[1]:.1%})" for k, v in LEVELS.items())
     lines = [f"{head} {cols} | Spearman(abs error, spread) |", "|" + "---|" * (7 + len(LEVELS))]
     for fam in dict.fromkeys(r["family"] for r in rows):
@@ -114,7 +115,7 @@ def summary(rows: list[dict]) -> str:
         covers = " | ".join(f"{m[f'before_cover_{k}']:.1%} -> {m[f'after_cover_{k}']:.1%}" for k in LEVELS)
         lines.append(
             f"| {fam} | {len(rs)} | {m['scale']:.3f} (per seed {per_seed}) | "
-            f"{m['spearman']:.3f} | {m['before_median_abs_error']:.3f} | "
+            f"{m['spearman']:.3f} | {m['before_median_abs_error']:.3f} -> {m['after_median_abs_error']:.3f} | "
             f"{m['before_median_std']:.3f} -> {m['after_median_std']:.3f} | {covers} | "
             f"{m['before_spearman_err_std']:.3f} |"
         )
@@ -133,8 +134,8 @@ def main() -> None:
         "--mode",
         choices=["inspace", "finetune"],
         default="inspace",
-        help="inspace: S1 (fit, calibrate_std on --cal, test); finetune: S3 (the pretrained model fine-tuned on "
-        "--train shots with calibrate_std=True, test)",
+        help="inspace: S1 (fit, calibrate_std on --cal, test); finetune: S3b (the pretrained model fine-tuned on "
+        "--train shots with calibrate=True, test)",
     )
     ap.add_argument("--model", help="finetune mode: a saved GENNAPE model instead of the shipped one")
     ap.add_argument("--out", type=Path, default=Path("runs/spread/s1.jsonl"))

@@ -6,8 +6,8 @@ for the pairwise members, read back as accuracy for those ordering by Eq. 5 (:fu
 ``log10(GFLOPs)`` for the FLOPs member); the predictor standardises and
 combines them. :func:`finetuned_copy` is :meth:`GENNAPEPredictor.finetune`: a deep copy whose members
 are trained further on the fine-tuning samples and whose member weights become the softmax of each
-member's Kendall tau on them (the paper). :func:`cross_fitted_scale` is its ``calibrate_std`` option:
-the spread's factor from fine-tunes that each leave one fold of the samples out.
+member's Kendall tau on them (the paper). :func:`calibrated_copy` is its ``calibrate`` option: the
+copy's offset removed and the spread's factor fitted on fine-tunes that each leave one fold out.
 """
 
 from __future__ import annotations
@@ -107,7 +107,7 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
     gflops = np.array([r.gflops for r in records])
     new = copy.deepcopy(model)
     new._ref_cache = {}
-    new.std_scale_ = 1.0  # a spread scale fitted on the original does not hold for the fine-tuned copy
+    new.std_scale_, new.mean_offset_ = 1.0, 0.0  # the original's calibration does not hold for the copy
     epochs = model.finetune_epochs if epochs is None else int(epochs)
     lr = model.lr if model.finetune_lr is None else float(model.finetune_lr)
     rng = np.random.default_rng(model._seed(3))
@@ -136,13 +136,23 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
     return new
 
 
-def cross_fitted_scale(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, family: Any) -> float:
-    """The spread factor (:func:`~gennape_naslib.predictors.spread.spread_scale`) of fine-tuning ``model`` on ``X``.
+def _offset_corrected(model: GENNAPEPredictor, X: list, y: np.ndarray, epochs: int | None, family: Any):
+    """A fine-tuned copy whose median error on its own samples ``(X, y)`` is removed (``mean_offset_``)."""
+    tuned = finetuned_copy(model, X, y, epochs, family)
+    tuned.mean_offset_ = float(np.median(y - tuned.predict(X, family=family)))
+    return tuned
 
-    ``model.cv_folds`` fine-tunes of ``model``, each on ``(X, y)`` without one fold (folds from a permutation
-    seeded by ``random_state``), predict the left-out fold; the factor is fitted on all the pooled out-of-fold
-    (label, mean, unscaled spread) triples. Every label is used once as held-out data, at ``1 + cv_folds``
-    times one fine-tune's CPU; the fold models saw ``1 - 1 / cv_folds`` of the samples, so the factor leans wide.
+
+def calibrated_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, family: Any) -> GENNAPEPredictor:
+    """``finetune(..., calibrate=True)``: a fine-tuned copy with its offset removed and its spread scaled.
+
+    The copy's median error on ``(X, y)`` becomes ``-mean_offset_`` (a constant added to every prediction, so
+    rankings are unchanged): with a small batch the last fine-tuning steps leave each copy at its own random
+    offset (``docs/results.md``). The spread factor ``std_scale_`` is
+    :func:`~gennape_naslib.predictors.spread.spread_scale` of out-of-fold predictions: ``model.cv_folds``
+    fine-tunes of ``model``, each on ``(X, y)`` without one fold (folds from a permutation seeded by
+    ``random_state``) and offset-corrected on its own samples, predict the left-out fold. Every label is used
+    once as held-out data, at ``1 + cv_folds`` times one fine-tune's CPU.
 
     Raises:
         ValueError: With fewer than ``2 * cv_folds`` samples, ``cv_folds < 2``, or when no factor can be fitted.
@@ -151,13 +161,15 @@ def cross_fitted_scale(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | No
     folds = int(model.cv_folds)
     if folds < 2 or len(y) < 2 * folds:
         raise ValueError(
-            f"finetune(calibrate_std=True) needs cv_folds >= 2 and at least 2 * cv_folds samples; "
+            f"finetune(calibrate=True) needs cv_folds >= 2 and at least 2 * cv_folds samples; "
             f"got cv_folds={model.cv_folds!r} and {len(y)} samples"
         )
     order = np.random.default_rng(model._seed(17)).permutation(len(y))
     means, stds = np.empty(len(y)), np.empty(len(y))
     for held in np.array_split(order, folds):
         keep = np.setdiff1d(order, held)
-        fold_model = finetuned_copy(model, [X[i] for i in keep], y[keep], epochs, family)
+        fold_model = _offset_corrected(model, [X[i] for i in keep], y[keep], epochs, family)
         means[held], stds[held] = fold_model.predict([X[i] for i in held], return_std=True, family=family)
-    return spread_scale(y, means, stds, where="finetune(calibrate_std=True)")
+    tuned = _offset_corrected(model, X, y, epochs, family)
+    tuned.std_scale_ = spread_scale(y, means, stds, where="finetune(calibrate=True)")
+    return tuned

@@ -67,7 +67,7 @@ from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fol
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
 from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit
-from gennape_naslib.predictors.gennape.finetuning import cross_fitted_scale, finetuned_copy, raw_scores
+from gennape_naslib.predictors.gennape.finetuning import calibrated_copy, finetuned_copy, raw_scores
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS, GENNAPENet
 from gennape_naslib.predictors.gennape.pool import unlabeled_pool
 from gennape_naslib.predictors.gennape.regressor import KGNNModel, fit_regressor
@@ -325,7 +325,7 @@ class GENNAPEPredictor(Predictor):
         self.member_tau_ = np.full(len(members), np.nan)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
         self._ref_cache: dict[str, dict[str, tuple[float, float]]] = {}
-        self.std_scale_ = 1.0
+        self.std_scale_, self.mean_offset_ = 1.0, 0.0
         self.repeats_ = fit_repeats(self, list(X), y, family, X_unlabeled)
         raw = self._score_training_set(records, y)
         self.cv_tau_, self.cv_oof_z_, self.cv_cpu_s_ = None, None, 0.0
@@ -495,7 +495,7 @@ class GENNAPEPredictor(Predictor):
         f = self.calibration_map(fam, w)
         w = w[:, None]
         zc = (w * z).sum(0)
-        mean = f(zc)
+        mean = f(zc) + getattr(self, "mean_offset_", 0.0)
         if not return_std:
             return mean
         var = (w * (z - zc) ** 2).sum(0) + (w * zs**2).sum(0)
@@ -524,28 +524,27 @@ class GENNAPEPredictor(Predictor):
         ``(n_members, n)`` in the order of ``members_`` (each row ranks as the member does; their
         weighted mean equals :meth:`predict` exactly with ``calibration="linear"``, closely otherwise)."""
         z, _, fam = self._member_z(X, family)
-        return self.calibration_map(fam)(z)
+        return self.calibration_map(fam)(z) + getattr(self, "mean_offset_", 0.0)
 
     # ------------------------------------------------------------------ fine-tuning
     def finetune(
-        self, X: Any, y: Any, epochs: int | None = None, family: Any = None, calibrate_std: bool = False
+        self, X: Any, y: Any, epochs: int | None = None, family: Any = None, calibrate: bool = False
     ) -> GENNAPEPredictor:
         """A copy fine-tuned on ``(X, y)`` (e.g. 50 samples of a new family); ``self`` is left unchanged.
 
         Every trained member is updated (encoder and heads jointly, the k-GNN separately) for
         ``epochs`` (default ``finetune_epochs``) with the source family's target transforms, as in
         the paper; the member weights become ``softmax(tau / kt_temperature)`` of each member's
-        Kendall tau on ``(X, y)``. FCM centroids and anchors stay fixed. The copy's spread factor
-        ``std_scale_`` is 1, or with ``calibrate_std=True`` (not the paper's) the factor fitted on
-        ``cv_folds`` further fine-tunes that each leave one fold of ``(X, y)`` out
-        (:func:`~gennape_naslib.predictors.gennape.finetuning.cross_fitted_scale`; ``1 + cv_folds`` times
-        the CPU, at least ``2 * cv_folds`` samples).
+        Kendall tau on ``(X, y)``. FCM centroids and anchors stay fixed. With ``calibrate=True`` (not the
+        paper's; :func:`~gennape_naslib.predictors.gennape.finetuning.calibrated_copy`) the copy's median error
+        on ``(X, y)`` is removed from its predictions (``mean_offset_``, a constant: rankings are unchanged)
+        and its spread factor ``std_scale_`` is fitted on ``cv_folds`` further fine-tunes that each leave one
+        fold out (``1 + cv_folds`` times the CPU, at least ``2 * cv_folds`` samples); else both are neutral.
         """
         check_is_fitted(self)
-        tuned = finetuned_copy(self, X, y, epochs, family)
-        if calibrate_std:
-            tuned.std_scale_ = cross_fitted_scale(self, X, y, epochs, family)
-        return tuned
+        if calibrate:
+            return calibrated_copy(self, X, y, epochs, family)
+        return finetuned_copy(self, X, y, epochs, family)
 
     # ------------------------------------------------------------------ persistence (gennape/state.py)
     def _get_state(self) -> dict[str, Any]:

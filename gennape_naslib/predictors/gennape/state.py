@@ -4,7 +4,8 @@
 quantile map's training reference; 2: before ``cv_tau``, the cross-validated fit weights, so they load as
 ``fit_weights="equal"``; 3: before ``repeats``, the further copies of ``n_repeats``; 4: before
 ``anchor_t``, the anchors' Eq. 5 targets that the ``pair_t`` members read their win rates against; 5: before
-``std_scale``, the spread's scale fitted by ``calibrate_std``, so they load with 1). A
+``std_scale`` and ``mean_offset``, the spread's scale of ``calibrate_std`` and the offset of
+``finetune(calibrate=True)``, so they load with 1 and 0). A
 newer version than this package's is refused with a clear error.
 """
 
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
 #: Learned-state layout written by :func:`get_state`; 1 = before ``train_ref`` (quantile map),
 #: 2 = before ``cv_tau`` (cross-validated fit weights), 3 = before ``repeats`` (``n_repeats`` copies),
 #: 4 = before ``anchor_t`` (the anchors' Eq. 5 targets, for ``pair_t`` / ``pair_fcm_t``), 5 = before
-#: ``std_scale`` (the spread's scale of ``calibrate_std``).
+#: ``std_scale`` / ``mean_offset`` (``calibrate_std``, ``finetune(calibrate=True)``).
 STATE_VERSION = 6
 #: The per-graph array fields of a stored anchor architecture (``GraphArrays`` order).
 _ANCHOR_FIELDS = ("op", "res", "kernel", "bias", "weighted", "edges")
@@ -45,6 +46,7 @@ def get_state(model: GENNAPEPredictor) -> dict[str, Any]:
         "anchors": anchors,
         "anchor_t": np.asarray(model.anchor_t_, dtype=np.float64),
         "std_scale": float(getattr(model, "std_scale_", 1.0)),
+        "mean_offset": float(getattr(model, "mean_offset_", 0.0)),
         "weights": model.weights_,
         "member_tau": model.member_tau_,
         "y_mean": model.y_mean_,
@@ -82,6 +84,7 @@ def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
     # files before version 5 have no pair_t members, which alone read anchor_t
     model.anchor_t_ = np.asarray(state.get("anchor_t", []) if version >= 5 else [], dtype=np.float64)
     model.std_scale_ = float(state.get("std_scale", 1.0)) if version >= 6 else 1.0
+    model.mean_offset_ = float(state.get("mean_offset", 0.0)) if version >= 6 else 0.0
     model.transforms_ = {
         True: TargetTransform.from_state(state["transforms"]["t"]),
         False: TargetTransform.from_state(state["transforms"]["plain"]),
