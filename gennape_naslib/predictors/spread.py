@@ -10,7 +10,8 @@ normal error on labelled architectures the predictor was not trained on:
 so that half of the errors fall within ``0.6745 * c * std``. The median, not the mean square, is used
 because accuracy errors are heavy-tailed (a few degenerate architectures with errors of tens of
 points would otherwise set the scale). Used by
-:meth:`~gennape_naslib.predictors.gennape.GENNAPEPredictor.calibrate_std` and by BANANAS'
+:meth:`~gennape_naslib.predictors.gennape.GENNAPEPredictor.calibrate_std` (held-out labels),
+``GENNAPEPredictor.finetune(..., calibrate=True)`` (out-of-fold predictions of the shots) and BANANAS'
 ``calibrate_std`` option (online, on the surrogate's earlier predictions).
 """
 

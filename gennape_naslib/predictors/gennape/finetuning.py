@@ -136,7 +136,9 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
     return new
 
 
-def _offset_corrected(model: GENNAPEPredictor, X: list, y: np.ndarray, epochs: int | None, family: Any):
+def _offset_corrected(
+    model: GENNAPEPredictor, X: list, y: np.ndarray, epochs: int | None, family: Any
+) -> GENNAPEPredictor:
     """A fine-tuned copy whose median error on its own samples ``(X, y)`` is removed (``mean_offset_``)."""
     tuned = finetuned_copy(model, X, y, epochs, family)
     tuned.mean_offset_ = float(np.median(y - tuned.predict(X, family=family)))
