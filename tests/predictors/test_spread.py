@@ -130,30 +130,41 @@ def test_calibrate_std_errors(fitted, nb201):
         GENNAPEPredictor(**FAST).calibrate_std(archs[60:70], y[60:70])
 
 
-def test_finetune_calibrate_removes_the_offset_and_cross_fits_the_factor(fitted, nb201, tmp_path):
+def test_finetune_removes_the_copys_offset_on_its_shots_by_default(fitted, nb201):
+    archs, y = nb201
+    shots, ys = archs[100:120], y[100:120]
+    assert fitted.finetune_offset is True
+    raw = copy.deepcopy(fitted).set_params(finetune_offset=False).finetune(shots, ys, epochs=1)
+    tuned = fitted.finetune(shots, ys, epochs=1)
+    assert raw.mean_offset_ == 0.0 and tuned.std_scale_ == 1.0
+    # the offset: the plain copy's median error on the shots, added to every prediction (ranks unchanged)
+    assert tuned.mean_offset_ != 0.0
+    assert tuned.mean_offset_ == pytest.approx(float(np.median(ys - raw.predict(shots))), abs=1e-9)
+    assert np.median(ys - tuned.predict(shots)) == pytest.approx(0.0, abs=1e-9)
+    m_t, s_t = tuned.predict(archs[150:200], return_std=True)
+    m_r, s_r = raw.predict(archs[150:200], return_std=True)
+    assert np.allclose(m_t, m_r + tuned.mean_offset_, rtol=0, atol=1e-9) and np.array_equal(s_t, s_r)
+    assert np.allclose(tuned.predict_members(shots), raw.predict_members(shots) + tuned.mean_offset_, atol=1e-9)
+    assert fitted.mean_offset_ == 0.0  # the original is unchanged
+
+
+def test_finetune_calibrate_cross_fits_the_factor(fitted, nb201, tmp_path):
     archs, y = nb201
     shots, ys = archs[100:120], y[100:120]
     tuned = fitted.finetune(shots, ys, epochs=1, calibrate=True)
     plain = fitted.finetune(shots, ys, epochs=1)
-    assert (plain.std_scale_, plain.mean_offset_) == (1.0, 0.0) and tuned.std_scale_ != 1.0
-    # the offset: the plain copy's median error on the shots, added to every prediction
-    assert tuned.mean_offset_ == pytest.approx(float(np.median(ys - plain.predict(shots))), abs=1e-9)
-    assert np.median(ys - tuned.predict(shots)) == pytest.approx(0.0, abs=1e-9)
+    assert plain.std_scale_ == 1.0 and tuned.std_scale_ != 1.0 and tuned.mean_offset_ == plain.mean_offset_
     m_t, s_t = tuned.predict(archs[150:200], return_std=True)
     m_p, s_p = plain.predict(archs[150:200], return_std=True)
-    assert np.allclose(m_t, m_p + tuned.mean_offset_, rtol=0, atol=1e-9)
-    assert np.allclose(s_t, tuned.std_scale_ * s_p, rtol=1e-12)
-    assert np.allclose(tuned.predict_members(shots), plain.predict_members(shots) + tuned.mean_offset_, atol=1e-9)
-    # the same factor through the public API: leave each of cv_folds (5) folds out, correct the fold copy's
-    # offset on its own shots, predict the fold, pool
+    assert np.array_equal(m_t, m_p) and np.allclose(s_t, tuned.std_scale_ * s_p, rtol=1e-12)
+    # the same factor through the public API: leave each of cv_folds (5) folds out (each fold copy with its own
+    # offset, as finetune gives it), predict the fold, pool
     order = np.random.default_rng(fitted.random_state + 17).permutation(20)
     means, stds = np.empty(20), np.empty(20)
     for held in np.array_split(order, 5):
         keep = np.setdiff1d(order, held)
         fold = fitted.finetune([shots[i] for i in keep], ys[keep], epochs=1)
-        offset = np.median(ys[keep] - fold.predict([shots[i] for i in keep]))
         means[held], stds[held] = fold.predict([shots[i] for i in held], return_std=True)
-        means[held] += offset
     assert tuned.std_scale_ == pytest.approx(spread_scale(ys, means, stds), rel=1e-9)
     assert (fitted.std_scale_, fitted.mean_offset_) == (1.0, 0.0)  # the original is unchanged
     path = tmp_path / "tuned.npz"

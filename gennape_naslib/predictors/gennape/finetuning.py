@@ -6,8 +6,9 @@ for the pairwise members, read back as accuracy for those ordering by Eq. 5 (:fu
 ``log10(GFLOPs)`` for the FLOPs member); the predictor standardises and
 combines them. :func:`finetuned_copy` is :meth:`GENNAPEPredictor.finetune`: a deep copy whose members
 are trained further on the fine-tuning samples and whose member weights become the softmax of each
-member's Kendall tau on them (the paper). :func:`calibrated_copy` is its ``calibrate`` option: the
-copy's offset removed and the spread's factor fitted on fine-tunes that each leave one fold out.
+member's Kendall tau on them (the paper); with ``finetune_offset`` (default, not the paper's) the copy's
+median error on them is removed. :func:`calibrated_copy` is its ``calibrate`` option: the spread's factor
+fitted on fine-tunes that each leave one fold out.
 """
 
 from __future__ import annotations
@@ -133,28 +134,20 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
         new.weights_ = np.full(len(new.members_), 1.0 / len(new.members_))
     if fam is None:  # no family sample: the fine-tuning set is the reference
         new.train_stats_, new.train_ref_ = new._stats(raw), new._train_ref(raw, y)
+    if model.finetune_offset:  # the copy's own offset on its shots (docs/results.md)
+        new.mean_offset_ = float(np.median(y - new.predict(X, family=family)))
     return new
 
 
-def _offset_corrected(
-    model: GENNAPEPredictor, X: list, y: np.ndarray, epochs: int | None, family: Any
-) -> GENNAPEPredictor:
-    """A fine-tuned copy whose median error on its own samples ``(X, y)`` is removed (``mean_offset_``)."""
-    tuned = finetuned_copy(model, X, y, epochs, family)
-    tuned.mean_offset_ = float(np.median(y - tuned.predict(X, family=family)))
-    return tuned
-
-
 def calibrated_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, family: Any) -> GENNAPEPredictor:
-    """``finetune(..., calibrate=True)``: a fine-tuned copy with its offset removed and its spread scaled.
+    """``finetune(..., calibrate=True)``: a fine-tuned copy whose spread is scaled by out-of-fold errors.
 
-    The copy's median error on ``(X, y)`` becomes ``-mean_offset_`` (a constant added to every prediction, so
-    rankings are unchanged): with a small batch the last fine-tuning steps leave each copy at its own random
-    offset (``docs/results.md``). The spread factor ``std_scale_`` is
-    :func:`~gennape_naslib.predictors.spread.spread_scale` of out-of-fold predictions: ``model.cv_folds``
-    fine-tunes of ``model``, each on ``(X, y)`` without one fold (folds from a permutation seeded by
-    ``random_state``) and offset-corrected on its own samples, predict the left-out fold. Every label is used
-    once as held-out data, at ``1 + cv_folds`` times one fine-tune's CPU.
+    The spread factor ``std_scale_`` is :func:`~gennape_naslib.predictors.spread.spread_scale` of out-of-fold
+    predictions: ``model.cv_folds`` fine-tunes of ``model`` (each with its own offset removed when
+    ``finetune_offset`` is set, as the returned copy), each on ``(X, y)`` without one fold (folds from a
+    permutation seeded by ``random_state``), predict the left-out fold. Every label is used once as held-out
+    data, at ``1 + cv_folds`` times one fine-tune's CPU. It did not pass its coverage check on 50 shots
+    (``docs/data/spread/PROTOCOL.md``, S3b): the right order of magnitude, not a calibrated spread.
 
     Raises:
         ValueError: With fewer than ``2 * cv_folds`` samples, ``cv_folds < 2``, or when no factor can be fitted.
@@ -170,8 +163,8 @@ def calibrated_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None,
     means, stds = np.empty(len(y)), np.empty(len(y))
     for held in np.array_split(order, folds):
         keep = np.setdiff1d(order, held)
-        fold_model = _offset_corrected(model, [X[i] for i in keep], y[keep], epochs, family)
+        fold_model = finetuned_copy(model, [X[i] for i in keep], y[keep], epochs, family)
         means[held], stds[held] = fold_model.predict([X[i] for i in held], return_std=True, family=family)
-    tuned = _offset_corrected(model, X, y, epochs, family)
+    tuned = finetuned_copy(model, X, y, epochs, family)
     tuned.std_scale_ = spread_scale(y, means, stds, where="finetune(calibrate=True)")
     return tuned

@@ -128,6 +128,10 @@ class GENNAPEPredictor(Predictor):
         finetune_lr: Fine-tuning learning rate of every member (``None``: ``lr``, i.e. 1e-3; chosen on 50-shot
             NB-101 from the shipped model, ``docs/data/dev_hparams/PROTOCOL.md``; before: ``kgnn_lr`` for the
             k-GNN and ``lr / 10`` for the rest, 1e-4 for the shipped model).
+        finetune_offset: Not the paper's (``False``: its plain fine-tune). ``True`` (default; chosen on 50-shot
+            NB-101 from the shipped model, ``docs/data/spread/PROTOCOL.md`` S4) removes a fine-tuned copy's median
+            error on its shots from its predictions (``mean_offset_``, a constant: rankings are unchanged); with
+            a small batch the last fine-tuning steps leave each copy at its own offset.
         n_anchors: Training architectures the pairwise members compare against (16).
         kt_temperature: Temperature of the softmax over members' Kendall tau after fine-tuning (UNKNOWN; 0.1).
         reference_size: Family sample size for standardising member scores (256).
@@ -182,6 +186,7 @@ class GENNAPEPredictor(Predictor):
         finetune_epochs: int = 100,
         finetune_batch_size: int = 4,
         finetune_lr: float | None = None,
+        finetune_offset: bool = True,
         n_anchors: int = 16,
         kt_temperature: float = 0.1,
         reference_size: int = 256,
@@ -221,6 +226,7 @@ class GENNAPEPredictor(Predictor):
         self.finetune_epochs = finetune_epochs
         self.finetune_batch_size = finetune_batch_size
         self.finetune_lr = finetune_lr
+        self.finetune_offset = finetune_offset
         self.n_anchors = n_anchors
         self.kt_temperature = kt_temperature
         self.reference_size = reference_size
@@ -535,11 +541,12 @@ class GENNAPEPredictor(Predictor):
         Every trained member is updated (encoder and heads jointly, the k-GNN separately) for
         ``epochs`` (default ``finetune_epochs``) with the source family's target transforms, as in
         the paper; the member weights become ``softmax(tau / kt_temperature)`` of each member's
-        Kendall tau on ``(X, y)``. FCM centroids and anchors stay fixed. With ``calibrate=True`` (not the
-        paper's; :func:`~gennape_naslib.predictors.gennape.finetuning.calibrated_copy`) the copy's median error
-        on ``(X, y)`` is removed from its predictions (``mean_offset_``, a constant: rankings are unchanged)
-        and its spread factor ``std_scale_`` is fitted on ``cv_folds`` further fine-tunes that each leave one
-        fold out (``1 + cv_folds`` times the CPU, at least ``2 * cv_folds`` samples); else both are neutral.
+        Kendall tau on ``(X, y)``. FCM centroids and anchors stay fixed. With ``finetune_offset`` (default)
+        the copy's median error on ``(X, y)`` is removed from its predictions (``mean_offset_``, a constant:
+        rankings are unchanged). With ``calibrate=True`` (not the paper's;
+        :func:`~gennape_naslib.predictors.gennape.finetuning.calibrated_copy`) the spread factor ``std_scale_``
+        is fitted on ``cv_folds`` further fine-tunes that each leave one fold out (``1 + cv_folds`` times the
+        CPU, at least ``2 * cv_folds`` samples; not a calibrated spread, ``docs/results.md``); else it is 1.
         """
         check_is_fitted(self)
         if calibrate:
