@@ -13,7 +13,7 @@ table of means over seeds.
 ``--mode finetune`` is study S3b: the shipped pretrained model (or ``--model``) fine-tuned on the first
 ``--train`` architectures with ``finetune(..., calibrate=True)`` (its offset on the shots removed, the spread
 factor from ``cv_folds`` leave-one-fold-out fine-tunes), tested on the next ``--test``; "before" is the same
-copy without offset and factor (the plain fine-tune):
+copy without offset and factor (the fine-tune of ``finetune_offset=False``):
 
     python scripts/bench_spread.py --mode finetune --families nb101 nb301 ofa_mbv3 --seeds 3 --train 50 \
         --out runs/spread/s3.jsonl

@@ -34,3 +34,15 @@ def test_one_row_and_summary(bs):
         assert row["after_cover_1"] <= row["before_cover_1"]
     table = bs.summary([row, {**row, "seed": 1}])
     assert "| nb201 | 2 |" in table and f"{row['scale']:.3f}" in table
+
+
+def test_offset_study_row(load_script, nb201_sample):
+    from gennape_naslib.predictors.gennape import GENNAPEPredictor
+
+    bo = load_script("bench_offset")
+    archs, y = nb201_sample(4, 60)
+    model = GENNAPEPredictor(**SMALL, random_state=0).fit(archs, y)
+    row = bo.run_one("nb101", 5, 20, model)
+    assert (row["shots"], row["n_test"]) == (20, 272)
+    assert row["offset"] != 0.0 and row["mae_offset"] != row["mae_plain"]
+    assert row["median_ae_plain"] <= row["mae_plain"] * 3  # a sane error scale (percent)
