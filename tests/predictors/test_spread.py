@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.stats import norm
 
+from gennape_naslib.predictors import NotFittedError
 from gennape_naslib.predictors.gennape import GENNAPEPredictor
 from gennape_naslib.predictors.spread import NORMAL_MEDIAN_ABS_Z, coverage, spread_scale
 
@@ -124,10 +125,17 @@ def test_calibrate_std_state_version_5_loads_with_scale_one(fitted, nb201):
 
 def test_calibrate_std_errors(fitted, nb201):
     archs, y = nb201
-    with pytest.raises(ValueError, match="same length|different lengths|mismatch"):
+    with pytest.raises(ValueError, match="X and y have different lengths: 10 architectures but 5 targets"):
         copy.deepcopy(fitted).calibrate_std(archs[60:70], y[60:65])
-    with pytest.raises(Exception, match="fit"):
+    with pytest.raises(NotFittedError, match="not fitted yet"):
         GENNAPEPredictor(**FAST).calibrate_std(archs[60:70], y[60:70])
+    # a calibration that fails (exact predictions) leaves the model's factor as it was
+    model = copy.deepcopy(fitted).calibrate_std(archs[60:100], y[60:100])
+    before = model.std_scale_
+    exact = model.predict(archs[60:70])
+    with pytest.raises(ValueError, match="more than half of the 10 predictions are exact"):
+        model.calibrate_std(archs[60:70], exact)
+    assert model.std_scale_ == before
 
 
 def test_finetune_removes_the_copys_offset_on_its_shots_by_default(fitted, nb201):

@@ -94,7 +94,9 @@ def raw_scores(model: GENNAPEPredictor, records: list[GraphArrays]) -> dict[str,
     return {m: (np.concatenate([a for a, _ in v]), np.concatenate([b for _, b in v])) for m, v in out.items()}
 
 
-def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, family: Any) -> GENNAPEPredictor:
+def finetuned_copy(
+    model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, family: Any, offset: bool = True
+) -> GENNAPEPredictor:
     """A deep copy of the fitted ``model`` fine-tuned on ``(X, y)``; ``model`` itself is left unchanged.
 
     Every trained member is updated (encoder and heads jointly, the k-GNN separately) for ``epochs``
@@ -102,6 +104,8 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
     target transforms; FCM centroids and anchors stay fixed. The member weights become
     ``softmax(tau / kt_temperature)`` of each member's Kendall tau on ``(X, y)`` (equal for one sample).
     With ``n_repeats > 1`` every copy is fine-tuned the same way and the taus are those of the mean scores.
+    With ``model.finetune_offset`` (and ``offset``, false for those inner copies, whose predictions are only
+    averaged) the copy's median error on ``(X, y)`` is removed (``mean_offset_``).
     """
     X, y = check_xy(X, y)
     records, fam = prepare(X, family)
@@ -123,7 +127,7 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
                 new.kgnn_, records, new.transforms_[False].transform(y, gflops), epochs,
                 model.finetune_batch_size, lr, model.grad_clip, 0.0, rng,
             )  # fmt: skip
-    new.repeats_ = [finetuned_copy(r, X, y, epochs, family) for r in getattr(model, "repeats_", [])]
+    new.repeats_ = [finetuned_copy(r, X, y, epochs, family, offset=False) for r in getattr(model, "repeats_", [])]
     with threads(model.num_threads):
         raw = new._raw(records)
     z = np.stack([raw[m][0] for m in new.members_])
@@ -134,7 +138,7 @@ def finetuned_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, 
         new.weights_ = np.full(len(new.members_), 1.0 / len(new.members_))
     if fam is None:  # no family sample: the fine-tuning set is the reference
         new.train_stats_, new.train_ref_ = new._stats(raw), new._train_ref(raw, y)
-    if model.finetune_offset:  # the copy's own offset on its shots (docs/results.md)
+    if offset and model.finetune_offset:  # the copy's own offset on its shots (docs/results.md)
         new.mean_offset_ = float(np.median(y - new.predict(X, family=family)))
     return new
 

@@ -501,11 +501,11 @@ class GENNAPEPredictor(Predictor):
         f = self.calibration_map(fam, w)
         w = w[:, None]
         zc = (w * z).sum(0)
-        mean = f(zc) + getattr(self, "mean_offset_", 0.0)
+        mean = f(zc) + self.mean_offset_
         if not return_std:
             return mean
         var = (w * (z - zc) ** 2).sum(0) + (w * zs**2).sum(0)
-        return mean, f.spread(zc, np.sqrt(var)) * getattr(self, "std_scale_", 1.0)
+        return mean, f.spread(zc, np.sqrt(var)) * self.std_scale_
 
     def calibrate_std(self, X: Any, y: Any, family: Any = None) -> GENNAPEPredictor:
         """Fit the scale of ``predict(X, return_std=True)``'s spread on held-out ``(X, y)``; returns ``self``.
@@ -520,9 +520,13 @@ class GENNAPEPredictor(Predictor):
         """
         check_is_fitted(self)
         X, y = check_xy(X, y)
-        self.std_scale_ = 1.0
-        mean, std = self.predict(X, return_std=True, family=family)
-        self.std_scale_ = spread_scale(y, mean, std, where=f"{type(self).__name__}.calibrate_std")
+        previous, self.std_scale_ = self.std_scale_, 1.0  # the factor is fitted to the unscaled spread
+        try:
+            mean, std = self.predict(X, return_std=True, family=family)
+            scale = spread_scale(y, mean, std, where=f"{type(self).__name__}.calibrate_std")
+        finally:  # a failed calibration leaves the model as it was
+            self.std_scale_ = previous
+        self.std_scale_ = scale
         return self
 
     def predict_members(self, X: Any, family: Any = None) -> np.ndarray:
@@ -530,7 +534,7 @@ class GENNAPEPredictor(Predictor):
         ``(n_members, n)`` in the order of ``members_`` (each row ranks as the member does; their
         weighted mean equals :meth:`predict` exactly with ``calibration="linear"``, closely otherwise)."""
         z, _, fam = self._member_z(X, family)
-        return self.calibration_map(fam)(z) + getattr(self, "mean_offset_", 0.0)
+        return self.calibration_map(fam)(z) + self.mean_offset_
 
     # ------------------------------------------------------------------ fine-tuning
     def finetune(
