@@ -14,7 +14,7 @@ import torch
 
 from gennape_naslib._threads import threads
 
-__all__ = ["batch_indices", "seeded", "threads"]
+__all__ = ["WeightAverage", "batch_indices", "seeded", "threads"]
 
 
 @contextlib.contextmanager
@@ -34,3 +34,50 @@ def batch_indices(n: int, batch_size: int, rng: np.random.Generator | None) -> l
 def take(records: Sequence[Any], idx: np.ndarray) -> list[Any]:
     """``[records[i] for i in idx]``."""
     return [records[int(i)] for i in idx]
+
+
+class WeightAverage:
+    """Equal-weight mean of parameters taken at the end of each of the last training epochs.
+
+    Stochastic weight averaging (Izmailov et al., 2018) with a constant learning rate: training is unchanged,
+    and :meth:`apply` replaces the parameters by their mean over the snapshots, so prediction costs the same.
+
+    Args:
+        params: The trained parameters (modified in place by :meth:`apply`).
+        epochs: Number of training epochs.
+        fraction: Share of the epochs, counted from the end, whose end-of-epoch parameters are averaged
+            (0: off, :meth:`apply` changes nothing; 1: every epoch; at least one epoch when positive).
+
+    Raises:
+        ValueError: If ``fraction`` is not a number in ``[0, 1]``.
+    """
+
+    def __init__(self, params: Sequence[torch.Tensor], epochs: int, fraction: float) -> None:
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
+            raise ValueError(f"swa must be a fraction in [0, 1], got {fraction!r}")
+        self.params = list(params)
+        epochs = int(epochs)
+        span = max(1, round(float(fraction) * epochs)) if fraction > 0 and epochs > 0 else 0
+        self.first = epochs - span if span else None
+        self.sums: list[torch.Tensor] | None = None
+        self.count = 0
+
+    @torch.no_grad()
+    def epoch_end(self, epoch: int) -> None:
+        """Record the parameters after epoch ``epoch`` (0-based) if it is one of the averaged ones."""
+        if self.first is None or epoch < self.first:
+            return
+        if self.sums is None:
+            self.sums = [p.detach().clone() for p in self.params]
+        else:
+            for total, p in zip(self.sums, self.params):
+                total.add_(p)
+        self.count += 1
+
+    @torch.no_grad()
+    def apply(self) -> None:
+        """Set the parameters to their mean over the recorded epochs (nothing recorded: unchanged)."""
+        if self.sums is None:
+            return
+        for total, p in zip(self.sums, self.params):
+            p.copy_(total / self.count)

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gennape_naslib.predictors.gennape._train import batch_indices, take
+from gennape_naslib.predictors.gennape._train import WeightAverage, batch_indices, take
 from gennape_naslib.predictors.gennape.contrastive import (
     ProjectionHead,
     contrastive_loss,
@@ -172,15 +172,18 @@ class GENNAPENet(nn.Module):
         lr: float,
         rng: np.random.Generator,
         grad_clip: float = 5.0,
+        swa: float = 0.0,
     ) -> list[float]:
-        """Joint training of encoder and member heads; returns the mean loss per epoch."""
+        """Joint training of encoder and member heads; returns the mean loss per epoch (``swa``: share of the
+        last epochs whose end-of-epoch weights are averaged, :class:`WeightAverage`)."""
         t = {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in targets.items()}
         yt = torch.as_tensor(np.asarray(y, dtype=np.float32))
         params = list(self.encoder.parameters()) + list(self.heads.parameters())
         opt = torch.optim.Adam(params, lr=lr)
+        average = WeightAverage(params, epochs, swa)
         losses = []
         self.train()
-        for _ in range(int(epochs)):
+        for epoch in range(int(epochs)):
             total = 0.0
             for idx in batch_indices(len(records), batch_size, rng):
                 sel = torch.from_numpy(idx)
@@ -194,6 +197,8 @@ class GENNAPENet(nn.Module):
                 opt.step()
                 total += loss.item() * len(idx)
             losses.append(total / len(records))
+            average.epoch_end(epoch)
+        average.apply()
         self.eval()
         return losses
 

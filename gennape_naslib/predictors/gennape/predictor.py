@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
-from gennape_naslib.predictors.gennape._train import seeded, take, threads
+from gennape_naslib.predictors.gennape._train import WeightAverage, seeded, take, threads
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
 from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fold_z, stack_weights, tau_weights
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
@@ -123,6 +123,10 @@ class GENNAPEPredictor(Predictor):
         lr: Supervised Adam learning rate (UNKNOWN for CL members; 1e-3).
         kgnn_lr: Adam learning rate of the k-GNN member (1e-3; GENNAPE's demo: 1e-4).
         grad_clip: Global gradient-norm clip (5.0).
+        swa: Share of the last supervised epochs of :meth:`fit` whose end-of-epoch weights are averaged
+            (stochastic weight averaging, for the CL members' joint training and the k-GNN member; not the
+            paper's; 0, off, is the default; development study round 8 in ``docs/data/dev_hparams/PROTOCOL.md``).
+            Fine-tuning does not average.
         finetune_epochs: Default epochs of :meth:`finetune` (100).
         finetune_batch_size: Fine-tuning batch size (GENNAPE: 1; 4 here for CPU time and to form pairs).
         finetune_lr: Fine-tuning learning rate of every member (``None``: ``lr``, i.e. 1e-3; chosen on 50-shot
@@ -183,6 +187,7 @@ class GENNAPEPredictor(Predictor):
         lr: float = 1e-3,
         kgnn_lr: float = 1e-3,
         grad_clip: float = 5.0,
+        swa: float = 0.0,
         finetune_epochs: int = 100,
         finetune_batch_size: int = 4,
         finetune_lr: float | None = None,
@@ -223,6 +228,7 @@ class GENNAPEPredictor(Predictor):
         self.lr = lr
         self.kgnn_lr = kgnn_lr
         self.grad_clip = grad_clip
+        self.swa = swa
         self.finetune_epochs = finetune_epochs
         self.finetune_batch_size = finetune_batch_size
         self.finetune_lr = finetune_lr
@@ -282,7 +288,8 @@ class GENNAPEPredictor(Predictor):
         Raises:
             ValueError: If ``X`` and ``y`` are empty or of different lengths, a member name is
                 unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, ``cv_folds < 2``
-                with cross-validated weights, or ``n_repeats`` is not a positive integer.
+                with cross-validated weights, ``n_repeats`` is not a positive integer, or ``swa`` is not in
+                ``[0, 1]``.
         """
         members = self._checked_members()
         check_n_repeats(self.n_repeats)
@@ -291,6 +298,7 @@ class GENNAPEPredictor(Predictor):
         X, y = check_xy(X, y)
         if self.fit_weights.startswith("cv") and int(self.cv_folds) < 2:
             raise ValueError(f"fit_weights={self.fit_weights!r} needs cv_folds >= 2, got {self.cv_folds!r}")
+        WeightAverage([], 0, self.swa)  # checks swa before any work
         records, fam = prepare(X, family)
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)
@@ -314,14 +322,14 @@ class GENNAPEPredictor(Predictor):
                     net.centroids.copy_(torch.as_tensor(centroids, dtype=torch.float32))
                 targets = {m: transforms[CL_MEMBERS[m]["flops_t"]].transform(y, gflops) for m in cl}
                 self.history_["heads"] = net.fit_heads(
-                    records, targets, y, self.epochs_, self.batch_size, self.lr, rng, self.grad_clip
+                    records, targets, y, self.epochs_, self.batch_size, self.lr, rng, self.grad_clip, self.swa
                 )
             kgnn = None
             if "kgnn" in members:
                 kgnn = KGNNModel(self.hidden, self.n_layers, self.gnn, self.activation, self.head_layers)
                 self.history_["kgnn"] = fit_regressor(
                     kgnn, records, transforms[False].transform(y, gflops), self.epochs_, self.batch_size,
-                    self.kgnn_lr, self.grad_clip, 0.0, rng,
+                    self.kgnn_lr, self.grad_clip, 0.0, rng, self.swa,
                 )  # fmt: skip
         self.members_ = members
         self.net_, self.kgnn_ = net, kgnn

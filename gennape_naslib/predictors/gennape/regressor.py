@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gennape_naslib.predictors.gennape._train import batch_indices, take
+from gennape_naslib.predictors.gennape._train import WeightAverage, batch_indices, take
 from gennape_naslib.predictors.gennape.data import collate
 from gennape_naslib.predictors.gennape.encoder import INFER_BATCH, CGEncoder, make_mlp
 
@@ -45,13 +45,16 @@ def fit_regressor(
     grad_clip: float,
     weight_decay: float,
     rng: np.random.Generator,
+    swa: float = 0.0,
 ) -> list[float]:
-    """Train ``model`` with MSE on ``target`` (Adam, grad-norm clip); returns the mean loss per epoch."""
+    """Train ``model`` with MSE on ``target`` (Adam, grad-norm clip); returns the mean loss per epoch
+    (``swa``: share of the last epochs whose end-of-epoch weights are averaged, :class:`WeightAverage`)."""
     opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
+    average = WeightAverage(list(model.parameters()), epochs, swa)
     t = torch.as_tensor(np.asarray(target, dtype=np.float32))
     losses = []
     model.train()
-    for _ in range(int(epochs)):
+    for epoch in range(int(epochs)):
         total = 0.0
         for idx in batch_indices(len(records), batch_size, rng):
             batch = collate(take(records, idx))
@@ -63,6 +66,8 @@ def fit_regressor(
             opt.step()
             total += loss.item() * len(idx)
         losses.append(total / len(records))
+        average.epoch_end(epoch)
+    average.apply()
     model.eval()
     return losses
 
