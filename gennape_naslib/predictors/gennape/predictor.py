@@ -125,8 +125,8 @@ class GENNAPEPredictor(Predictor):
         grad_clip: Global gradient-norm clip (5.0).
         swa: Share of the last supervised epochs of :meth:`fit` whose end-of-epoch weights are averaged
             (stochastic weight averaging, for the CL members' joint training and the k-GNN member; not the
-            paper's; 0, off, is the default; development study round 8 in ``docs/data/dev_hparams/PROTOCOL.md``).
-            Fine-tuning does not average.
+            paper's). 0 (off) is the default: round 8 of the development study
+            (``docs/data/dev_hparams/PROTOCOL.md``) found no gain. Fine-tuning does not average.
         finetune_epochs: Default epochs of :meth:`finetune` (100).
         finetune_batch_size: Fine-tuning batch size (GENNAPE: 1; 4 here for CPU time and to form pairs).
         finetune_lr: Fine-tuning learning rate of every member (``None``: ``lr``, i.e. 1e-3; chosen on 50-shot
