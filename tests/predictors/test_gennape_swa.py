@@ -15,27 +15,25 @@ SMALL = dict(
 )  # fmt: skip
 
 
-def _run(fraction: float, epochs: int) -> tuple[torch.Tensor, list[torch.Tensor]]:
-    """A parameter set to 1, 2, ..., epochs at the end of each epoch; returns it after apply and the snapshots."""
+def _run(fraction: float, epochs: int) -> torch.Tensor:
+    """A parameter set to 1, 2, ..., epochs at the end of each epoch, after :meth:`WeightAverage.apply`."""
     p = torch.zeros(3)
     average = WeightAverage([p], epochs, fraction)
-    seen = []
     for epoch in range(epochs):
         p.fill_(epoch + 1.0)
-        seen.append(p.clone())
         average.epoch_end(epoch)
     average.apply()
-    return p, seen
+    return p
 
 
 def test_weight_average_means_the_last_epochs():
-    p, _ = _run(0.25, 8)  # last 2 of 8 epochs: (7 + 8) / 2
+    p = _run(0.25, 8)  # last 2 of 8 epochs: (7 + 8) / 2
     assert torch.equal(p, torch.full((3,), 7.5))
-    p, _ = _run(1.0, 4)  # every epoch: (1 + 2 + 3 + 4) / 4
+    p = _run(1.0, 4)  # every epoch: (1 + 2 + 3 + 4) / 4
     assert torch.equal(p, torch.full((3,), 2.5))
-    p, _ = _run(0.01, 10)  # a positive share averages at least the last epoch
+    p = _run(0.01, 10)  # a positive share averages at least the last epoch
     assert torch.equal(p, torch.full((3,), 10.0))
-    p, _ = _run(0.0, 5)  # off: the last weights stay
+    p = _run(0.0, 5)  # off: the last weights stay
     assert torch.equal(p, torch.full((3,), 5.0))
 
 
