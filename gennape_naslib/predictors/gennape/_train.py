@@ -14,7 +14,7 @@ import torch
 
 from gennape_naslib._threads import threads
 
-__all__ = ["WeightAverage", "batch_indices", "seeded", "threads"]
+__all__ = ["WeightAverage", "batch_indices", "check_swa", "seeded", "threads"]
 
 
 @contextlib.contextmanager
@@ -36,6 +36,17 @@ def take(records: Sequence[Any], idx: np.ndarray) -> list[Any]:
     return [records[int(i)] for i in idx]
 
 
+def check_swa(fraction: Any) -> float:
+    """``fraction`` as a float, if it is a number in ``[0, 1]`` (the ``swa`` share of :class:`WeightAverage`).
+
+    Raises:
+        ValueError: Otherwise (booleans and strings included), naming the value.
+    """
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"swa must be a fraction in [0, 1], got {fraction!r}")
+    return float(fraction)
+
+
 class WeightAverage:
     """Equal-weight mean of parameters taken at the end of each of the last training epochs.
 
@@ -53,11 +64,10 @@ class WeightAverage:
     """
 
     def __init__(self, params: Sequence[torch.Tensor], epochs: int, fraction: float) -> None:
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
-            raise ValueError(f"swa must be a fraction in [0, 1], got {fraction!r}")
+        fraction = check_swa(fraction)
         self.params = list(params)
         epochs = int(epochs)
-        span = max(1, round(float(fraction) * epochs)) if fraction > 0 and epochs > 0 else 0
+        span = max(1, round(fraction * epochs)) if fraction > 0 and epochs > 0 else 0
         self.first = epochs - span if span else None
         self.sums: list[torch.Tensor] | None = None
         self.count = 0

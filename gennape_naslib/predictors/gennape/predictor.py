@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
-from gennape_naslib.predictors.gennape._train import WeightAverage, seeded, take, threads
+from gennape_naslib.predictors.gennape._train import check_swa, seeded, take, threads
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
 from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fold_z, stack_weights, tau_weights
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
@@ -298,7 +298,7 @@ class GENNAPEPredictor(Predictor):
         X, y = check_xy(X, y)
         if self.fit_weights.startswith("cv") and int(self.cv_folds) < 2:
             raise ValueError(f"fit_weights={self.fit_weights!r} needs cv_folds >= 2, got {self.cv_folds!r}")
-        WeightAverage([], 0, self.swa)  # checks swa before any work
+        check_swa(self.swa)
         records, fam = prepare(X, family)
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)

@@ -4,8 +4,8 @@
 quantile map's training reference; 2: before ``cv_tau``, the cross-validated fit weights, so they load as
 ``fit_weights="equal"``; 3: before ``repeats``, the further copies of ``n_repeats``; 4: before
 ``anchor_t``, the anchors' Eq. 5 targets that the ``pair_t`` members read their win rates against; 5: before
-``std_scale`` and ``mean_offset``, the spread's scale of ``calibrate_std`` and the offset of
-``finetune(calibrate=True)``, so they load with 1 and 0). A
+``std_scale`` and ``mean_offset``, the spread's scale of ``calibrate_std`` and the fine-tuning offset of
+``finetune_offset``, so they load with 1 and 0). A
 newer version than this package's is refused with a clear error.
 """
 
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: Learned-state layout written by :func:`get_state`; 1 = before ``train_ref`` (quantile map),
 #: 2 = before ``cv_tau`` (cross-validated fit weights), 3 = before ``repeats`` (``n_repeats`` copies),
 #: 4 = before ``anchor_t`` (the anchors' Eq. 5 targets, for ``pair_t`` / ``pair_fcm_t``), 5 = before
-#: ``std_scale`` / ``mean_offset`` (``calibrate_std``, ``finetune(calibrate=True)``).
+#: ``std_scale`` / ``mean_offset`` (``calibrate_std``, ``finetune_offset``).
 STATE_VERSION = 6
 #: The per-graph array fields of a stored anchor architecture (``GraphArrays`` order).
 _ANCHOR_FIELDS = ("op", "res", "kernel", "bias", "weighted", "edges")
