@@ -8,7 +8,8 @@ Settings, chosen a priori (not on any transfer target) to fit the CPU time of th
 build machine: the 6-member ensemble with the predictor's defaults, contrastive pretraining for 2
 epochs on 2,048 cells, then 8 supervised epochs over all 15,625 cells (batch 32, 489 steps per
 epoch, 3,912 steps in all; lr 1e-3 for the CL members, 1e-4 for the k-GNN member). The paper trains
-40 epochs on NB-101; ``--epochs 40`` does that here (about five times the CPU time).
+40 epochs on NB-101; ``--epochs 40`` does that here (about five times the CPU time). Among 1, 2, 4 and 8
+supervised epochs an NB-201 hold-out picks 8 (``docs/data/dev_hparams/PROTOCOL.md``, round 9).
 
 Usage: ``python scripts/train_pretrained.py [--epochs 8] [--cl-epochs 2] [--members M ...] [--out PATH]``
 (``--members`` trains another member set, e.g. to measure an option; the shipped file uses the defaults).
