@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -45,6 +46,17 @@ def check_swa(fraction: Any) -> float:
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
         raise ValueError(f"swa must be a fraction in [0, 1], got {fraction!r}")
     return float(fraction)
+
+
+def check_rank_weight(weight: Any) -> float:
+    """``weight`` as a float, if it is a finite number >= 0 (``GENNAPEPredictor(rank_weight=...)``).
+
+    Raises:
+        ValueError: Otherwise (booleans and strings included), naming the value.
+    """
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+        raise ValueError(f"rank_weight must be a finite number >= 0, got {weight!r}")
+    return float(weight)
 
 
 class WeightAverage:

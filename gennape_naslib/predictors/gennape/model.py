@@ -58,6 +58,18 @@ def memberships(h: torch.Tensor, centroids: torch.Tensor, m: float) -> torch.Ten
     return torch.softmax(-torch.log(d2) / (m - 1.0), dim=1).to(h.dtype)
 
 
+def pair_order_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean logistic loss of the predictions' order over every pair of the batch whose targets differ:
+    ``softplus(-(pred_i - pred_j) * sign(target_i - target_j))``, i.e. binary cross-entropy of the difference
+    as the logit of "i is better" (a RankNet-style term; 0 when no pair differs)."""
+    i, j = torch.triu_indices(len(target), len(target), offset=1)
+    sign = torch.sign(target[i] - target[j])
+    keep = sign != 0
+    if not bool(keep.any()):
+        return pred.new_zeros(())
+    return nn.functional.softplus(-(pred[i] - pred[j])[keep] * sign[keep]).mean()
+
+
 class GENNAPENet(nn.Module):
     """Encoder, projection head and the heads of the requested CL members.
 
@@ -140,9 +152,12 @@ class GENNAPENet(nn.Module):
         return losses
 
     # ------------------------------------------------------------------ supervised training
-    def member_losses(self, batch: Any, targets: dict[str, torch.Tensor], y: torch.Tensor) -> torch.Tensor:
+    def member_losses(
+        self, batch: Any, targets: dict[str, torch.Tensor], y: torch.Tensor, rank_weight: float = 0.0
+    ) -> torch.Tensor:
         """Sum of the members' losses on one batch (``targets``: z-scored target per member; the pairwise
-        members without Eq. 5 order by the accuracy ``y``, those with it by their target)."""
+        members without Eq. 5 order by the accuracy ``y``, those with it by their target). The regressors'
+        loss is the MSE, plus ``rank_weight`` times :func:`pair_order_loss` of their predictions."""
         h = self.encoder(batch)
         total = h.new_zeros(())
         for name in self.members:
@@ -160,6 +175,8 @@ class GENNAPENet(nn.Module):
             else:
                 pred, _ = head(h, u)
                 total = total + nn.functional.mse_loss(pred, targets[name])
+                if rank_weight:
+                    total = total + rank_weight * pair_order_loss(pred, targets[name])
         return total
 
     def fit_heads(
@@ -173,9 +190,11 @@ class GENNAPENet(nn.Module):
         rng: np.random.Generator,
         grad_clip: float = 5.0,
         swa: float = 0.0,
+        rank_weight: float = 0.0,
     ) -> list[float]:
         """Joint training of encoder and member heads; returns the mean loss per epoch (``swa``: share of the
-        last epochs whose end-of-epoch weights are averaged, :class:`WeightAverage`)."""
+        last epochs whose end-of-epoch weights are averaged, :class:`WeightAverage`; ``rank_weight``: of the
+        regressors' pair-order term, :meth:`member_losses`)."""
         t = {k: torch.as_tensor(np.asarray(v, dtype=np.float32)) for k, v in targets.items()}
         yt = torch.as_tensor(np.asarray(y, dtype=np.float32))
         params = list(self.encoder.parameters()) + list(self.heads.parameters())
@@ -187,7 +206,8 @@ class GENNAPENet(nn.Module):
             total = 0.0
             for idx in batch_indices(len(records), batch_size, rng):
                 sel = torch.from_numpy(idx)
-                loss = self.member_losses(collate(take(records, idx)), {k: v[sel] for k, v in t.items()}, yt[sel])
+                batch = collate(take(records, idx))
+                loss = self.member_losses(batch, {k: v[sel] for k, v in t.items()}, yt[sel], rank_weight)
                 if not loss.requires_grad:
                     continue
                 opt.zero_grad()

@@ -61,7 +61,7 @@ import numpy as np
 import torch
 
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
-from gennape_naslib.predictors.gennape._train import check_swa, seeded, take, threads
+from gennape_naslib.predictors.gennape._train import check_rank_weight, check_swa, seeded, take, threads
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
 from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fold_z, stack_weights, tau_weights
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
@@ -127,6 +127,10 @@ class GENNAPEPredictor(Predictor):
             (stochastic weight averaging, for the CL members' joint training and the k-GNN member; not the
             paper's). 0 (off) is the default: round 8 of the development study
             (``docs/data/dev_hparams/PROTOCOL.md``) found no gain. Fine-tuning does not average.
+        rank_weight: Weight of a pair-order term added to the CL regressors' MSE in :meth:`fit` (the logistic
+            loss of the order of every pair of a batch, :func:`.model.pair_order_loss`;
+            not the paper's, whose heads train on the MSE alone). 0 (off) is the default; fine-tuning and the
+            k-GNN member keep the MSE.
         finetune_epochs: Default epochs of :meth:`finetune` (100).
         finetune_batch_size: Fine-tuning batch size (GENNAPE: 1; 4 here for CPU time and to form pairs).
         finetune_lr: Fine-tuning learning rate of every member (``None``: ``lr``, i.e. 1e-3; chosen on 50-shot
@@ -188,6 +192,7 @@ class GENNAPEPredictor(Predictor):
         kgnn_lr: float = 1e-3,
         grad_clip: float = 5.0,
         swa: float = 0.0,
+        rank_weight: float = 0.0,
         finetune_epochs: int = 100,
         finetune_batch_size: int = 4,
         finetune_lr: float | None = None,
@@ -229,6 +234,7 @@ class GENNAPEPredictor(Predictor):
         self.kgnn_lr = kgnn_lr
         self.grad_clip = grad_clip
         self.swa = swa
+        self.rank_weight = rank_weight
         self.finetune_epochs = finetune_epochs
         self.finetune_batch_size = finetune_batch_size
         self.finetune_lr = finetune_lr
@@ -288,8 +294,8 @@ class GENNAPEPredictor(Predictor):
         Raises:
             ValueError: If ``X`` and ``y`` are empty or of different lengths, a member name is
                 unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, ``cv_folds < 2``
-                with cross-validated weights, ``n_repeats`` is not a positive integer, or ``swa`` is not in
-                ``[0, 1]``.
+                with cross-validated weights, ``n_repeats`` is not a positive integer, ``swa`` is not in
+                ``[0, 1]``, or ``rank_weight`` is not a finite number >= 0.
         """
         members = self._checked_members()
         check_n_repeats(self.n_repeats)
@@ -299,6 +305,7 @@ class GENNAPEPredictor(Predictor):
         if self.fit_weights.startswith("cv") and int(self.cv_folds) < 2:
             raise ValueError(f"fit_weights={self.fit_weights!r} needs cv_folds >= 2, got {self.cv_folds!r}")
         check_swa(self.swa)
+        rank_weight = check_rank_weight(self.rank_weight)
         records, fam = prepare(X, family)
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)
@@ -322,8 +329,9 @@ class GENNAPEPredictor(Predictor):
                     net.centroids.copy_(torch.as_tensor(centroids, dtype=torch.float32))
                 targets = {m: transforms[CL_MEMBERS[m]["flops_t"]].transform(y, gflops) for m in cl}
                 self.history_["heads"] = net.fit_heads(
-                    records, targets, y, self.epochs_, self.batch_size, self.lr, rng, self.grad_clip, self.swa
-                )
+                    records, targets, y, self.epochs_, self.batch_size, self.lr, rng, self.grad_clip, self.swa,
+                    rank_weight,
+                )  # fmt: skip
             kgnn = None
             if "kgnn" in members:
                 kgnn = KGNNModel(self.hidden, self.n_layers, self.gnn, self.activation, self.head_layers)
