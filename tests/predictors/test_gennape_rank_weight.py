@@ -40,11 +40,11 @@ def nb201(nb201_sample):
 
 def test_rank_weight_trains_the_regressors_only(nb201, tmp_path):
     archs, y = nb201
-    plain = GENNAPEPredictor(**SMALL).fit(archs[:30], y[:30])
-    again = GENNAPEPredictor(**SMALL, rank_weight=0.0).fit(archs[:30], y[:30])
+    plain = GENNAPEPredictor(**SMALL, rank_weight=0.0).fit(archs[:30], y[:30])
     ranked = GENNAPEPredictor(**SMALL, rank_weight=1.0).fit(archs[:30], y[:30])
+    default = GENNAPEPredictor(**SMALL).fit(archs[:30], y[:30])
     test = archs[30:]
-    assert np.array_equal(plain.predict(test), again.predict(test))  # 0 is the plain fit
+    assert default.rank_weight == 1.0 and np.array_equal(default.predict(test), ranked.predict(test))
     assert not np.allclose(plain.predict(test), ranked.predict(test))
     assert ranked.history_["heads"] != plain.history_["heads"]
     for a, b in zip(plain.kgnn_.parameters(), ranked.kgnn_.parameters()):  # the k-GNN member keeps its MSE
@@ -59,3 +59,17 @@ def test_bad_rank_weight_is_refused_before_training(nb201, bad):
     archs, y = nb201
     with pytest.raises(ValueError, match="rank_weight must be a finite number >= 0"):
         GENNAPEPredictor(**SMALL, rank_weight=bad).fit(archs[:10], y[:10])
+
+
+def test_files_saved_before_the_option_load_with_the_mse_alone(tmp_path):
+    from gennape_naslib.predictors._files import read_file, write_file
+
+    shipped = GENNAPEPredictor.pretrained()  # trained with rank_weight=0 (scripts/train_pretrained.py)
+    assert shipped.rank_weight == 0.0
+    path = shipped.save(tmp_path / "now.npz")
+    header, params, state = read_file(path)
+    assert params["rank_weight"] == 0.0 and GENNAPEPredictor.load(path).rank_weight == 0.0
+    del params["rank_weight"]  # a file of state version 6, before the option: it loads with 0, not the default 1
+    state["state_version"] = 6
+    old = write_file(tmp_path / "old.npz", header, params, state)
+    assert GENNAPEPredictor.load(old).rank_weight == 0.0

@@ -10,6 +10,7 @@ from scipy.stats import norm
 
 from gennape_naslib.predictors import NotFittedError
 from gennape_naslib.predictors.gennape import GENNAPEPredictor
+from gennape_naslib.predictors.gennape.state import STATE_VERSION
 from gennape_naslib.predictors.spread import NORMAL_MEDIAN_ABS_Z, coverage, spread_scale
 
 FAST = dict(
@@ -113,7 +114,7 @@ def test_calibrate_std_state_version_5_loads_with_scale_one(fitted, nb201):
     archs, y = nb201
     model = copy.deepcopy(fitted).calibrate_std(archs[60:100], y[60:100])
     state = model._get_state()
-    assert state["state_version"] == 6 and state["std_scale"] == model.std_scale_
+    assert state["state_version"] == STATE_VERSION and state["std_scale"] == model.std_scale_
     state["state_version"] = 5
     old = copy.deepcopy(fitted)
     old._set_state(state)

@@ -129,8 +129,9 @@ class GENNAPEPredictor(Predictor):
             (``docs/data/dev_hparams/PROTOCOL.md``) found no gain. Fine-tuning does not average.
         rank_weight: Weight of a pair-order term added to the CL regressors' MSE in :meth:`fit` (the logistic
             loss of the order of every pair of a batch, :func:`.model.pair_order_loss`;
-            not the paper's, whose heads train on the MSE alone). 0 (off) is the default; fine-tuning and the
-            k-GNN member keep the MSE.
+            not the paper's, whose heads train on the MSE alone). 1 (default; chosen on in-space NB-101 / NB-301
+            in round 10 of ``docs/data/dev_hparams/PROTOCOL.md``); 0 is the paper's loss. Fine-tuning and the
+            k-GNN member keep the MSE; files saved before the option load with 0 (how they were trained).
         finetune_epochs: Default epochs of :meth:`finetune` (100).
         finetune_batch_size: Fine-tuning batch size (GENNAPE: 1; 4 here for CPU time and to form pairs).
         finetune_lr: Fine-tuning learning rate of every member (``None``: ``lr``, i.e. 1e-3; chosen on 50-shot
@@ -192,7 +193,7 @@ class GENNAPEPredictor(Predictor):
         kgnn_lr: float = 1e-3,
         grad_clip: float = 5.0,
         swa: float = 0.0,
-        rank_weight: float = 0.0,
+        rank_weight: float = 1.0,
         finetune_epochs: int = 100,
         finetune_batch_size: int = 4,
         finetune_lr: float | None = None,

@@ -5,8 +5,9 @@ quantile map's training reference; 2: before ``cv_tau``, the cross-validated fit
 ``fit_weights="equal"``; 3: before ``repeats``, the further copies of ``n_repeats``; 4: before
 ``anchor_t``, the anchors' Eq. 5 targets that the ``pair_t`` members read their win rates against; 5: before
 ``std_scale`` and ``mean_offset``, the spread's scale of ``calibrate_std`` and the fine-tuning offset of
-``finetune_offset``, so they load with 1 and 0). A
-newer version than this package's is refused with a clear error.
+``finetune_offset``, so they load with 1 and 0; 6: before the ``rank_weight`` hyperparameter, whose default
+is now 1, so they load with the 0 they were trained with). A newer version than this package's is refused
+with a clear error.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ if TYPE_CHECKING:
 #: Learned-state layout written by :func:`get_state`; 1 = before ``train_ref`` (quantile map),
 #: 2 = before ``cv_tau`` (cross-validated fit weights), 3 = before ``repeats`` (``n_repeats`` copies),
 #: 4 = before ``anchor_t`` (the anchors' Eq. 5 targets, for ``pair_t`` / ``pair_fcm_t``), 5 = before
-#: ``std_scale`` / ``mean_offset`` (``calibrate_std``, ``finetune_offset``).
-STATE_VERSION = 6
+#: ``std_scale`` / ``mean_offset`` (``calibrate_std``, ``finetune_offset``), 6 = before ``rank_weight`` (fitted
+#: with the paper's MSE alone, ``rank_weight=0``).
+STATE_VERSION = 7
 #: The per-graph array fields of a stored anchor architecture (``GraphArrays`` order).
 _ANCHOR_FIELDS = ("op", "res", "kernel", "bias", "weighted", "edges")
 
@@ -100,6 +102,8 @@ def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
     }  # fmt: skip
     if version < 3:  # written before fit_weights existed: fitted with the paper's equal weights
         model.fit_weights = "equal"
+    if version < 7:  # written before rank_weight existed: fitted with the MSE alone
+        model.rank_weight = 0.0
     cv_tau = state.get("cv_tau") if version >= 3 else None
     model.cv_tau_ = None if cv_tau is None else np.asarray(cv_tau, dtype=np.float64)
     model.history_ = {k: [float(x) for x in v] for k, v in state["history"].items()}
