@@ -13,8 +13,9 @@ epoch, 3,912 steps in all; lr 1e-3 for the CL members, 1e-4 for the k-GNN member
 40 epochs on NB-101; ``--epochs 40`` does that here (about five times the CPU time). Among 1, 2, 4 and 8
 supervised epochs an NB-201 hold-out picks 8 (``docs/data/dev_hparams/PROTOCOL.md``, round 9).
 
-Usage: ``python scripts/train_pretrained.py [--epochs 8] [--cl-epochs 2] [--members M ...] [--out PATH]``
-(``--members`` trains another member set, e.g. to measure an option; the shipped file uses the defaults).
+Usage: ``python scripts/train_pretrained.py [--epochs 8] [--cl-epochs 2] [--members M ...] [--rank-weight W]
+[--out PATH]`` (``--members`` / ``--rank-weight`` train another member set or loss, e.g. to measure an option;
+the shipped file uses the defaults of when it was trained, ``rank_weight=0`` included).
 """
 
 from __future__ import annotations
@@ -34,13 +35,17 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--cl-epochs", type=int, default=2)
     ap.add_argument("--members", nargs="+", default=None, help="ensemble members (default: the predictor's)")
+    ap.add_argument(
+        "--rank-weight", type=float, default=0.0, help="CL regressors' pair-order term (default 0, as shipped)"
+    )
     ap.add_argument("--out", type=Path, default=PRETRAINED)
     args = ap.parse_args()
     table = data.load("nb201", dataset="cifar10")
     archs, y = table.archs, table.metric("test_acc_200ep")
     kwargs = dict(  # as shipped (kgnn_lr and rank_weight: the defaults of when the file was trained)
-        cl_max_graphs=2048, num_threads=1, random_state=0, fit_weights="equal", kgnn_lr=1e-4, rank_weight=0.0
-    )
+        cl_max_graphs=2048, num_threads=1, random_state=0, fit_weights="equal", kgnn_lr=1e-4,
+        rank_weight=args.rank_weight,
+    )  # fmt: skip
     if args.members:
         kwargs["members"] = tuple(args.members)
     model = GENNAPEPredictor(epochs=args.epochs, cl_epochs=args.cl_epochs, **kwargs)
