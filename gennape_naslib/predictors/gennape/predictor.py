@@ -131,7 +131,9 @@ class GENNAPEPredictor(Predictor):
             loss of the order of every pair of a batch, :func:`.model.pair_order_loss`;
             not the paper's, whose heads train on the MSE alone). 1 (default; chosen on in-space NB-101 / NB-301
             in round 10 of ``docs/data/dev_hparams/PROTOCOL.md``); 0 is the paper's loss. Fine-tuning and the
-            k-GNN member keep the MSE; files saved before the option load with 0 (how they were trained).
+            k-GNN member keep the MSE; files saved before the option load with 0 (how they were trained). The
+            shipped pretrained model uses 0: a model trained on NB-201 with 1 transferred much worse zero-shot
+            (``docs/results.md``, round 10), so fit with 0 for zero-shot use of an NB-201 model.
         finetune_epochs: Default epochs of :meth:`finetune` (100).
         finetune_batch_size: Fine-tuning batch size (GENNAPE: 1; 4 here for CPU time and to form pairs).
         finetune_lr: Fine-tuning learning rate of every member (``None``: ``lr``, i.e. 1e-3; chosen on 50-shot
