@@ -15,7 +15,7 @@ import torch
 
 from gennape_naslib._threads import threads
 
-__all__ = ["WeightAverage", "batch_indices", "check_swa", "seeded", "threads"]
+__all__ = ["WeightAverage", "batch_indices", "check_rank_weight", "check_swa", "seeded", "threads"]
 
 
 @contextlib.contextmanager
@@ -37,13 +37,18 @@ def take(records: Sequence[Any], idx: np.ndarray) -> list[Any]:
     return [records[int(i)] for i in idx]
 
 
+def _is_real(value: Any) -> bool:
+    """Whether ``value`` is an int or float (booleans and strings are not)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def check_swa(fraction: Any) -> float:
     """``fraction`` as a float, if it is a number in ``[0, 1]`` (the ``swa`` share of :class:`WeightAverage`).
 
     Raises:
         ValueError: Otherwise (booleans and strings included), naming the value.
     """
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 <= fraction <= 1.0:
+    if not _is_real(fraction) or not 0.0 <= fraction <= 1.0:
         raise ValueError(f"swa must be a fraction in [0, 1], got {fraction!r}")
     return float(fraction)
 
@@ -54,7 +59,7 @@ def check_rank_weight(weight: Any) -> float:
     Raises:
         ValueError: Otherwise (booleans and strings included), naming the value.
     """
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+    if not _is_real(weight) or not math.isfinite(weight) or weight < 0:
         raise ValueError(f"rank_weight must be a finite number >= 0, got {weight!r}")
     return float(weight)
 

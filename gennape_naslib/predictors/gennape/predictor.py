@@ -332,8 +332,8 @@ class GENNAPEPredictor(Predictor):
                     net.centroids.copy_(torch.as_tensor(centroids, dtype=torch.float32))
                 targets = {m: transforms[CL_MEMBERS[m]["flops_t"]].transform(y, gflops) for m in cl}
                 self.history_["heads"] = net.fit_heads(
-                    records, targets, y, self.epochs_, self.batch_size, self.lr, rng, self.grad_clip, self.swa,
-                    rank_weight,
+                    records, targets, y, self.epochs_, self.batch_size, self.lr, rng, self.grad_clip,
+                    swa=self.swa, rank_weight=rank_weight,
                 )  # fmt: skip
             kgnn = None
             if "kgnn" in members:
