@@ -11,7 +11,9 @@ in ``gennape bench transfer``. Tasks already in ``--out`` are skipped, so an int
 config with ``n_repeats = R > 1`` also writes a row ``NAME:k`` for every ``k < R``: the same fit with only its
 first ``k`` copies, which is exactly the model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by
 ``k / R``). ``--anchors K ...`` also writes a row ``NAME@aK`` per ``K``: the same fit with ``K`` anchors for
-the pairwise members (:func:`anchor_variant`; exactly the fit with ``n_anchors=K``). ``--save-scores`` keeps
+the pairwise members (:func:`anchor_variant`; exactly the fit with ``n_anchors=K``), and ``--family-anchors K ...``
+a row ``NAME@fK`` per ``K``: the same fit with ``pair_anchors="family"`` and ``n_anchors=K`` (the plain pairwise
+members compare against ``K`` architectures of the predicted family's reference sample). ``--save-scores`` keeps
 each member's standardised test scores in the rows, and ``--summary --combine NAME=CFG,...`` then adds the
 equal-weight ensemble of separately fitted configs (:func:`combine`; e.g. one single-member model per member).
 A Markdown summary (mean ± std over seeds per config and family) is printed at the end and by ``--summary``.
@@ -79,6 +81,10 @@ def run_task(task: dict) -> list[dict]:
         return out
 
     rows = [row(f"{task['config']}@a{k}", anchor_variant(model, xtr, ytr, k), fit_cpu) for k in task.get("anchors", [])]
+    for k in task.get("family_anchors", []):
+        variant = anchor_variant(model, xtr, ytr, k)
+        variant.pair_anchors = "family"
+        rows.append(row(f"{task['config']}@f{k}", variant, fit_cpu))
     n = 1 + len(getattr(model, "repeats_", []))
     for k in range(1, n + 1):
         name = task["config"] if k == n else f"{task['config']}:{k}"
@@ -186,6 +192,10 @@ def main() -> None:
         help="also score each fit with these numbers of anchors (rows NAME@aK; n_repeats=1, equal weights)",
     )  # fmt: skip
     ap.add_argument(
+        "--family-anchors", type=int, nargs="*", default=[],
+        help="also score each fit with pair_anchors='family' and these numbers of anchors (rows NAME@fK)",
+    )  # fmt: skip
+    ap.add_argument(
         "--save-scores", action="store_true",
         help="also write each member's standardised scores on the test architectures and their labels",
     )  # fmt: skip
@@ -222,6 +232,7 @@ def main() -> None:
                 "mode": args.mode,
                 "model": args.model,
                 "anchors": args.anchors,
+                "family_anchors": args.family_anchors,
                 "save_scores": args.save_scores,
             }  # fmt: skip
             for fam in args.families

@@ -226,6 +226,8 @@ def ablation(args: argparse.Namespace, out: Path) -> None:
 
 def transfer(args: argparse.Namespace, out: Path) -> None:
     model = GENNAPEPredictor.pretrained() if args.model is None else GENNAPEPredictor.load(args.model)
+    if args.pair_anchors is not None:
+        model.set_params(pair_anchors=args.pair_anchors)
     cache: dict[str, tuple] = {}
     for seed in range(args.first_seed, args.first_seed + args.seeds):  # seeds outside: every family per seed
         for fam_name in args.families:
@@ -236,7 +238,7 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
                     y = y * 100.0  # the model was trained on percent
                 records, _ = gdata.prepare(archs)
                 # predictions are pointwise, so every member's row over the whole table is computed once
-                cache[fam_name] = (search_spaces.get(fam_name), archs, y, records, model._raw(records),
+                cache[fam_name] = (search_spaces.get(fam_name), archs, y, records, model._raw(records, fam_name),
                                    model._member_z(archs, None)[0])  # fmt: skip
             fam, archs, y, records, raw, all_z = cache[fam_name]
             perm = np.random.default_rng(seed).permutation(len(archs))
@@ -302,7 +304,7 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
                     **metrics(y[te], pred),
                 },
             )
-            traw = tuned._raw([records[i] for i in te])
+            traw = tuned._raw([records[i] for i in te], fam_name)
             for member, (score, _) in traw.items():
                 emit(
                     out,
@@ -461,6 +463,10 @@ def main() -> None:
     ap.add_argument("--shots", type=int, default=50)
     ap.add_argument("--model", type=Path, default=None, help="transfer: predictor file (default: the pretrained one)")
     ap.add_argument("--families", nargs="+", default=list(TARGETS), help="transfer: target families")
+    ap.add_argument(
+        "--pair-anchors", choices=["train", "family"], default=None,
+        help="transfer: set the model's pair_anchors (default: as loaded)",
+    )  # fmt: skip
     ap.add_argument("--ft-epochs", type=int, default=100)
     ap.add_argument("--n-speed", type=int, default=2000)
     ap.add_argument("--out", type=Path, default=Path("runs/bench_predictor.jsonl"))

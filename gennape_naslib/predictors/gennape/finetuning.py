@@ -63,11 +63,24 @@ def win_rate_target(p: np.ndarray, anchor_t: np.ndarray) -> np.ndarray:
     return np.where(pos > t.size - 1, t[-1] + (pos - (t.size - 1)) * hi, out)
 
 
-def raw_scores(model: GENNAPEPredictor, records: list[GraphArrays]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Per member of a fitted ``model``: ``(score, spread)`` arrays over ``records``, in the member's own units."""
+def raw_scores(
+    model: GENNAPEPredictor, records: list[GraphArrays], anchors: list[GraphArrays] | None = None
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Per member of a fitted ``model``: ``(score, spread)`` arrays over ``records``, in the member's own units.
+
+    ``anchors``: what the plain pairwise members (``pair_fcm``, ``pair``) compare against instead of the
+    model's training anchors (``pair_anchors="family"``); the ``pair_t`` members always use the training
+    anchors, whose Eq. 5 targets they read their win rates against.
+    """
     net, kgnn = model.net_, model.kgnn_
     out: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in model.members_}
-    anchors = net.embed(model.anchors_) if any(CL_MEMBERS.get(m, {}).get("pair") for m in model.members_) else None
+    pairs = [m for m in model.members_ if CL_MEMBERS.get(m, {}).get("pair")]
+    train_anchors = net.embed(model.anchors_) if pairs else None
+    other = None  # the plain pairwise members' anchors when they are not the training ones
+    if anchors is not None and any(not CL_MEMBERS[m]["flops_t"] for m in pairs):
+        other = net.embed(anchors)
+        if all(not CL_MEMBERS[m]["flops_t"] for m in pairs):
+            train_anchors = None
     # both GNN encoders run on the same collated batches and node classes
     encoders = ([net.encoder] if net.members else []) + ([] if kgnn is None else [kgnn.encoder])
     for start in range(0, len(records), _CHUNK):
@@ -75,7 +88,11 @@ def raw_scores(model: GENNAPEPredictor, records: list[GraphArrays]) -> dict[str,
         gf = np.array([r.gflops for r in chunk])
         emb = encode_records(encoders, chunk)
         if net.members:
-            for name, (score, spread) in member_outputs(net, emb[0], anchors).items():
+            outputs = member_outputs(net, emb[0], other if train_anchors is None else train_anchors)
+            if other is not None and train_anchors is not None:  # pair_t members next to plain ones
+                plain = member_outputs(net, emb[0], other)
+                outputs.update({m: plain[m] for m in pairs if not CL_MEMBERS[m]["flops_t"]})
+            for name, (score, spread) in outputs.items():
                 spec = CL_MEMBERS[name]
                 if not spec["pair"] or spec["flops_t"]:  # to accuracy (plain pairwise: the win probability)
                     if spec["pair"]:  # win rate -> Eq. 5 target
@@ -129,7 +146,7 @@ def finetuned_copy(
             )  # fmt: skip
     new.repeats_ = [finetuned_copy(r, X, y, epochs, family, offset=False) for r in getattr(model, "repeats_", [])]
     with threads(model.num_threads):
-        raw = new._raw(records)
+        raw = new._raw(records, fam)
     z = np.stack([raw[m][0] for m in new.members_])
     if len(y) > 1:
         new.member_tau_, new.weights_ = tau_weights(z, y, model.kt_temperature)

@@ -7,7 +7,8 @@ configurable (``members=``), e.g. ``("cl_fcm_t",)`` alone for a fast model.
 How members are combined (UNKNOWN in the paper; chosen here so predictions stay pointwise, i.e. one
 architecture's prediction never depends on what else is in ``X``): every member produces a raw score
 (accuracy for regressors, the mean win probability against ``n_anchors`` stored training
-architectures for classifiers, ``log10(GFLOPs)`` for the FLOPs member). Each score is standardised
+architectures for classifiers, or with ``pair_anchors="family"`` against architectures of the predicted family's
+reference sample, ``log10(GFLOPs)`` for the FLOPs member). Each score is standardised
 with its mean and std over a reference sample of the family being predicted (``reference_size``
 architectures drawn with ``family.sample`` under ``random_state``; the training set for
 ``ComputeGraph`` inputs), and the standardised scores are averaged with the member weights into
@@ -76,11 +77,13 @@ from gennape_naslib.predictors.gennape.state import get_state, set_state
 from gennape_naslib.predictors.gennape.target import TargetTransform
 from gennape_naslib.predictors.spread import spread_scale
 
-__all__ = ["ALL_MEMBERS", "DEFAULT_MEMBERS", "FAST_MEMBERS", "GENNAPEPredictor"]
+__all__ = ["ALL_MEMBERS", "DEFAULT_MEMBERS", "FAST_MEMBERS", "GENNAPEPredictor", "PAIR_ANCHORS"]
 
 DEFAULT_MEMBERS = ("cl_fcm_t", "cl_t", "pair_fcm", "pair", "kgnn", "flops")
 FAST_MEMBERS = ("cl_fcm_t",)
 ALL_MEMBERS = (*CL_MEMBERS, "kgnn", "flops")
+#: What the plain pairwise members compare against (``pair_anchors``).
+PAIR_ANCHORS = ("train", "family")
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "nb201_c10.npz"
 _TRAIN_REF_MAX = 1024
 
@@ -143,7 +146,13 @@ class GENNAPEPredictor(Predictor):
             NB-101 from the shipped model, ``docs/data/spread/PROTOCOL.md`` S4) removes a fine-tuned copy's median
             error on its shots from its predictions (``mean_offset_``, a constant: rankings are unchanged); with
             a small batch the last fine-tuning steps leave each copy at its own offset.
-        n_anchors: Training architectures the pairwise members compare against (16).
+        n_anchors: Architectures the pairwise members compare against (16).
+        pair_anchors: What the plain pairwise members (``pair_fcm``, ``pair``) compare against: ``"train"``
+            (default; ``n_anchors`` training architectures evenly spaced in accuracy) or ``"family"`` (not the
+            paper's, whose pairwise scoring is UNKNOWN): when the predicted family is known, the first
+            ``n_anchors`` architectures of its reference sample (drawn without labels), so every compared pair
+            is from one family; without a family (graph inputs) the training anchors. Predictions stay
+            pointwise; the ``pair_t`` members keep the training anchors, whose targets they read back.
         kt_temperature: Temperature of the softmax over members' Kendall tau after fine-tuning (UNKNOWN; 0.1).
         reference_size: Family sample size for standardising member scores (256).
         calibration: ``"quantile"`` (rank-preserving quantile map of the ensemble score to accuracy)
@@ -201,6 +210,7 @@ class GENNAPEPredictor(Predictor):
         finetune_lr: float | None = None,
         finetune_offset: bool = True,
         n_anchors: int = 16,
+        pair_anchors: str = "train",
         kt_temperature: float = 0.1,
         reference_size: int = 256,
         zero_shot_weights: str = "equal",
@@ -243,6 +253,7 @@ class GENNAPEPredictor(Predictor):
         self.finetune_lr = finetune_lr
         self.finetune_offset = finetune_offset
         self.n_anchors = n_anchors
+        self.pair_anchors = pair_anchors
         self.kt_temperature = kt_temperature
         self.reference_size = reference_size
         self.zero_shot_weights = zero_shot_weights
@@ -298,7 +309,8 @@ class GENNAPEPredictor(Predictor):
             ValueError: If ``X`` and ``y`` are empty or of different lengths, a member name is
                 unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, ``cv_folds < 2``
                 with cross-validated weights, ``n_repeats`` is not a positive integer, ``swa`` is not in
-                ``[0, 1]``, or ``rank_weight`` is not a finite number >= 0.
+                ``[0, 1]``, ``rank_weight`` is not a finite number >= 0, or ``pair_anchors`` is not
+                ``"train"`` or ``"family"``.
         """
         members = self._checked_members()
         check_n_repeats(self.n_repeats)
@@ -309,6 +321,7 @@ class GENNAPEPredictor(Predictor):
             raise ValueError(f"fit_weights={self.fit_weights!r} needs cv_folds >= 2, got {self.cv_folds!r}")
         check_swa(self.swa)
         rank_weight = check_rank_weight(self.rank_weight)
+        self._check_pair_anchors()
         records, fam = prepare(X, family)
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)
@@ -379,7 +392,8 @@ class GENNAPEPredictor(Predictor):
         """A shallow copy of this fitted model (sharing its networks) whose caches of family reference samples
         start empty, for a copy that changes what they depend on (its copies, its anchors)."""
         out = copy.copy(self)
-        for cache in ("_ref_cache", "_ref_raw_cache", "_agree_cache"):  # the shallow copy's are shared dicts
+        # the shallow copy's caches are shared dicts
+        for cache in ("_ref_cache", "_ref_raw_cache", "_agree_cache", "_sample_cache"):
             out.__dict__.pop(cache, None)
         return out
 
@@ -410,9 +424,37 @@ class GENNAPEPredictor(Predictor):
                 "y": np.asarray(y, dtype=np.float64)[order]}  # fmt: skip
 
     # ------------------------------------------------------------------ members' raw scores
-    def _raw(self, records: list[GraphArrays]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        """Per member: (score, spread) arrays in the member's own units (the mean over ``n_repeats`` copies)."""
-        return mean_raw([raw_scores(m, records) for m in [self, *getattr(self, "repeats_", [])]])
+    def _raw(self, records: list[GraphArrays], family: str | None = None) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """Per member: (score, spread) arrays in the member's own units (the mean over ``n_repeats`` copies);
+        ``family`` (a name) sets the pairwise members' anchors with ``pair_anchors="family"``."""
+        anchors = self._family_anchors(family)
+        return mean_raw([raw_scores(m, records, anchors) for m in [self, *getattr(self, "repeats_", [])]])
+
+    def _check_pair_anchors(self) -> None:
+        if self.pair_anchors not in PAIR_ANCHORS:
+            raise ValueError(f"pair_anchors must be one of {PAIR_ANCHORS}, got {self.pair_anchors!r}")
+
+    def _family_sample(self, family: str) -> list[GraphArrays]:
+        """The records of ``family``'s reference sample (``reference_size`` architectures drawn with the family's
+        sampler under ``random_state``; cached)."""
+        cache = self.__dict__.setdefault("_sample_cache", {})
+        if family not in cache:
+            from gennape_naslib.predictors.base import resolve_family
+
+            adapter = resolve_family(family)
+            rng = np.random.default_rng(self._seed(11))
+            cache[family] = prepare([adapter.sample(rng) for _ in range(int(self.reference_size))], adapter)[0]
+        return cache[family]
+
+    def _family_anchors(self, family: str | None) -> list[GraphArrays] | None:
+        """The plain pairwise members' anchors for ``family`` with ``pair_anchors="family"`` (the first
+        ``n_anchors`` of its reference sample); ``None`` (the training anchors) otherwise."""
+        self._check_pair_anchors()
+        if self.pair_anchors == "train" or family is None or self.reference_size <= 0:
+            return None
+        if not any(CL_MEMBERS.get(m, {}).get("pair") for m in self.members_):
+            return None
+        return self._family_sample(family)[: max(1, int(self.n_anchors))]
 
     @staticmethod
     def _stats(raw: dict[str, tuple[np.ndarray, np.ndarray]]) -> dict[str, tuple[float, float]]:
@@ -423,14 +465,9 @@ class GENNAPEPredictor(Predictor):
             return self.train_stats_
         cache = self.__dict__.setdefault("_ref_cache", {})
         if family not in cache:
-            from gennape_naslib.predictors.base import resolve_family
-
-            adapter = resolve_family(family)
-            rng = np.random.default_rng(self._seed(11))
-            sample = [adapter.sample(rng) for _ in range(int(self.reference_size))]
-            records, _ = prepare(sample, adapter)
+            records = self._family_sample(family)
             with threads(self.num_threads):
-                raw = self._raw(records)
+                raw = self._raw(records, family)
             cache[family] = self._stats(raw)
             scores = {m: s for m, (s, _) in raw.items()}
             self.__dict__.setdefault("_ref_raw_cache", {})[family] = scores
@@ -472,7 +509,7 @@ class GENNAPEPredictor(Predictor):
         check_is_fitted(self)
         records, fam = prepare(X, family)
         with threads(self.num_threads):
-            raw = self._raw(records)
+            raw = self._raw(records, fam)
         ref = self._reference(fam)
         z = np.stack([(raw[m][0] - ref[m][0]) / ref[m][1] for m in self.members_])
         zs = np.stack([raw[m][1] / ref[m][1] for m in self.members_])

@@ -1,0 +1,48 @@
+"""Zero-shot Spearman of a GENNAPE model with ``pair_anchors="train"`` and ``"family"`` on whole packaged tables.
+
+Development round 11 (``docs/data/dev_hparams/PROTOCOL.md``) measured the option on the shipped model for its
+documentation only, after the decision::
+
+    python scripts/zeroshot_pair_anchors.py docs/data/dev_hparams/round11_pretrained_zeroshot.json
+
+Writes ``{"FAMILY/SETTING": {"n", "spearman", "members"}}`` to the given JSON file (atomically) and prints each row.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from bench_predictor import TARGETS
+from scipy.stats import spearmanr
+
+from gennape_naslib import data
+from gennape_naslib._atomic import atomic_write
+from gennape_naslib.predictors.gennape import GENNAPEPredictor
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out", type=Path, help="JSON file to write")
+    ap.add_argument("--model", type=Path, default=None, help="predictor file (default: the shipped model)")
+    ap.add_argument("--families", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    args = ap.parse_args()
+    out = {}
+    for fam in args.families:
+        table = data.load(fam)
+        archs, y = table.archs, table.metric(TARGETS[fam]).astype(float)
+        for setting in ("train", "family"):
+            model = GENNAPEPredictor.pretrained() if args.model is None else GENNAPEPredictor.load(args.model)
+            model.set_params(pair_anchors=setting)
+            z = model._member_z(archs, None)[0]
+            members = {m: round(float(spearmanr(r, y).statistic), 3) for m, r in zip(model.members_, z)}
+            rho = round(float(spearmanr(model.predict(archs), y).statistic), 4)
+            out[f"{fam}/{setting}"] = {"n": len(y), "spearman": rho, "members": members}
+            print(fam, setting, len(y), rho, members, flush=True)
+    with atomic_write(args.out) as fh:
+        fh.write(json.dumps(out, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
