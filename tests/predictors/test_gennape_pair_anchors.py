@@ -79,6 +79,11 @@ def test_setting_it_on_a_fitted_model_equals_fitting_with_it(fitted, nb201, tmp_
     switched.pair_anchors = "family"
     assert np.array_equal(switched.predict(test), family.predict(test))
     assert np.array_equal(switched.predict_members(test), family.predict_members(test))
+    # set_params on a model that has predicted already: its cached reference statistics are recomputed
+    toggled = train._uncached_copy()
+    before = toggled.predict(test)
+    assert np.array_equal(toggled.set_params(pair_anchors="family").predict(test), family.predict(test))
+    assert np.array_equal(toggled.set_params(pair_anchors="train").predict(test), before)
     loaded = GENNAPEPredictor.load(family.save(tmp_path / "family.npz"))
     assert loaded.pair_anchors == "family" and np.array_equal(loaded.predict(test), family.predict(test))
     # fine-tuning scores its shots against the same anchors, and the original is unchanged

@@ -84,6 +84,10 @@ FAST_MEMBERS = ("cl_fcm_t",)
 ALL_MEMBERS = (*CL_MEMBERS, "kgnn", "flops")
 #: What the plain pairwise members compare against (``pair_anchors``).
 PAIR_ANCHORS = ("train", "family")
+#: Per-family caches of a fitted model (reference samples, their statistics and agreement weights).
+_FAMILY_CACHES = ("_ref_cache", "_ref_raw_cache", "_agree_cache", "_sample_cache")
+#: Hyperparameters those caches depend on: :meth:`GENNAPEPredictor.set_params` empties them when one changes.
+_FAMILY_CACHE_PARAMS = frozenset({"pair_anchors", "n_anchors", "reference_size", "random_state"})
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "nb201_c10.npz"
 _TRAIN_REF_MAX = 1024
 
@@ -392,10 +396,25 @@ class GENNAPEPredictor(Predictor):
         """A shallow copy of this fitted model (sharing its networks) whose caches of family reference samples
         start empty, for a copy that changes what they depend on (its copies, its anchors)."""
         out = copy.copy(self)
-        # the shallow copy's caches are shared dicts
-        for cache in ("_ref_cache", "_ref_raw_cache", "_agree_cache", "_sample_cache"):
-            out.__dict__.pop(cache, None)
+        out._drop_family_caches()  # the shallow copy's caches are shared dicts
         return out
+
+    def _drop_family_caches(self) -> None:
+        for cache in _FAMILY_CACHES:
+            self.__dict__.pop(cache, None)
+
+    def set_params(self, **params: Any) -> GENNAPEPredictor:
+        """Set hyperparameters by name; returns ``self``. Changing one that the cached family reference samples
+        depend on (``pair_anchors``, ``n_anchors``, ``reference_size``, ``random_state``) empties those caches, so
+        a fitted model's next prediction uses the new setting throughout.
+
+        Raises:
+            ValueError: If a name is not a hyperparameter of this predictor.
+        """
+        super().set_params(**params)
+        if _FAMILY_CACHE_PARAMS.intersection(params):
+            self._drop_family_caches()
+        return self
 
     def _choose_anchors(self, records: list[GraphArrays], y: np.ndarray) -> None:
         """The pairwise members' anchors: ``n_anchors`` training architectures evenly spaced in accuracy order
