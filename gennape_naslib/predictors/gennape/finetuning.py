@@ -75,12 +75,9 @@ def raw_scores(
     net, kgnn = model.net_, model.kgnn_
     out: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in model.members_}
     pairs = [m for m in model.members_ if CL_MEMBERS.get(m, {}).get("pair")]
-    train_anchors = net.embed(model.anchors_) if pairs else None
-    other = None  # the plain pairwise members' anchors when they are not the training ones
-    if anchors is not None and any(not CL_MEMBERS[m]["flops_t"] for m in pairs):
-        other = net.embed(anchors)
-        if all(not CL_MEMBERS[m]["flops_t"] for m in pairs):
-            train_anchors = None
+    given = [m for m in pairs if anchors is not None and not CL_MEMBERS[m]["flops_t"]]  # on ``anchors``
+    train_emb = net.embed(model.anchors_) if len(given) < len(pairs) else None  # the rest: training anchors
+    given_emb = net.embed(anchors) if given else None
     # both GNN encoders run on the same collated batches and node classes
     encoders = ([net.encoder] if net.members else []) + ([] if kgnn is None else [kgnn.encoder])
     for start in range(0, len(records), _CHUNK):
@@ -88,10 +85,10 @@ def raw_scores(
         gf = np.array([r.gflops for r in chunk])
         emb = encode_records(encoders, chunk)
         if net.members:
-            outputs = member_outputs(net, emb[0], other if train_anchors is None else train_anchors)
-            if other is not None and train_anchors is not None:  # pair_t members next to plain ones
-                plain = member_outputs(net, emb[0], other)
-                outputs.update({m: plain[m] for m in pairs if not CL_MEMBERS[m]["flops_t"]})
+            outputs = member_outputs(net, emb[0], given_emb if train_emb is None else train_emb)
+            if given and train_emb is not None:  # pair_t members next to plain ones on other anchors
+                on_given = member_outputs(net, emb[0], given_emb)
+                outputs.update({m: on_given[m] for m in given})
             for name, (score, spread) in outputs.items():
                 spec = CL_MEMBERS[name]
                 if not spec["pair"] or spec["flops_t"]:  # to accuracy (plain pairwise: the win probability)
@@ -127,8 +124,7 @@ def finetuned_copy(
     X, y = check_xy(X, y)
     records, fam = prepare(X, family)
     gflops = np.array([r.gflops for r in records])
-    new = copy.deepcopy(model)
-    new._ref_cache = {}
+    new = copy.deepcopy(model._uncached_copy())  # the per-family caches depend on the networks being tuned
     new.std_scale_, new.mean_offset_ = 1.0, 0.0  # the original's calibration does not hold for the copy
     epochs = model.finetune_epochs if epochs is None else int(epochs)
     lr = model.lr if model.finetune_lr is None else float(model.finetune_lr)

@@ -366,7 +366,7 @@ class GENNAPEPredictor(Predictor):
         self.weights_ = np.full(len(members), 1.0 / len(members))
         self.member_tau_ = np.full(len(members), np.nan)
         self.y_mean_, self.y_std_ = float(y.mean()), float(y.std()) or 1.0
-        self._ref_cache: dict[str, dict[str, tuple[float, float]]] = {}
+        self._drop_family_caches()
         self.std_scale_, self.mean_offset_ = 1.0, 0.0
         self.repeats_ = fit_repeats(self, list(X), y, family, X_unlabeled)
         raw = self._score_training_set(records, y)

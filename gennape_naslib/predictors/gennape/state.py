@@ -107,7 +107,7 @@ def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
     cv_tau = state.get("cv_tau") if version >= 3 else None
     model.cv_tau_ = None if cv_tau is None else np.asarray(cv_tau, dtype=np.float64)
     model.history_ = {k: [float(x) for x in v] for k, v in state["history"].items()}
-    model._ref_cache = {}
+    model._drop_family_caches()
     model.repeats_ = []
     for entry in state.get("repeats", []) if version >= 4 else []:
         copy = new_copy(model, entry["random_state"])
