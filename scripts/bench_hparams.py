@@ -6,7 +6,8 @@ inspace``: ``default_rng(seed).permutation``) and tests on all the rest, with th
 weights. One JSON line per task goes to ``--out`` (Spearman, Kendall, NDCG@10, MAE, each member's Spearman,
 fit CPU seconds). With ``--mode transfer`` a family is ``SOURCE:TARGET`` (e.g. ``nb101:nb301``): the fit uses
 ``--size`` random architectures of the source table (all of them when ``--size`` is larger) and the test is
-zero-shot on every architecture of the target table, standardised on the target family's reference sample as
+zero-shot on every architecture of the target table (``SOURCE:T1+T2`` tests one fit on several targets, one row
+per target with family ``SOURCE:T``), standardised on the target family's reference sample as
 in ``gennape bench transfer``. Tasks already in ``--out`` are skipped, so an interrupted study resumes. A
 config with ``n_repeats = R > 1`` also writes a row ``NAME:k`` for every ``k < R``: the same fit with only its
 first ``k`` copies, which is exactly the model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by
@@ -52,7 +53,7 @@ def run_task(task: dict) -> list[dict]:
     from gennape_naslib.predictors.gennape.repeats import first_copies
 
     torch.set_num_threads(1)
-    source, _, target = task["family"].partition(":")
+    source, _, targets = task["family"].partition(":")
     archs, y = _table(source)
     perm = np.random.default_rng(task["seed"]).permutation(len(archs))
     tr, te = perm[: task["size"]], perm[task["size"] :]
@@ -65,31 +66,54 @@ def run_task(task: dict) -> list[dict]:
         model = GENNAPEPredictor(**task["params"], random_state=task["seed"])
         model.fit(xtr, ytr)
     fit_cpu = time.process_time() - c0
-    if task["mode"] == "transfer":  # zero-shot on the whole target table
-        archs, y = _table(target)
-        te = np.arange(len(archs))
-    xte, yte = [archs[i] for i in te], y[te]
+    if task["mode"] == "transfer":  # zero-shot on the whole table of every target
+        tests = [(f"{source}:{t}", *_table(t)) for t in split_targets(targets)]
+    else:
+        tests = [(task["family"], [archs[i] for i in te], y[te])]
 
-    def row(name: str, part: Any, cpu: float) -> dict:
-        z = part._member_z(xte, None)[0]
-        members = {m: float(spearmanr(yte, r).statistic) for m, r in zip(part.members_, z)}
-        out = {**task, "config": name, **metrics(yte, part.predict(xte)), "members": members,
-               "fit_cpu_s": cpu, "n_test": len(te)}  # fmt: skip
-        if task.get("save_scores"):  # standardised member scores and labels, for combining models offline
-            out["z"] = {m: np.round(r, 6).tolist() for m, r in zip(part.members_, z)}
-            out["y_test"] = np.asarray(yte, dtype=float).tolist()
+    def row(name: str, part: Any, cpu: float) -> list[dict]:
+        out = []
+        for family, xte, yte in tests:
+            z = part._member_z(xte, None)[0]
+            members = {m: float(spearmanr(yte, r).statistic) for m, r in zip(part.members_, z)}
+            r = {**task, "family": family, "config": name, **metrics(yte, part.predict(xte)), "members": members,
+                 "fit_cpu_s": cpu, "n_test": len(yte)}  # fmt: skip
+            if task.get("save_scores"):  # standardised member scores and labels, for combining models offline
+                r["z"] = {m: np.round(v, 6).tolist() for m, v in zip(part.members_, z)}
+                r["y_test"] = np.asarray(yte, dtype=float).tolist()
+            out.append(r)
         return out
 
-    rows = [row(f"{task['config']}@a{k}", anchor_variant(model, xtr, ytr, k), fit_cpu) for k in task.get("anchors", [])]
+    rows = [
+        r
+        for k in task.get("anchors", [])
+        for r in row(f"{task['config']}@a{k}", anchor_variant(model, xtr, ytr, k), fit_cpu)
+    ]
     for k in task.get("family_anchors", []):
         variant = anchor_variant(model, xtr, ytr, k)
         variant.pair_anchors = "family"
-        rows.append(row(f"{task['config']}@f{k}", variant, fit_cpu))
+        rows += row(f"{task['config']}@f{k}", variant, fit_cpu)
     n = 1 + len(getattr(model, "repeats_", []))
     for k in range(1, n + 1):
         name = task["config"] if k == n else f"{task['config']}:{k}"
-        rows.append(row(name, model if k == n else first_copies(model, k), fit_cpu * k / n))
+        rows += row(name, model if k == n else first_copies(model, k), fit_cpu * k / n)
     return rows[::-1]
+
+
+def split_targets(targets: str) -> list[str]:
+    """The target families of a transfer task's ``SOURCE:T1+T2+...``."""
+    names = targets.split("+")
+    if not all(names):
+        raise SystemExit(f"--mode transfer: empty target family in {targets!r}")
+    return names
+
+
+def task_families(family: str, mode: str) -> list[str]:
+    """The ``family`` values of the rows a task writes (``SOURCE:T`` per target in transfer mode)."""
+    if mode != "transfer":
+        return [family]
+    source, _, targets = family.partition(":")
+    return [f"{source}:{t}" for t in split_targets(targets)]
 
 
 def anchor_variant(model: Any, X: list, y: np.ndarray, k: int) -> Any:
@@ -105,13 +129,11 @@ def anchor_variant(model: Any, X: list, y: np.ndarray, k: int) -> Any:
         ValueError: If the model has further copies or weights fitted on its scores (cross-validated or
             fine-tuned).
     """
-    from gennape_naslib.predictors.gennape.data import prepare
-
     if getattr(model, "repeats_", []) or model.fit_weights != "equal" or np.isfinite(model.member_tau_).any():
         raise ValueError("anchor variants need a fitted (not fine-tuned) model, n_repeats=1, fit_weights='equal'")
     v = model._uncached_copy()
     v.n_anchors = int(k)
-    records, _ = prepare(X, None)
+    records, _ = v._prepare(X, None)
     y = np.asarray(y, dtype=np.float64)
     v._choose_anchors(records, y)
     v._score_training_set(records, y)  # its statistics depend on the pairwise members' anchors
@@ -238,7 +260,7 @@ def main() -> None:
             for fam in args.families
             for seed in range(args.first_seed, args.first_seed + args.seeds)
             for name, params in configs.items()
-            if (name, fam, seed, args.size) not in done
+            if not all((name, f, seed, args.size) in done for f in task_families(fam, args.mode))
         ]
         # families in the order given (development families first), longest tasks first within a family
         order = {f: i for i, f in enumerate(args.families)}

@@ -197,14 +197,14 @@ def ablation(args: argparse.Namespace, out: Path) -> None:
     members = ("cl", "cl_fcm", "cl_t", "cl_fcm_t")
     for size, epochs, cl_epochs, seed, tr, te in inspace_splits(args, len(archs)):
         xtr = [archs[i] for i in tr]
-        records = gdata.prepare([archs[i] for i in te])[0]
+        xte = [archs[i] for i in te]
         groups = [(m,) for m in members] if args.ablation_mode == "separate" else [members]
         for group in groups:
             t0, c0 = time.time(), time.process_time()
             model = GENNAPEPredictor(members=group, epochs=epochs, cl_epochs=cl_epochs, random_state=seed)
             model.fit(xtr, y[tr])
             fit_s, fit_cpu = time.time() - t0, time.process_time() - c0
-            raw = model._raw(records)
+            raw = model._raw(model._prepare(xte)[0])
             for name in model.members_:
                 emit(
                     out,
@@ -236,7 +236,7 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
                 archs, y = tb.archs, tb.metric(TARGETS[fam_name]).astype(float)
                 if y.max() <= 1.0:
                     y = y * 100.0  # the model was trained on percent
-                records, _ = gdata.prepare(archs)
+                records, _ = model._prepare(archs)
                 # predictions are pointwise, so every member's row over the whole table is computed once
                 cache[fam_name] = (search_spaces.get(fam_name), archs, y, records, model._raw(records, fam_name),
                                    model._member_z(archs, None)[0])  # fmt: skip

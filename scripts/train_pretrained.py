@@ -14,8 +14,9 @@ epoch, 3,912 steps in all; lr 1e-3 for the CL members, 1e-4 for the k-GNN member
 supervised epochs an NB-201 hold-out picks 8 (``docs/data/dev_hparams/PROTOCOL.md``, round 9).
 
 Usage: ``python scripts/train_pretrained.py [--epochs 8] [--cl-epochs 2] [--members M ...] [--rank-weight W]
-[--out PATH]`` (``--members`` / ``--rank-weight`` train another member set or loss, e.g. to measure an option;
-the shipped file uses the defaults of when it was trained, ``rank_weight=0`` included).
+[--res-norm fixed|graph] [--out PATH]`` (``--members`` / ``--rank-weight`` / ``--res-norm`` train another member set,
+loss or feature normalisation, e.g. to measure an option; the shipped file uses the defaults of when it was
+trained, ``rank_weight=0`` included).
 """
 
 from __future__ import annotations
@@ -38,13 +39,16 @@ def main() -> None:
     ap.add_argument(
         "--rank-weight", type=float, default=0.0, help="CL regressors' pair-order term (default 0, as shipped)"
     )
+    ap.add_argument(
+        "--res-norm", choices=["fixed", "graph"], default="fixed", help="resolution features (as shipped: fixed)"
+    )
     ap.add_argument("--out", type=Path, default=PRETRAINED)
     args = ap.parse_args()
     table = data.load("nb201", dataset="cifar10")
     archs, y = table.archs, table.metric("test_acc_200ep")
     kwargs = dict(  # as shipped (kgnn_lr and rank_weight: the defaults of when the file was trained)
         cl_max_graphs=2048, num_threads=1, random_state=0, fit_weights="equal", kgnn_lr=1e-4,
-        rank_weight=args.rank_weight,
+        rank_weight=args.rank_weight, res_norm=args.res_norm,
     )  # fmt: skip
     if args.members:
         kwargs["members"] = tuple(args.members)

@@ -5,6 +5,11 @@ documentation only, after the decision::
 
     python scripts/zeroshot_pair_anchors.py docs/data/dev_hparams/round11_pretrained_zeroshot.json
 
+Round 12 ran it on a model trained with ``res_norm="graph"``, with the training anchors only::
+
+    python scripts/zeroshot_pair_anchors.py docs/data/dev_hparams/round12_pretrained_graph_zeroshot.json \
+        --model runs/r12/pretrained_graph.npz --pair-anchors train
+
 Writes ``{"FAMILY/SETTING": {"n", "spearman", "members"}}`` to the given JSON file (atomically) and prints each row.
 """
 
@@ -27,13 +32,14 @@ def main() -> None:
     ap.add_argument("out", type=Path, help="JSON file to write")
     ap.add_argument("--model", type=Path, default=None, help="predictor file (default: the shipped model)")
     ap.add_argument("--families", nargs="+", default=list(TARGETS), choices=list(TARGETS))
+    ap.add_argument("--pair-anchors", nargs="+", default=["train", "family"], choices=["train", "family"])
     args = ap.parse_args()
     model = GENNAPEPredictor.pretrained() if args.model is None else GENNAPEPredictor.load(args.model)
     out = {}
     for fam in args.families:
         table = data.load(fam)
         archs, y = table.archs, table.metric(TARGETS[fam]).astype(float)
-        for setting in ("train", "family"):
+        for setting in args.pair_anchors:
             model.set_params(pair_anchors=setting)  # empties the cached reference statistics
             z = model._member_z(archs, None)[0]
             members = {m: round(float(spearmanr(r, y).statistic), 3) for m, r in zip(model.members_, z)}

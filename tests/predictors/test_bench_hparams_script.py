@@ -54,3 +54,28 @@ def test_combine_averages_the_saved_scores_of_separate_models(bh):
     rows[1]["y_test"] = [1.0, 2.0, 3.0, 5.0]
     with pytest.raises(ValueError, match="different architectures"):
         bh.combine(rows, "ab", ["a", "b"])
+
+
+def test_transfer_task_tests_one_fit_on_every_target(bh, monkeypatch):
+    from scipy.stats import spearmanr
+
+    full = {f: bh.inspace_table(f) for f in ("nb101", "nb301", "nb201")}
+    sizes = {"nb101": 40, "nb301": 25, "nb201": 30}
+    monkeypatch.setattr(bh, "_table", lambda f: (full[f][0][: sizes[f]], full[f][1][: sizes[f]]))
+    params = {k: v for k, v in SMALL.items() if k != "random_state"}
+    task = {"config": "c", "params": params, "family": "nb101:nb301+nb201", "seed": 0, "size": 1000,
+            "mode": "transfer", "model": "", "anchors": [], "family_anchors": []}  # fmt: skip
+    rows = bh.run_task(task)
+    assert [r["family"] for r in rows] == ["nb101:nb201", "nb101:nb301"]
+    order = np.random.default_rng(0).permutation(40)  # the task's split: all 40, in its shuffled order
+    xs, ys = full["nb101"]
+    model = GENNAPEPredictor(**params, random_state=0).fit([xs[i] for i in order], ys[order])
+    for r in rows:
+        target = r["family"].split(":")[1]
+        archs, y = full[target][0][: sizes[target]], full[target][1][: sizes[target]]
+        assert r["n_test"] == sizes[target] and r["config"] == "c"
+        assert r["spearman"] == pytest.approx(spearmanr(y, model.predict(archs)).statistic, abs=1e-9)
+    assert bh.task_families("nb101:nb301+nb201", "transfer") == ["nb101:nb301", "nb101:nb201"]
+    assert bh.task_families("nb101", "inspace") == ["nb101"]
+    with pytest.raises(SystemExit, match="empty target"):
+        bh.task_families("nb101:nb301+", "transfer")

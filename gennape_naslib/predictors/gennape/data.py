@@ -29,13 +29,20 @@ from gennape_naslib.cg.vocab import OP_INDEX
 __all__ = [
     "ArraysBuilder",
     "GraphArrays",
+    "RES_NORMS",
     "arrays_builder",
     "clear_cache",
     "collate",
     "graph_arrays",
     "prepare",
     "register_arrays_builder",
+    "renormalised",
 ]
+
+#: Normalisations of the resolution features (``GENNAPEPredictor(res_norm=...)``): ``"fixed"`` keeps the graph's
+#: constants (GENNAPE: H and W / 256, channels / 512), ``"graph"`` divides each graph's H, W and channel
+#: columns by that graph's own maxima.
+RES_NORMS = ("fixed", "graph")
 
 _CACHE: OrderedDict[Any, GraphArrays] = OrderedDict()
 _CACHE_MAX = 40000
@@ -178,7 +185,8 @@ def prepare(X: Any, family: Any = None, fast: bool = True) -> tuple[list[GraphAr
     if all(isinstance(item, ComputeGraph) for item in items):
         out = []
         for cg in items:
-            key = ("cg", cg.content_hash())
+            # the content hash covers nodes and edges; the normalisation constants change the features too
+            key = ("cg", cg.content_hash(), cg.max_h, cg.max_w, cg.max_hidden, cg.max_kernel)
             rec = _cache_get(key)
             if rec is None:
                 rec = graph_arrays(cg, key=key)
@@ -216,6 +224,30 @@ def prepare(X: Any, family: Any = None, fast: bool = True) -> tuple[list[GraphAr
             _cache_put(key, rec)
             out[i] = rec
     return out, name  # type: ignore[return-value]
+
+
+def renormalised(records: Sequence[GraphArrays], res_norm: str = "fixed") -> list[GraphArrays]:
+    """``records`` with their resolution features under ``res_norm`` (:data:`RES_NORMS`).
+
+    ``"fixed"`` returns the records unchanged. ``"graph"`` (not GENNAPE's) rescales each record's two H columns
+    (``H_in``, ``H_out``), two W columns and two channel columns so that the graph's largest value of each pair
+    is 1: the features become relative to the graph's input resolution and widest layer, whatever constants
+    normalised them. A pair that is 0 everywhere stays 0. New records are returned; the inputs (possibly
+    cached or shared) are not written to.
+
+    Raises:
+        ValueError: If ``res_norm`` is not one of :data:`RES_NORMS`.
+    """
+    if res_norm not in RES_NORMS:
+        raise ValueError(f"res_norm must be one of {RES_NORMS}, got {res_norm!r}")
+    if res_norm == "fixed":
+        return list(records)
+    out = []
+    for r in records:
+        peak = r.res.reshape(-1, 3, 2).max(axis=(0, 2)) if len(r.res) else np.ones(3, dtype=np.float32)
+        scale = np.repeat(np.divide(1.0, peak, out=np.ones(3), where=peak > 0), 2).astype(np.float32)
+        out.append(r._replace(res=r.res * scale))
+    return out
 
 
 def collate(records: Sequence[GraphArrays]) -> Any:

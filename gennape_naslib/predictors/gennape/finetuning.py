@@ -23,7 +23,7 @@ from gennape_naslib.predictors.base import check_xy
 from gennape_naslib.predictors.gennape._fast_outputs import member_outputs
 from gennape_naslib.predictors.gennape._train import seeded, threads
 from gennape_naslib.predictors.gennape.cv_weights import tau_weights
-from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
+from gennape_naslib.predictors.gennape.data import GraphArrays
 from gennape_naslib.predictors.gennape.encoder import encode_records
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS
 from gennape_naslib.predictors.gennape.regressor import fit_regressor
@@ -122,7 +122,7 @@ def finetuned_copy(
     averaged) the copy's median error on ``(X, y)`` is removed (``mean_offset_``).
     """
     X, y = check_xy(X, y)
-    records, fam = prepare(X, family)
+    records, fam = model._prepare(X, family)
     gflops = np.array([r.gflops for r in records])
     new = copy.deepcopy(model._uncached_copy())  # the per-family caches depend on the networks being tuned
     new.std_scale_, new.mean_offset_ = 1.0, 0.0  # the original's calibration does not hold for the copy

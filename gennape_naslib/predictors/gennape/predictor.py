@@ -65,7 +65,7 @@ from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy,
 from gennape_naslib.predictors.gennape._train import check_rank_weight, check_swa, seeded, take, threads
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
 from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fold_z, stack_weights, tau_weights
-from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
+from gennape_naslib.predictors.gennape.data import RES_NORMS, GraphArrays, prepare, renormalised
 from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit
 from gennape_naslib.predictors.gennape.finetuning import calibrated_copy, finetuned_copy, raw_scores
@@ -87,7 +87,7 @@ PAIR_ANCHORS = ("train", "family")
 #: Per-family caches of a fitted model (reference samples, their statistics and agreement weights).
 _FAMILY_CACHES = ("_ref_cache", "_ref_raw_cache", "_agree_cache", "_sample_cache")
 #: Hyperparameters those caches depend on: :meth:`GENNAPEPredictor.set_params` empties them when one changes.
-_FAMILY_CACHE_PARAMS = frozenset({"pair_anchors", "n_anchors", "reference_size", "random_state"})
+_FAMILY_CACHE_PARAMS = frozenset({"pair_anchors", "n_anchors", "reference_size", "random_state", "res_norm"})
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "nb201_c10.npz"
 _TRAIN_REF_MAX = 1024
 
@@ -157,6 +157,12 @@ class GENNAPEPredictor(Predictor):
             ``n_anchors`` architectures of its reference sample (drawn without labels), so every compared pair
             is from one family; without a family (graph inputs) the training anchors. Predictions stay
             pointwise; the ``pair_t`` members keep the training anchors, whose targets they read back.
+        res_norm: Normalisation of the six resolution features of every node: ``"fixed"`` (default, GENNAPE's: H and
+            W divided by 256, channels by 512) or ``"graph"`` (not the paper's): each graph's H, W and channel
+            columns divided by that graph's own maxima, in training and prediction alike, so that families of
+            other input sizes and widths (NB-201: channels up to 64; NB-101 / NB-301: 512; OFA-MBv3: 1,280) give
+            inputs in one range (:func:`~gennape_naslib.predictors.gennape.data.renormalised`; round 12 of
+            ``docs/data/dev_hparams/PROTOCOL.md``).
         kt_temperature: Temperature of the softmax over members' Kendall tau after fine-tuning (UNKNOWN; 0.1).
         reference_size: Family sample size for standardising member scores (256).
         calibration: ``"quantile"`` (rank-preserving quantile map of the ensemble score to accuracy)
@@ -215,6 +221,7 @@ class GENNAPEPredictor(Predictor):
         finetune_offset: bool = True,
         n_anchors: int = 16,
         pair_anchors: str = "train",
+        res_norm: str = "fixed",
         kt_temperature: float = 0.1,
         reference_size: int = 256,
         zero_shot_weights: str = "equal",
@@ -258,6 +265,7 @@ class GENNAPEPredictor(Predictor):
         self.finetune_offset = finetune_offset
         self.n_anchors = n_anchors
         self.pair_anchors = pair_anchors
+        self.res_norm = res_norm
         self.kt_temperature = kt_temperature
         self.reference_size = reference_size
         self.zero_shot_weights = zero_shot_weights
@@ -292,6 +300,11 @@ class GENNAPEPredictor(Predictor):
     def _seed(self, offset: int) -> int | None:
         return None if self.random_state is None else int(self.random_state) + offset
 
+    def _prepare(self, X: Any, family: Any = None) -> tuple[list[GraphArrays], str | None]:
+        """:func:`~gennape_naslib.predictors.gennape.data.prepare` with the resolution features under ``res_norm``."""
+        records, fam = prepare(X, family)
+        return renormalised(records, self.res_norm), fam
+
     def _net(self, members: list[str], n_clusters: int) -> GENNAPENet:
         return GENNAPENet(
             [m for m in members if m in CL_MEMBERS], n_clusters, self.hidden, self.n_layers, self.gnn,
@@ -313,8 +326,8 @@ class GENNAPEPredictor(Predictor):
             ValueError: If ``X`` and ``y`` are empty or of different lengths, a member name is
                 unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, ``cv_folds < 2``
                 with cross-validated weights, ``n_repeats`` is not a positive integer, ``swa`` is not in
-                ``[0, 1]``, ``rank_weight`` is not a finite number >= 0, or ``pair_anchors`` is not
-                ``"train"`` or ``"family"``.
+                ``[0, 1]``, ``rank_weight`` is not a finite number >= 0, ``pair_anchors`` is not
+                ``"train"`` or ``"family"``, or ``res_norm`` is not ``"fixed"`` or ``"graph"``.
         """
         members = self._checked_members()
         check_n_repeats(self.n_repeats)
@@ -326,7 +339,9 @@ class GENNAPEPredictor(Predictor):
         check_swa(self.swa)
         rank_weight = check_rank_weight(self.rank_weight)
         self._check_pair_anchors()
-        records, fam = prepare(X, family)
+        if self.res_norm not in RES_NORMS:
+            raise ValueError(f"res_norm must be one of {RES_NORMS}, got {self.res_norm!r}")
+        records, fam = self._prepare(X, family)
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)
         cl = [m for m in members if m in CL_MEMBERS]
@@ -337,7 +352,7 @@ class GENNAPEPredictor(Predictor):
         with threads(self.num_threads), seeded(self.random_state):
             net = self._net(members, n_clusters)
             if cl:
-                pool = unlabeled_pool(fam, self.cl_unlabeled, self._seed(13), X_unlabeled)
+                pool = renormalised(unlabeled_pool(fam, self.cl_unlabeled, self._seed(13), X_unlabeled), self.res_norm)
                 pre = rng.permutation(len(records))[: max(2, int(self.cl_max_graphs))]
                 self.history_["contrastive"] = net.pretrain(
                     take(records, pre) + pool, self.cl_epochs, self.cl_batch_size, self.cl_lr, self.cl_dropout,
@@ -462,7 +477,7 @@ class GENNAPEPredictor(Predictor):
 
             adapter = resolve_family(family)
             rng = np.random.default_rng(self._seed(11))
-            cache[family] = prepare([adapter.sample(rng) for _ in range(int(self.reference_size))], adapter)[0]
+            cache[family] = self._prepare([adapter.sample(rng) for _ in range(int(self.reference_size))], adapter)[0]
         return cache[family]
 
     def _family_anchors(self, family: str | None) -> list[GraphArrays] | None:
@@ -526,7 +541,7 @@ class GENNAPEPredictor(Predictor):
     def _member_z(self, X: Any, family: Any) -> tuple[np.ndarray, np.ndarray, str | None]:
         """Standardised member scores and spreads ``(M, n)`` and the family name."""
         check_is_fitted(self)
-        records, fam = prepare(X, family)
+        records, fam = self._prepare(X, family)
         with threads(self.num_threads):
             raw = self._raw(records, fam)
         ref = self._reference(fam)
