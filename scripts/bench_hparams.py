@@ -53,7 +53,7 @@ def run_task(task: dict) -> list[dict]:
     from gennape_naslib.predictors.gennape.repeats import first_copies
 
     torch.set_num_threads(1)
-    source, _, targets = task["family"].partition(":")
+    source = task["family"].partition(":")[0]
     archs, y = _table(source)
     perm = np.random.default_rng(task["seed"]).permutation(len(archs))
     tr, te = perm[: task["size"]], perm[task["size"] :]
@@ -67,7 +67,7 @@ def run_task(task: dict) -> list[dict]:
         model.fit(xtr, ytr)
     fit_cpu = time.process_time() - c0
     if task["mode"] == "transfer":  # zero-shot on the whole table of every target
-        tests = [(f"{source}:{t}", *_table(t)) for t in split_targets(targets)]
+        tests = [(f, *_table(f.partition(":")[2])) for f in task_families(task["family"], "transfer")]
     else:
         tests = [(task["family"], [archs[i] for i in te], y[te])]
 
