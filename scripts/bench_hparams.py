@@ -14,7 +14,9 @@ first ``k`` copies, which is exactly the model ``n_repeats=k`` fits under the se
 ``k / R``). ``--anchors K ...`` also writes a row ``NAME@aK`` per ``K``: the same fit with ``K`` anchors for
 the pairwise members (:func:`anchor_variant`; exactly the fit with ``n_anchors=K``), and ``--family-anchors K ...``
 a row ``NAME@fK`` per ``K``: the same fit with ``pair_anchors="family"`` and ``n_anchors=K`` (the plain pairwise
-members compare against ``K`` architectures of the predicted family's reference sample). ``--save-scores`` keeps
+members compare against ``K`` architectures of the predicted family's reference sample). ``--target-pool N`` (transfer
+mode, one target per task) fits with ``N`` architectures drawn with the target family's sampler as ``X_unlabeled``
+(contrastive pretraining and clustering only; no target label is read). ``--save-scores`` keeps
 each member's standardised test scores in the rows, and ``--summary --combine NAME=CFG,...`` then adds the
 equal-weight ensemble of separately fitted configs (:func:`combine`; e.g. one single-member model per member).
 A Markdown summary (mean ± std over seeds per config and family) is printed at the end and by ``--summary``.
@@ -64,7 +66,7 @@ def run_task(task: dict) -> list[dict]:
         model = base.set_params(**task["params"]).finetune(xtr, ytr)
     else:
         model = GENNAPEPredictor(**task["params"], random_state=task["seed"])
-        model.fit(xtr, ytr)
+        model.fit(xtr, ytr, X_unlabeled=target_pool(task))
     fit_cpu = time.process_time() - c0
     if task["mode"] == "transfer":  # zero-shot on the whole table of every target
         tests = [(f, *_table(f.partition(":")[2])) for f in task_families(task["family"], "transfer")]
@@ -98,6 +100,20 @@ def run_task(task: dict) -> list[dict]:
         name = task["config"] if k == n else f"{task['config']}:{k}"
         rows += row(name, model if k == n else first_copies(model, k), fit_cpu * k / n)
     return rows[::-1]
+
+
+def target_pool(task: dict) -> list | None:
+    """``--target-pool N``: ``N`` architectures drawn with the transfer target's sampler (``default_rng(seed + 1000)``;
+    no table, so no label) for the fit's ``X_unlabeled``; ``None`` without the option."""
+    n = int(task.get("target_pool") or 0)
+    if not n:
+        return None
+    from gennape_naslib import search_spaces
+
+    (family,) = task_families(task["family"], task["mode"])  # one target per task (checked in main)
+    adapter = search_spaces.get(family.partition(":")[2])
+    rng = np.random.default_rng(task["seed"] + 1000)
+    return [adapter.sample(rng) for _ in range(n)]
 
 
 def split_targets(targets: str) -> list[str]:
@@ -221,6 +237,12 @@ def main() -> None:
         "--save-scores", action="store_true",
         help="also write each member's standardised scores on the test architectures and their labels",
     )  # fmt: skip
+    ap.add_argument(
+        "--target-pool",
+        type=int,
+        default=0,
+        help="transfer: fit with N unlabelled architectures of the target family (X_unlabeled)",
+    )
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--first-seed", type=int, default=0)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
@@ -243,6 +265,8 @@ def main() -> None:
         pairs = [f for f in args.families if ":" in f]
         if (args.mode == "transfer") != (len(pairs) == len(args.families)):
             raise SystemExit("--mode transfer takes every family as SOURCE:TARGET, the other modes none")
+        if args.target_pool and (args.mode != "transfer" or any("+" in f for f in args.families)):
+            raise SystemExit("--target-pool needs --mode transfer with one target per family (SOURCE:TARGET)")
         done = {(r["config"], r["family"], r["seed"], r["size"]) for r in rows}
         tasks = [
             {
@@ -256,6 +280,7 @@ def main() -> None:
                 "anchors": args.anchors,
                 "family_anchors": args.family_anchors,
                 "save_scores": args.save_scores,
+                "target_pool": args.target_pool,
             }  # fmt: skip
             for fam in args.families
             for seed in range(args.first_seed, args.first_seed + args.seeds)

@@ -27,7 +27,9 @@ def unlabeled_pool(family: str | None, n: int, seed: int | None, X_unlabeled: An
             there is no sampler, so ``n`` is ignored with a warning).
         n: Architectures to draw with ``family.sample``.
         seed: Seed of the draws.
-        X_unlabeled: Optional further architectures (same kind as the training ones).
+        X_unlabeled: Optional further architectures: ``ComputeGraph`` objects, family ``Arch`` objects of any one
+            family (e.g. samples of a transfer target: they name their own family), or encodings of the
+            training family.
 
     Raises:
         ValueError: If ``n`` is negative.
@@ -50,6 +52,17 @@ def unlabeled_pool(family: str | None, n: int, seed: int | None, X_unlabeled: An
         rng = np.random.default_rng(seed)
         pool, _ = prepare([adapter.sample(rng) for _ in range(n)], adapter)
     if X_unlabeled is not None:
-        extra, _ = prepare(X_unlabeled, family)
+        items = list(X_unlabeled)
+        own = bool(items) and all(_names_family(item) for item in items)  # Arch objects of any family
+        extra, _ = prepare(items, None if own else family)
         pool = pool + extra
     return pool
+
+
+def _names_family(item: Any) -> bool:
+    from gennape_naslib.search_spaces import family_of
+
+    try:
+        return family_of(item) is not None
+    except TypeError:
+        return False
