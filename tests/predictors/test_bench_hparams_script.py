@@ -79,3 +79,14 @@ def test_transfer_task_tests_one_fit_on_every_target(bh, monkeypatch):
     assert bh.task_families("nb101", "inspace") == ["nb101"]
     with pytest.raises(SystemExit, match="empty target"):
         bh.task_families("nb101:nb301+", "transfer")
+
+
+def test_target_pool_draws_unlabelled_architectures_of_the_target(bh):
+    task = {"family": "nb101:nb301", "mode": "transfer", "seed": 2, "target_pool": 5}
+    pool = bh.target_pool(task)
+    from gennape_naslib.search_spaces import family_of
+
+    assert len(pool) == 5 and {family_of(a).name for a in pool} == {"nb301"}
+    again = bh.target_pool(task)
+    assert pool == again  # seeded by the task's seed
+    assert bh.target_pool({**task, "target_pool": 0}) is None

@@ -189,3 +189,21 @@ def test_unlabelled_pool_is_family_samples_or_given_architectures(nb201):
         warnings.simplefilter("always")
         GENNAPEPredictor(**params, cl_unlabeled=8).fit(cgs, y[:30])
     assert any("cl_unlabeled is ignored" in str(w.message) for w in caught)
+
+
+def test_unlabelled_architectures_may_come_from_another_family(nb201):
+    # e.g. samples of a transfer target: their records join the pretraining; no label of them is read
+    from gennape_naslib.predictors.gennape.data import prepare
+    from gennape_naslib.predictors.gennape.pool import unlabeled_pool
+
+    archs, y = nb201
+    params = {**FAST, "members": ("cl_fcm_t",), "epochs": 1}
+    target = [search_spaces.get("nb301").sample(np.random.default_rng(i)) for i in range(6)]
+    pool = unlabeled_pool("nb201", 0, 0, target)
+    assert [r.key for r in pool] == [r.key for r in prepare(target)[0]] and pool[0].key[0] == "nb301"
+    base = GENNAPEPredictor(**params).fit(archs[:30], y[:30])
+    adapted = GENNAPEPredictor(**params).fit(archs[:30], y[:30], X_unlabeled=target)
+    assert not np.array_equal(base.predict(target), adapted.predict(target))
+    # encodings of the training family still read with the training family
+    encoded = [search_spaces.get("nb201").to_json(a) for a in archs[30:34]]
+    assert [r.key for r in unlabeled_pool("nb201", 0, 0, encoded)] == [r.key for r in prepare(archs[30:34])[0]]
