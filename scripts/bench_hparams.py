@@ -265,7 +265,7 @@ def main() -> None:
         pairs = [f for f in args.families if ":" in f]
         if (args.mode == "transfer") != (len(pairs) == len(args.families)):
             raise SystemExit("--mode transfer takes every family as SOURCE:TARGET, the other modes none")
-        if args.target_pool and (args.mode != "transfer" or any("+" in f for f in args.families)):
+        if args.target_pool and (args.mode != "transfer" or any(len(task_families(f, "transfer")) > 1 for f in pairs)):
             raise SystemExit("--target-pool needs --mode transfer with one target per family (SOURCE:TARGET)")
         done = {(r["config"], r["family"], r["seed"], r["size"]) for r in rows}
         tasks = [

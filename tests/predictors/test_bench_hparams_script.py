@@ -82,10 +82,10 @@ def test_transfer_task_tests_one_fit_on_every_target(bh, monkeypatch):
 
 
 def test_target_pool_draws_unlabelled_architectures_of_the_target(bh):
-    task = {"family": "nb101:nb301", "mode": "transfer", "seed": 2, "target_pool": 5}
-    pool = bh.target_pool(task)
     from gennape_naslib.search_spaces import family_of
 
+    task = {"family": "nb101:nb301", "mode": "transfer", "seed": 2, "target_pool": 5}
+    pool = bh.target_pool(task)
     assert len(pool) == 5 and {family_of(a).name for a in pool} == {"nb301"}
     again = bh.target_pool(task)
     assert pool == again  # seeded by the task's seed

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from gennape_naslib.predictors._inputs import _family_of_item
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare
 
 __all__ = ["unlabeled_pool"]
@@ -53,16 +54,7 @@ def unlabeled_pool(family: str | None, n: int, seed: int | None, X_unlabeled: An
         pool, _ = prepare([adapter.sample(rng) for _ in range(n)], adapter)
     if X_unlabeled is not None:
         items = list(X_unlabeled)
-        own = bool(items) and all(_names_family(item) for item in items)  # Arch objects of any family
+        own = bool(items) and all(_family_of_item(item) is not None for item in items)  # Arch objects of any family
         extra, _ = prepare(items, None if own else family)
         pool = pool + extra
     return pool
-
-
-def _names_family(item: Any) -> bool:
-    from gennape_naslib.search_spaces import family_of
-
-    try:
-        return family_of(item) is not None
-    except TypeError:
-        return False

@@ -65,7 +65,7 @@ from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy,
 from gennape_naslib.predictors.gennape._train import check_rank_weight, check_swa, seeded, take, threads
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
 from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fold_z, stack_weights, tau_weights
-from gennape_naslib.predictors.gennape.data import RES_NORMS, GraphArrays, prepare, renormalised
+from gennape_naslib.predictors.gennape.data import GraphArrays, prepare, renormalised
 from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit
 from gennape_naslib.predictors.gennape.finetuning import calibrated_copy, finetuned_copy, raw_scores
@@ -339,9 +339,7 @@ class GENNAPEPredictor(Predictor):
         check_swa(self.swa)
         rank_weight = check_rank_weight(self.rank_weight)
         self._check_pair_anchors()
-        if self.res_norm not in RES_NORMS:
-            raise ValueError(f"res_norm must be one of {RES_NORMS}, got {self.res_norm!r}")
-        records, fam = self._prepare(X, family)
+        records, fam = self._prepare(X, family)  # checks res_norm
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)
         cl = [m for m in members if m in CL_MEMBERS]
@@ -420,8 +418,8 @@ class GENNAPEPredictor(Predictor):
 
     def set_params(self, **params: Any) -> GENNAPEPredictor:
         """Set hyperparameters by name; returns ``self``. Changing one that the cached family reference samples
-        depend on (``pair_anchors``, ``n_anchors``, ``reference_size``, ``random_state``) empties those caches, so
-        a fitted model's next prediction uses the new setting throughout.
+        depend on (``pair_anchors``, ``n_anchors``, ``reference_size``, ``res_norm``, ``random_state``) empties those
+        caches, so a fitted model's next prediction uses the new setting throughout.
 
         Raises:
             ValueError: If a name is not a hyperparameter of this predictor.
