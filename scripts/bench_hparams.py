@@ -14,8 +14,10 @@ first ``k`` copies, which is exactly the model ``n_repeats=k`` fits under the se
 ``k / R``). ``--anchors K ...`` also writes a row ``NAME@aK`` per ``K``: the same fit with ``K`` anchors for
 the pairwise members (:func:`anchor_variant`; exactly the fit with ``n_anchors=K``), and ``--family-anchors K ...``
 a row ``NAME@fK`` per ``K``: the same fit with ``pair_anchors="family"`` and ``n_anchors=K`` (the plain pairwise
-members compare against ``K`` architectures of the predicted family's reference sample). ``--target-pool N`` (transfer
-mode, one target per task) fits with ``N`` architectures drawn with the target family's sampler as ``X_unlabeled``
+members compare against ``K`` architectures of the predicted family's reference sample); ``--embed-align MODE ...``
+a row ``NAME@MODE`` per mode: the same fit predicting with ``embed_align=MODE`` (prediction-time only).
+``--target-pool N`` (transfer mode, one target per task) fits with ``N`` architectures drawn with the target
+family's sampler as ``X_unlabeled``
 (contrastive pretraining and clustering only; no target label is read). ``--save-scores`` keeps
 each member's standardised test scores in the rows, and ``--summary --combine NAME=CFG,...`` then adds the
 equal-weight ensemble of separately fitted configs (:func:`combine`; e.g. one single-member model per member).
@@ -95,6 +97,8 @@ def run_task(task: dict) -> list[dict]:
         variant = anchor_variant(model, xtr, ytr, k)
         variant.pair_anchors = "family"
         rows += row(f"{task['config']}@f{k}", variant, fit_cpu)
+    for mode in task.get("embed_align", []):
+        rows += row(f"{task['config']}@{mode}", model._uncached_copy().set_params(embed_align=mode), fit_cpu)
     n = 1 + len(getattr(model, "repeats_", []))
     for k in range(1, n + 1):
         name = task["config"] if k == n else f"{task['config']}:{k}"
@@ -234,6 +238,10 @@ def main() -> None:
         help="also score each fit with pair_anchors='family' and these numbers of anchors (rows NAME@fK)",
     )  # fmt: skip
     ap.add_argument(
+        "--embed-align", nargs="*", default=[], choices=["mean", "moments"],
+        help="also score each fit predicting with these embed_align modes (rows NAME@MODE)",
+    )  # fmt: skip
+    ap.add_argument(
         "--save-scores", action="store_true",
         help="also write each member's standardised scores on the test architectures and their labels",
     )  # fmt: skip
@@ -279,6 +287,7 @@ def main() -> None:
                 "model": args.model,
                 "anchors": args.anchors,
                 "family_anchors": args.family_anchors,
+                "embed_align": args.embed_align,
                 "save_scores": args.save_scores,
                 "target_pool": args.target_pool,
             }  # fmt: skip

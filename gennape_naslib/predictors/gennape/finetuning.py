@@ -22,6 +22,7 @@ import torch
 from gennape_naslib.predictors.base import check_xy
 from gennape_naslib.predictors.gennape._fast_outputs import member_outputs
 from gennape_naslib.predictors.gennape._train import seeded, threads
+from gennape_naslib.predictors.gennape.align import Maps, aligned, encoders_of
 from gennape_naslib.predictors.gennape.cv_weights import tau_weights
 from gennape_naslib.predictors.gennape.data import GraphArrays
 from gennape_naslib.predictors.gennape.encoder import encode_records
@@ -64,26 +65,30 @@ def win_rate_target(p: np.ndarray, anchor_t: np.ndarray) -> np.ndarray:
 
 
 def raw_scores(
-    model: GENNAPEPredictor, records: list[GraphArrays], anchors: list[GraphArrays] | None = None
+    model: GENNAPEPredictor,
+    records: list[GraphArrays],
+    anchors: list[GraphArrays] | None = None,
+    align: Maps | None = None,
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Per member of a fitted ``model``: ``(score, spread)`` arrays over ``records``, in the member's own units.
 
     ``anchors``: what the plain pairwise members (``pair_fcm``, ``pair``) compare against instead of the
     model's training anchors (``pair_anchors="family"``); the ``pair_t`` members always use the training
-    anchors, whose Eq. 5 targets they read their win rates against.
+    anchors, whose Eq. 5 targets they read their win rates against. ``align``: per-encoder affine maps applied to
+    the embeddings of ``records`` and ``anchors`` (``embed_align``, :mod:`~gennape_naslib.predictors.gennape.align`);
+    the training anchors are never mapped.
     """
     net, kgnn = model.net_, model.kgnn_
     out: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {m: [] for m in model.members_}
     pairs = [m for m in model.members_ if CL_MEMBERS.get(m, {}).get("pair")]
     given = [m for m in pairs if anchors is not None and not CL_MEMBERS[m]["flops_t"]]  # on ``anchors``
     train_emb = net.embed(model.anchors_) if len(given) < len(pairs) else None  # the rest: training anchors
-    given_emb = net.embed(anchors) if given else None
-    # both GNN encoders run on the same collated batches and node classes
-    encoders = ([net.encoder] if net.members else []) + ([] if kgnn is None else [kgnn.encoder])
+    given_emb = aligned([net.embed(anchors)], align)[0] if given else None
+    encoders = encoders_of(model)  # both GNN encoders run on the same collated batches and node classes
     for start in range(0, len(records), _CHUNK):
         chunk = records[start : start + _CHUNK]
         gf = np.array([r.gflops for r in chunk])
-        emb = encode_records(encoders, chunk)
+        emb = aligned(encode_records(encoders, chunk), align)
         if net.members:
             outputs = member_outputs(net, emb[0], given_emb if train_emb is None else train_emb)
             if given and train_emb is not None:  # pair_t members next to plain ones on other anchors
@@ -126,6 +131,7 @@ def finetuned_copy(
     gflops = np.array([r.gflops for r in records])
     new = copy.deepcopy(model._uncached_copy())  # the per-family caches depend on the networks being tuned
     new.std_scale_, new.mean_offset_ = 1.0, 0.0  # the original's calibration does not hold for the copy
+    new.embed_align = "none"  # the copy's encoder learns the target's embeddings (round 15 of PROTOCOL.md)
     epochs = model.finetune_epochs if epochs is None else int(epochs)
     lr = model.lr if model.finetune_lr is None else float(model.finetune_lr)
     rng = np.random.default_rng(model._seed(3))

@@ -63,6 +63,7 @@ import torch
 
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
 from gennape_naslib.predictors.gennape._train import check_rank_weight, check_swa, seeded, take, threads
+from gennape_naslib.predictors.gennape.align import Maps, check_embed_align, embedding_stats, maps
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
 from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fold_z, stack_weights, tau_weights
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare, renormalised
@@ -85,9 +86,11 @@ ALL_MEMBERS = (*CL_MEMBERS, "kgnn", "flops")
 #: What the plain pairwise members compare against (``pair_anchors``).
 PAIR_ANCHORS = ("train", "family")
 #: Per-family caches of a fitted model (reference samples, their statistics and agreement weights).
-_FAMILY_CACHES = ("_ref_cache", "_ref_raw_cache", "_agree_cache", "_sample_cache")
+_FAMILY_CACHES = ("_ref_cache", "_ref_raw_cache", "_agree_cache", "_sample_cache", "_align_cache")
 #: Hyperparameters those caches depend on: :meth:`GENNAPEPredictor.set_params` empties them when one changes.
-_FAMILY_CACHE_PARAMS = frozenset({"pair_anchors", "n_anchors", "reference_size", "random_state", "res_norm"})
+_FAMILY_CACHE_PARAMS = frozenset(
+    {"pair_anchors", "n_anchors", "reference_size", "random_state", "res_norm", "embed_align"}
+)
 PRETRAINED = Path(__file__).resolve().parent / "pretrained" / "nb201_c10.npz"
 _TRAIN_REF_MAX = 1024
 
@@ -163,6 +166,12 @@ class GENNAPEPredictor(Predictor):
             other input sizes and widths (NB-201: channels up to 64; NB-101 / NB-301: 512; OFA-MBv3: 1,280) give
             inputs in one range (:func:`~gennape_naslib.predictors.gennape.data.renormalised`; round 12 of
             ``docs/data/dev_hparams/PROTOCOL.md``).
+        embed_align: Zero-shot alignment of graph embeddings (not the paper's): ``"none"`` (default), ``"mean"`` or
+            ``"moments"``. When the predicted family is known and is not the training family, each encoder's
+            embeddings are mapped before the heads so that the family's reference sample has the training set's
+            mean (and std) in every dimension (:mod:`~gennape_naslib.predictors.gennape.align`; round 15 of
+            ``docs/data/dev_hparams/PROTOCOL.md``). Label-free and prediction-time only; fine-tuned copies do not
+            align (``"none"``).
         kt_temperature: Temperature of the softmax over members' Kendall tau after fine-tuning (UNKNOWN; 0.1).
         reference_size: Family sample size for standardising member scores (256).
         calibration: ``"quantile"`` (rank-preserving quantile map of the ensemble score to accuracy)
@@ -222,6 +231,7 @@ class GENNAPEPredictor(Predictor):
         n_anchors: int = 16,
         pair_anchors: str = "train",
         res_norm: str = "fixed",
+        embed_align: str = "none",
         kt_temperature: float = 0.1,
         reference_size: int = 256,
         zero_shot_weights: str = "equal",
@@ -266,6 +276,7 @@ class GENNAPEPredictor(Predictor):
         self.n_anchors = n_anchors
         self.pair_anchors = pair_anchors
         self.res_norm = res_norm
+        self.embed_align = embed_align
         self.kt_temperature = kt_temperature
         self.reference_size = reference_size
         self.zero_shot_weights = zero_shot_weights
@@ -327,7 +338,8 @@ class GENNAPEPredictor(Predictor):
                 unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, ``cv_folds < 2``
                 with cross-validated weights, ``n_repeats`` is not a positive integer, ``swa`` is not in
                 ``[0, 1]``, ``rank_weight`` is not a finite number >= 0, ``pair_anchors`` is not
-                ``"train"`` or ``"family"``, or ``res_norm`` is not ``"fixed"`` or ``"graph"``.
+                ``"train"`` or ``"family"``, ``res_norm`` is not ``"fixed"`` or ``"graph"``, or ``embed_align``
+                is not ``"none"``, ``"mean"`` or ``"moments"``.
         """
         members = self._checked_members()
         check_n_repeats(self.n_repeats)
@@ -339,6 +351,7 @@ class GENNAPEPredictor(Predictor):
         check_swa(self.swa)
         rank_weight = check_rank_weight(self.rank_weight)
         self._check_pair_anchors()
+        check_embed_align(self.embed_align)
         records, fam = self._prepare(X, family)  # checks res_norm
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)
@@ -375,6 +388,9 @@ class GENNAPEPredictor(Predictor):
         self.members_ = members
         self.net_, self.kgnn_ = net, kgnn
         self.transforms_ = transforms
+        self.train_family_ = fam
+        with threads(self.num_threads):
+            self.embed_stats_ = embedding_stats(self, records)
         self._choose_anchors(records, y)
         self.weights_ = np.full(len(members), 1.0 / len(members))
         self.member_tau_ = np.full(len(members), np.nan)
@@ -460,7 +476,35 @@ class GENNAPEPredictor(Predictor):
         """Per member: (score, spread) arrays in the member's own units (the mean over ``n_repeats`` copies);
         ``family`` (a name) sets the pairwise members' anchors with ``pair_anchors="family"``."""
         anchors = self._family_anchors(family)
-        return mean_raw([raw_scores(m, records, anchors) for m in [self, *getattr(self, "repeats_", [])]])
+        models = [self, *getattr(self, "repeats_", [])]
+        return mean_raw([raw_scores(m, records, anchors, self._align_maps(family, k)) for k, m in enumerate(models)])
+
+    def _align_maps(self, family: str | None, k: int = 0) -> Maps | None:
+        """The embedding maps of copy ``k`` for ``family`` under ``embed_align`` (``None``: no mapping; module
+        :mod:`~gennape_naslib.predictors.gennape.align`).
+
+        Raises:
+            ValueError: If ``embed_align`` is unknown, or alignment is asked of a model saved without
+                embedding statistics.
+        """
+        mode = check_embed_align(self.embed_align)
+        if mode == "none" or family is None or self.reference_size <= 0:
+            return None
+        if family == getattr(self, "train_family_", None):
+            return None
+        model = self if k == 0 else self.repeats_[k - 1]
+        source = getattr(model, "embed_stats_", None)
+        if source is None:
+            raise ValueError(
+                f"embed_align={mode!r} needs the training set's embedding statistics, which this model does not "
+                "have (saved before state version 8); refit it, or add them with "
+                "scripts/train_pretrained.py --add-embed-stats for the shipped model"
+            )
+        cache = self.__dict__.setdefault("_align_cache", {})
+        if (family, k) not in cache:
+            with threads(self.num_threads):
+                cache[(family, k)] = maps(source, embedding_stats(model, self._family_sample(family)), mode)
+        return cache[(family, k)]
 
     def _check_pair_anchors(self) -> None:
         if self.pair_anchors not in PAIR_ANCHORS:

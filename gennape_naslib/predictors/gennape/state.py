@@ -6,8 +6,9 @@ quantile map's training reference; 2: before ``cv_tau``, the cross-validated fit
 ``anchor_t``, the anchors' Eq. 5 targets that the ``pair_t`` members read their win rates against; 5: before
 ``std_scale`` and ``mean_offset``, the spread's scale of ``calibrate_std`` and the fine-tuning offset of
 ``finetune_offset``, so they load with 1 and 0; 6: before the ``rank_weight`` hyperparameter, whose default
-is now 1, so they load with the 0 they were trained with). A newer version than this package's is refused
-with a clear error.
+is now 1, so they load with the 0 they were trained with; 7: before ``embed_stats`` and ``train_family``, the
+training set's embedding statistics and family name that ``embed_align`` needs). A newer version than this
+package's is refused with a clear error.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from gennape_naslib.predictors.gennape.align import stats_from_arrays, stats_to_arrays
 from gennape_naslib.predictors.gennape.data import GraphArrays
 from gennape_naslib.predictors.gennape.regressor import KGNNModel
 from gennape_naslib.predictors.gennape.repeats import new_copy
@@ -29,8 +31,8 @@ if TYPE_CHECKING:
 #: 2 = before ``cv_tau`` (cross-validated fit weights), 3 = before ``repeats`` (``n_repeats`` copies),
 #: 4 = before ``anchor_t`` (the anchors' Eq. 5 targets, for ``pair_t`` / ``pair_fcm_t``), 5 = before
 #: ``std_scale`` / ``mean_offset`` (``calibrate_std``, ``finetune_offset``), 6 = before ``rank_weight`` (fitted
-#: with the paper's MSE alone, ``rank_weight=0``).
-STATE_VERSION = 7
+#: with the paper's MSE alone, ``rank_weight=0``), 7 = before ``embed_stats`` / ``train_family`` (``embed_align``).
+STATE_VERSION = 8
 #: The per-graph array fields of a stored anchor architecture (``GraphArrays`` order).
 _ANCHOR_FIELDS = ("op", "res", "kernel", "bias", "weighted", "edges")
 
@@ -54,6 +56,8 @@ def get_state(model: GENNAPEPredictor) -> dict[str, Any]:
         "y_mean": model.y_mean_,
         "y_std": model.y_std_,
         "train_stats": {m: list(v) for m, v in model.train_stats_.items()},
+        "embed_stats": stats_to_arrays(getattr(model, "embed_stats_", None)),
+        "train_family": getattr(model, "train_family_", None),
         "state_version": STATE_VERSION,
         "train_ref": getattr(model, "train_ref_", None),
         "cv_tau": getattr(model, "cv_tau_", None),
@@ -95,6 +99,8 @@ def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
     model.member_tau_ = np.asarray(state["member_tau"], dtype=np.float64)
     model.y_mean_, model.y_std_ = float(state["y_mean"]), float(state["y_std"])
     model.train_stats_ = {m: (float(v[0]), float(v[1])) for m, v in state["train_stats"].items()}
+    model.embed_stats_ = stats_from_arrays(state.get("embed_stats")) if version >= 8 else None
+    model.train_family_ = state.get("train_family") if version >= 8 else None
     ref = state.get("train_ref") if version >= 2 else None
     model.train_ref_ = None if ref is None else {
         "raw": {m: np.asarray(v, dtype=np.float64) for m, v in ref["raw"].items()},
