@@ -17,6 +17,11 @@ Usage: ``python scripts/train_pretrained.py [--epochs 8] [--cl-epochs 2] [--memb
 [--res-norm fixed|graph] [--out PATH]`` (``--members`` / ``--rank-weight`` / ``--res-norm`` train another member set,
 loss or feature normalisation, e.g. to measure an option; the shipped file uses the defaults of when it was
 trained, ``rank_weight=0`` included).
+
+``python scripts/train_pretrained.py --add-embed-stats MODEL --out PATH`` trains nothing: it loads the predictor file
+``MODEL`` (a model trained here on all NB-201 cells, e.g. the shipped one, saved before state version 8), adds the
+statistics of its embeddings over its training set (all NB-201 cells; no labels are read) that ``embed_align`` needs,
+and writes it to ``PATH``; the weights and hyperparameters are unchanged.
 """
 
 from __future__ import annotations
@@ -43,9 +48,16 @@ def main() -> None:
         "--res-norm", choices=["fixed", "graph"], default="fixed", help="resolution features (as shipped: fixed)"
     )
     ap.add_argument("--out", type=Path, default=PRETRAINED)
+    ap.add_argument(
+        "--add-embed-stats", type=Path, default=None, metavar="MODEL",
+        help="train nothing: add the training set's embedding statistics (for embed_align) to MODEL, write --out",
+    )  # fmt: skip
     args = ap.parse_args()
     table = data.load("nb201", dataset="cifar10")
     archs, y = table.archs, table.metric("test_acc_200ep")
+    if args.add_embed_stats is not None:
+        add_embed_stats(args.add_embed_stats, archs, args.out)
+        return
     kwargs = dict(  # as shipped (kgnn_lr and rank_weight: the defaults of when the file was trained)
         cl_max_graphs=2048, num_threads=1, random_state=0, fit_weights="equal", kgnn_lr=1e-4,
         rank_weight=args.rank_weight, res_norm=args.res_norm,
@@ -62,6 +74,23 @@ def main() -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.save(args.out)
     print(f"wrote {args.out} ({args.out.stat().st_size / 1024:.0f} KiB)")
+
+
+def add_embed_stats(path: Path, archs: list, out: Path) -> None:
+    """Write ``path``'s model to ``out`` with the embedding statistics of its training set ``archs`` (NB-201)."""
+    from gennape_naslib.predictors.gennape._train import threads
+    from gennape_naslib.predictors.gennape.align import embedding_stats
+
+    model = GENNAPEPredictor.load(path)
+    t0 = time.time()
+    with threads(model.num_threads):
+        model.embed_stats_ = embedding_stats(model, model._prepare(archs)[0])
+        for copy in model.repeats_:
+            copy.embed_stats_, copy.train_family_ = embedding_stats(copy, copy._prepare(archs)[0]), "nb201"
+    model.train_family_ = "nb201"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model.save(out)
+    print(f"added the embedding statistics of {len(archs)} NB-201 cells in {time.time() - t0:.0f} s; wrote {out}")
 
 
 if __name__ == "__main__":

@@ -434,8 +434,8 @@ class GENNAPEPredictor(Predictor):
 
     def set_params(self, **params: Any) -> GENNAPEPredictor:
         """Set hyperparameters by name; returns ``self``. Changing one that the cached family reference samples
-        depend on (``pair_anchors``, ``n_anchors``, ``reference_size``, ``res_norm``, ``random_state``) empties those
-        caches, so a fitted model's next prediction uses the new setting throughout.
+        depend on (``pair_anchors``, ``n_anchors``, ``reference_size``, ``res_norm``, ``embed_align``,
+        ``random_state``) empties those caches, so a fitted model's next prediction uses the new setting throughout.
 
         Raises:
             ValueError: If a name is not a hyperparameter of this predictor.
