@@ -80,7 +80,7 @@ def test_cv_weights_save_load_and_state_version_2_still_loads(cv_model, nb201, t
     assert np.array_equal(loaded.predict(archs[30:50]), cv_model.predict(archs[30:50]))
     assert loaded.get_params()["fit_weights"] == "cv"
     state = cv_model._get_state()
-    assert state["state_version"] == STATE_VERSION == 7
+    assert state["state_version"] == STATE_VERSION == 8
     del state["cv_tau"]
     state["state_version"] = 2  # a file written before cv weights existed
     old = GENNAPEPredictor(**SMALL, fit_weights="cv")

@@ -102,7 +102,7 @@ def test_pair_t_members_predict_save_load_and_finetune(fitted, nb201, tmp_path):
     again = GENNAPEPredictor.load(path)
     assert np.array_equal(again.anchor_t_, fitted.anchor_t_)
     assert np.allclose(again.predict(test), pred)
-    assert fitted._get_state()["state_version"] == STATE_VERSION == 7
+    assert fitted._get_state()["state_version"] == STATE_VERSION == 8
     tuned = fitted.finetune(archs[40:50], y[40:50], epochs=2)
     assert np.isfinite(tuned.member_tau_).all() and np.array_equal(fitted.predict(test), pred)
     assert not np.allclose(tuned.predict_members(test)[1], members[1])
