@@ -47,12 +47,15 @@ def main() -> None:
     ap.add_argument(
         "--res-norm", choices=["fixed", "graph"], default="fixed", help="resolution features (as shipped: fixed)"
     )
-    ap.add_argument("--out", type=Path, default=PRETRAINED)
+    ap.add_argument("--out", type=Path, default=None, help=f"file to write (default when training: {PRETRAINED})")
     ap.add_argument(
         "--add-embed-stats", type=Path, default=None, metavar="MODEL",
         help="train nothing: add the training set's embedding statistics (for embed_align) to MODEL, write --out",
     )  # fmt: skip
     args = ap.parse_args()
+    if args.add_embed_stats is not None and args.out is None:
+        ap.error("--add-embed-stats needs --out (the shipped file is not overwritten by default)")
+    args.out = PRETRAINED if args.out is None else args.out
     table = data.load("nb201", dataset="cifar10")
     archs, y = table.archs, table.metric("test_acc_200ep")
     if args.add_embed_stats is not None:

@@ -90,3 +90,22 @@ def test_files_without_embedding_statistics_refuse_alignment_clearly(nb101_archs
     model.predict(nb101_archs[:2])  # "none" needs no statistics
     with pytest.raises(ValueError, match="embedding statistics"):
         model.set_params(embed_align="mean").predict(nb101_archs[:2])
+
+
+def test_add_embed_stats_script_completes_an_nb201_model_without_changing_it(load_script, nb101_archs, tmp_path):
+    from gennape_naslib import data
+    from gennape_naslib.predictors.gennape.predictor import PRETRAINED
+
+    script = load_script("train_pretrained")
+    out = tmp_path / "with_stats.npz"
+    table = data.load("nb201", dataset="cifar10")
+    script.add_embed_stats(PRETRAINED, table.archs[:64], out)  # a part of the training set keeps the test short
+    shipped, completed = GENNAPEPredictor.pretrained(), GENNAPEPredictor.load(out)
+    assert completed.train_family_ == "nb201" and completed.embed_align == "none"
+    expected = embedding_stats(shipped, shipped._prepare(table.archs[:64])[0])
+    for (m, s), (m0, s0) in zip(completed.embed_stats_, expected):
+        assert torch.allclose(m, m0) and torch.allclose(s, s0)
+    assert np.array_equal(completed.predict(nb101_archs), shipped.predict(nb101_archs))  # weights unchanged
+    completed.set_params(embed_align="mean")
+    assert np.array_equal(completed.predict(table.archs[:5]), shipped.predict(table.archs[:5]))  # training family
+    assert not np.allclose(completed.predict(nb101_archs), shipped.predict(nb101_archs))
