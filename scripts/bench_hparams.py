@@ -17,11 +17,11 @@ a row ``NAME@fK`` per ``K``: the same fit with ``pair_anchors="family"`` and ``n
 members compare against ``K`` architectures of the predicted family's reference sample); ``--embed-align MODE ...``
 a row ``NAME@MODE`` per mode: the same fit predicting with ``embed_align=MODE`` (prediction-time only).
 ``--target-pool N`` (transfer mode, one target per task) fits with ``N`` architectures drawn with the target
-family's sampler as ``X_unlabeled``
-(contrastive pretraining and clustering only; no target label is read). ``--save-scores`` keeps
-each member's standardised test scores in the rows, and ``--summary --combine NAME=CFG,...`` then adds the
-equal-weight ensemble of separately fitted configs (:func:`combine`; e.g. one single-member model per member).
-A Markdown summary (mean ± std over seeds per config and family) is printed at the end and by ``--summary``.
+family's sampler as ``X_unlabeled`` (contrastive pretraining and clustering only; no target label is read).
+``--save-scores`` keeps each member's standardised test scores in the rows, and ``--summary --combine NAME=CFG,...``
+then adds the equal-weight ensemble of separately fitted configs (:func:`combine`; e.g. one single-member model
+per member). A Markdown summary (mean ± std over seeds per config and family) is printed at the end and by
+``--summary``.
 
 Example (the study in ``docs/results.md``, "Hyperparameters chosen on development families")::
 

@@ -51,19 +51,17 @@ def test_alignment_moves_only_other_families(fitted, nb101_archs):
     assert model.train_family_ == "nb201"
     assert len(model.embed_stats_) == 2  # the CL encoder's and the k-GNN member's
     base = model.predict(nb101_archs)
+    graphs = [get("nb101").to_cg(a) for a in nb101_archs]
     for mode in ("mean", "moments"):
         variant = model._uncached_copy().set_params(embed_align=mode)
         # the training family and graph inputs (family unknown) are never mapped
         assert np.array_equal(variant.predict(archs[30:]), model.predict(archs[30:]))
-        graphs = [get("nb101").to_cg(a) for a in nb101_archs]
         assert np.array_equal(variant.predict(graphs), model.predict(graphs))
         assert not np.allclose(variant.predict(nb101_archs), base)
     # the maps take the family's reference sample to the training set's moments, encoder by encoder
     variant = model._uncached_copy().set_params(embed_align="moments")
-    sample = variant._family_sample("nb101")
-    moved = [(m, s) for m, s in embedding_stats(variant, sample)]
-    for (m, s), align, (m0, s0) in zip(moved, variant._align_maps("nb101"), model.embed_stats_):
-        scale, shift = align
+    sample_stats = embedding_stats(variant, variant._family_sample("nb101"))
+    for (m, s), (scale, shift), (m0, s0) in zip(sample_stats, variant._align_maps("nb101"), model.embed_stats_):
         assert torch.allclose(m * scale + shift, m0, atol=1e-5)
         assert torch.allclose((s * scale)[s > 1e-6], s0[s > 1e-6], atol=1e-5)
 

@@ -170,8 +170,9 @@ class GENNAPEPredictor(Predictor):
             ``"moments"``. When the predicted family is known and is not the training family, each encoder's
             embeddings are mapped before the heads so that the family's reference sample has the training set's
             mean (and std) in every dimension (:mod:`~gennape_naslib.predictors.gennape.align`; round 15 of
-            ``docs/data/dev_hparams/PROTOCOL.md``). Label-free and prediction-time only; fine-tuned copies do not
-            align (``"none"``).
+            ``docs/data/dev_hparams/PROTOCOL.md``). Label-free and prediction-time only (every fit stores the
+            training set's statistics, one extra embedding pass, so any fitted model can switch); fine-tuned copies
+            do not align (``"none"``).
         kt_temperature: Temperature of the softmax over members' Kendall tau after fine-tuning (UNKNOWN; 0.1).
         reference_size: Family sample size for standardising member scores (256).
         calibration: ``"quantile"`` (rank-preserving quantile map of the ensemble score to accuracy)
