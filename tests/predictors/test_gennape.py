@@ -304,7 +304,7 @@ def test_pretrained_model_loads_and_ranks_nb201(nb201):
     model = GENNAPEPredictor.pretrained()
     pred = model.predict(archs[:200])
     assert pred.shape == (200,)
-    assert spearmanr(pred, y[:200]).statistic > 0.5  # it was trained on all of NB-201
+    assert spearmanr(pred, y[:200]).statistic > 0.5  # it was trained on NB-201 (the cells >= 80 %)
     assert PRETRAINED.stat().st_size < 2 * 1024 * 1024
 
 

@@ -165,8 +165,8 @@ def test_shipped_pretrained_model_loads_with_the_quantile_map(nb201):
     model.set_params(calibration="linear")
     lin = model.predict(archs[:200])
     assert np.array_equal(rankdata(q), rankdata(lin))
-    assert np.abs(q - y[:200]).mean() < np.abs(lin - y[:200]).mean()  # it has seen every NB-201 label
-    assert q.max() < 97.0 < lin.max()  # the linear map overshoots the top (best cell: 94.37 %)
+    assert np.abs(q - y[:200]).mean() < np.abs(lin - y[:200]).mean()  # it was trained on NB-201 (cells >= 80 %)
+    assert q.max() < 94.37 < lin.max()  # the linear map overshoots the best cell (94.37 %), the quantile map not
 
 
 # ---------------------------------------------------------------------- unlabelled contrastive pool

@@ -82,9 +82,15 @@ def test_embed_align_is_saved_checked_and_dropped_by_finetuning(fitted, nb101_ar
         GENNAPEPredictor(**SMALL, embed_align=True).fit(archs[:30], np.arange(30.0))
 
 
-def test_files_without_embedding_statistics_refuse_alignment_clearly(nb101_archs):
-    model = GENNAPEPredictor.pretrained()  # saved before state version 8
-    assert model.embed_stats_ is None
+def test_files_without_embedding_statistics_refuse_alignment_clearly(fitted, nb101_archs):
+    from gennape_naslib.predictors.gennape.state import get_state, set_state
+
+    state = get_state(fitted[0])
+    state["state_version"] = 7  # a file saved before state version 8 (the shipped model of rounds 9-15)
+    del state["embed_stats"], state["train_family"]
+    model = GENNAPEPredictor(**SMALL)
+    set_state(model, state)
+    assert model.embed_stats_ is None and model.train_family_ is None
     model.predict(nb101_archs[:2])  # "none" needs no statistics
     with pytest.raises(ValueError, match="embedding statistics"):
         model.set_params(embed_align="mean").predict(nb101_archs[:2])
@@ -97,10 +103,13 @@ def test_add_embed_stats_script_completes_an_nb201_model_without_changing_it(loa
     script = load_script("train_pretrained")
     out = tmp_path / "with_stats.npz"
     table = data.load("nb201", dataset="cifar10")
-    script.add_embed_stats(PRETRAINED, table.archs[:64], out)  # a part of the training set keeps the test short
+    archs, y = table.archs[:64], table.metric("test_acc_200ep")[:64]  # a part of the training set: a short test
+    script.add_embed_stats(PRETRAINED, archs, y, out)
     shipped, completed = GENNAPEPredictor.pretrained(), GENNAPEPredictor.load(out)
     assert completed.train_family_ == "nb201" and completed.embed_align == "none"
-    expected = embedding_stats(shipped, shipped._prepare(table.archs[:64])[0])
+    assert shipped.train_floor == 80 and 0 < int((y < 80).sum()) < 64  # the statistics skip the dropped cells
+    kept = [a for a, acc in zip(archs, y) if acc >= 80]
+    expected = embedding_stats(shipped, shipped._prepare(kept)[0])
     for (m, s), (m0, s0) in zip(completed.embed_stats_, expected):
         assert torch.allclose(m, m0) and torch.allclose(s, s0)
     assert np.array_equal(completed.predict(nb101_archs), shipped.predict(nb101_archs))  # weights unchanged

@@ -15,7 +15,7 @@ import torch
 
 from gennape_naslib._threads import threads
 
-__all__ = ["WeightAverage", "batch_indices", "check_rank_weight", "check_swa", "seeded", "threads"]
+__all__ = ["WeightAverage", "apply_train_floor", "batch_indices", "check_rank_weight", "check_swa", "seeded", "threads"]
 
 
 @contextlib.contextmanager
@@ -62,6 +62,27 @@ def check_rank_weight(weight: Any) -> float:
     if not _is_real(weight) or not math.isfinite(weight) or weight < 0:
         raise ValueError(f"rank_weight must be a finite number >= 0, got {weight!r}")
     return float(weight)
+
+
+def apply_train_floor(floor: Any, X: list[Any], y: np.ndarray) -> tuple[list[Any], np.ndarray, int]:
+    """The training pairs whose label is at least ``floor`` (``GENNAPEPredictor(train_floor=...)``), and how many
+    were dropped; ``floor=None`` keeps every pair.
+
+    Raises:
+        ValueError: If ``floor`` is not ``None`` or a finite number, or if fewer than two labels reach it (the
+            message gives the labels' range, e.g. for a floor in percent on labels given as fractions).
+    """
+    if floor is None:
+        return X, y, 0
+    if not _is_real(floor) or not math.isfinite(floor):
+        raise ValueError(f"train_floor must be None or a finite number, got {floor!r}")
+    keep = y >= floor
+    if int(keep.sum()) < 2:
+        raise ValueError(
+            f"train_floor={floor!r} keeps {int(keep.sum())} of {len(y)} training labels (they range from "
+            f"{float(y.min()):g} to {float(y.max()):g}); at least 2 must remain: is the floor on the labels' scale?"
+        )
+    return [x for x, k in zip(X, keep) if k], y[keep], int((~keep).sum())
 
 
 class WeightAverage:

@@ -58,6 +58,7 @@ def get_state(model: GENNAPEPredictor) -> dict[str, Any]:
         "train_stats": {m: list(v) for m, v in model.train_stats_.items()},
         "embed_stats": stats_to_arrays(getattr(model, "embed_stats_", None)),
         "train_family": getattr(model, "train_family_", None),
+        "n_train_dropped": int(getattr(model, "n_train_dropped_", 0)),
         "state_version": STATE_VERSION,
         "train_ref": getattr(model, "train_ref_", None),
         "cv_tau": getattr(model, "cv_tau_", None),
@@ -101,6 +102,7 @@ def set_state(model: GENNAPEPredictor, state: dict[str, Any]) -> None:
     model.train_stats_ = {m: (float(v[0]), float(v[1])) for m, v in state["train_stats"].items()}
     model.embed_stats_ = stats_from_arrays(state.get("embed_stats")) if version >= 8 else None
     model.train_family_ = state.get("train_family") if version >= 8 else None
+    model.n_train_dropped_ = int(state.get("n_train_dropped", 0))  # files before train_floor: nothing dropped
     ref = state.get("train_ref") if version >= 2 else None
     model.train_ref_ = None if ref is None else {
         "raw": {m: np.asarray(v, dtype=np.float64) for m, v in ref["raw"].items()},
