@@ -11,9 +11,9 @@ build machine: the paper's training-set filter (``train_floor=80``: the 13,938 c
 accuracy, as the paper drops NB-101 architectures below 80 %; round 16 of ``docs/data/dev_hparams/PROTOCOL.md``),
 the 6-member ensemble with the predictor's defaults, contrastive pretraining for 2 epochs on 2,048 cells, then 8
 supervised epochs over the kept cells (batch 32, 436 steps per epoch; lr 1e-3 for the CL members, 1e-4 for the
-k-GNN member). The paper trains
-40 epochs on NB-101; ``--epochs 40`` does that here (about five times the CPU time). Among 1, 2, 4 and 8
-supervised epochs an NB-201 hold-out picks 8 (``docs/data/dev_hparams/PROTOCOL.md``, round 9).
+k-GNN member). The paper trains 40 epochs on NB-101; ``--epochs 40`` does that here (about five times the CPU
+time). Among 1, 2, 4 and 8 supervised epochs an NB-201 hold-out picks 8 (``docs/data/dev_hparams/PROTOCOL.md``,
+round 9, before the filter).
 
 Usage: ``python scripts/train_pretrained.py [--epochs 8] [--cl-epochs 2] [--members M ...] [--rank-weight W]
 [--res-norm fixed|graph] [--train-floor 80|none] [--out PATH]`` (``--members`` / ``--rank-weight`` / ``--res-norm``
