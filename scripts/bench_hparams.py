@@ -44,6 +44,8 @@ import numpy as np
 from bench_predictor import inspace_table, metrics
 from scipy.stats import spearmanr
 
+from gennape_naslib.predictors.gennape.align import EMBED_ALIGN
+
 #: One table load per worker process, not one per task.
 _table = functools.lru_cache(maxsize=None)(inspace_table)
 
@@ -238,7 +240,7 @@ def main() -> None:
         help="also score each fit with pair_anchors='family' and these numbers of anchors (rows NAME@fK)",
     )  # fmt: skip
     ap.add_argument(
-        "--embed-align", nargs="*", default=[], choices=["mean", "moments"],
+        "--embed-align", nargs="*", default=[], choices=EMBED_ALIGN[1:],
         help="also score each fit predicting with these embed_align modes (rows NAME@MODE)",
     )  # fmt: skip
     ap.add_argument(

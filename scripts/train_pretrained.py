@@ -37,6 +37,7 @@ from pathlib import Path
 
 from gennape_naslib import data
 from gennape_naslib.predictors.gennape import GENNAPEPredictor
+from gennape_naslib.predictors.gennape.data import RES_NORMS
 from gennape_naslib.predictors.gennape.predictor import PRETRAINED
 
 
@@ -48,9 +49,7 @@ def main() -> None:
     ap.add_argument(
         "--rank-weight", type=float, default=0.0, help="CL regressors' pair-order term (default 0, as shipped)"
     )
-    ap.add_argument(
-        "--res-norm", choices=["fixed", "graph"], default="fixed", help="resolution features (as shipped: fixed)"
-    )
+    ap.add_argument("--res-norm", choices=RES_NORMS, default="fixed", help="resolution features (as shipped: fixed)")
     ap.add_argument(
         "--train-floor", type=_floor, default=80.0, metavar="ACC|none",
         help="drop training cells below this accuracy in percent (as shipped: 80, the paper's; none: keep all)",
@@ -102,11 +101,10 @@ def add_embed_stats(path: Path, archs: list, y, out: Path) -> None:
     model = GENNAPEPredictor.load(path)
     archs = apply_train_floor(model.train_floor, list(archs), y)[0]
     t0 = time.time()
+    records, family = model._prepare(archs)  # the copies share the model's res_norm, so its records
     with threads(model.num_threads):
-        model.embed_stats_ = embedding_stats(model, model._prepare(archs)[0])
-        for copy in model.repeats_:
-            copy.embed_stats_, copy.train_family_ = embedding_stats(copy, copy._prepare(archs)[0]), "nb201"
-    model.train_family_ = "nb201"
+        for part in (model, *model.repeats_):
+            part.embed_stats_, part.train_family_ = embedding_stats(part, records), family
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save(out)
     print(f"added the embedding statistics of {len(archs)} NB-201 cells in {time.time() - t0:.0f} s; wrote {out}")

@@ -20,6 +20,12 @@ Round 15 (``embed_align``, documentation only)::
     python scripts/zeroshot_pair_anchors.py docs/data/dev_hparams/round15_pretrained_zeroshot.json \
         --model runs/r15/pretrained_stats.npz --pair-anchors train --embed-align none mean moments
 
+Round 16 (the shipped model retrained with ``train_floor=80``; it stores its embedding statistics)::
+
+    python scripts/zeroshot_pair_anchors.py docs/data/dev_hparams/round16_pretrained_zeroshot.json \
+        --model gennape_naslib/predictors/gennape/pretrained/nb201_c10.npz --pair-anchors train \
+        --embed-align none mean moments
+
 Writes ``{"FAMILY/SETTING": {"n", "spearman", "members"}}`` to the given JSON file (atomically) and prints each row.
 """
 
@@ -35,6 +41,7 @@ from scipy.stats import spearmanr
 from gennape_naslib import data
 from gennape_naslib._atomic import atomic_write
 from gennape_naslib.predictors.gennape import GENNAPEPredictor
+from gennape_naslib.predictors.gennape.align import EMBED_ALIGN
 
 
 def main() -> None:
@@ -43,7 +50,7 @@ def main() -> None:
     ap.add_argument("--model", type=Path, default=None, help="predictor file (default: the shipped model)")
     ap.add_argument("--families", nargs="+", default=list(TARGETS), choices=list(TARGETS))
     ap.add_argument("--pair-anchors", nargs="+", default=["train", "family"], choices=["train", "family"])
-    ap.add_argument("--embed-align", nargs="+", default=["none"], choices=["none", "mean", "moments"])
+    ap.add_argument("--embed-align", nargs="+", default=["none"], choices=EMBED_ALIGN)
     args = ap.parse_args()
     model = GENNAPEPredictor.pretrained() if args.model is None else GENNAPEPredictor.load(args.model)
     out = {}

@@ -514,8 +514,8 @@ class GENNAPEPredictor(Predictor):
         if source is None:
             raise ValueError(
                 f"embed_align={mode!r} needs the training set's embedding statistics, which this model does not "
-                "have (saved before state version 8); refit it, or add them with "
-                "scripts/train_pretrained.py --add-embed-stats for the shipped model"
+                "have (saved before state version 8); refit it, or for a model trained on NB-201 add them with "
+                "scripts/train_pretrained.py --add-embed-stats MODEL --out PATH"
             )
         cache = self.__dict__.setdefault("_align_cache", {})
         if (family, k) not in cache:
