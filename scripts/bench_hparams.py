@@ -18,6 +18,9 @@ members compare against ``K`` architectures of the predicted family's reference 
 a row ``NAME@MODE`` per mode: the same fit predicting with ``embed_align=MODE`` (prediction-time only).
 ``--target-pool N`` (transfer mode, one target per task) fits with ``N`` architectures drawn with the target
 family's sampler as ``X_unlabeled`` (contrastive pretraining and clustering only; no target label is read).
+``--save-models DIR`` (in-space and transfer) also saves every fitted model as ``DIR/CONFIG_SOURCE_sSEED.npz``,
+e.g. a source model for ``--mode finetune --model`` (fine-tunes it on ``--size`` shots of each family, the same
+split, tested on the rest).
 ``--save-scores`` keeps each member's standardised test scores in the rows, and ``--summary --combine NAME=CFG,...``
 then adds the equal-weight ensemble of separately fitted configs (:func:`combine`; e.g. one single-member model
 per member). A Markdown summary (mean ± std over seeds per config and family) is printed at the end and by
@@ -72,6 +75,8 @@ def run_task(task: dict) -> list[dict]:
         model = GENNAPEPredictor(**task["params"], random_state=task["seed"])
         model.fit(xtr, ytr, X_unlabeled=target_pool(task))
     fit_cpu = time.process_time() - c0
+    if task.get("save_models") and task["mode"] != "finetune":  # e.g. source models to fine-tune later
+        model.save(Path(task["save_models"]) / f"{task['config']}_{source}_s{task['seed']}.npz")
     if task["mode"] == "transfer":  # zero-shot on the whole table of every target
         tests = [(f, *_table(f.partition(":")[2])) for f in task_families(task["family"], "transfer")]
     else:
@@ -248,6 +253,10 @@ def main() -> None:
         help="also write each member's standardised scores on the test architectures and their labels",
     )  # fmt: skip
     ap.add_argument(
+        "--save-models", type=Path, default=None, metavar="DIR",
+        help="inspace / transfer: also save each fitted model as DIR/CONFIG_SOURCE_sSEED.npz",
+    )  # fmt: skip
+    ap.add_argument(
         "--target-pool",
         type=int,
         default=0,
@@ -292,6 +301,7 @@ def main() -> None:
                 "embed_align": args.embed_align,
                 "save_scores": args.save_scores,
                 "target_pool": args.target_pool,
+                "save_models": str(args.save_models or ""),
             }  # fmt: skip
             for fam in args.families
             for seed in range(args.first_seed, args.first_seed + args.seeds)
@@ -310,6 +320,8 @@ def main() -> None:
         else:
             tasks.sort(key=lambda t: (order[t["family"]], length(t), t["seed"]))
         args.out.parent.mkdir(parents=True, exist_ok=True)
+        if args.save_models:
+            args.save_models.mkdir(parents=True, exist_ok=True)
         with ProcessPoolExecutor(args.workers) as pool:
             futures = [pool.submit(run_task, t) for t in tasks]
             for fut in as_completed(futures):

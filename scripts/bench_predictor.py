@@ -10,7 +10,8 @@ Parts (``--part``):
   ``gennape-agreement``, ``gennape-cv``, ``gennape-cv_stack``); splits already in ``--out`` are skipped;
 * ``transfer``: the pretrained NB-201 model (``GENNAPEPredictor.pretrained()``) zero-shot on NB-101,
   NB-301 and OFA-MBv3, and fine-tuned on 50 random architectures per seed (tested on the rest),
-  with the FLOPs and params baselines and every ensemble member alone;
+  with the FLOPs and params baselines and every ensemble member alone (``--finetune-weights cv``: the
+  fine-tuned copies weigh their members by out-of-fold taus);
 * ``calibration``: the pretrained model on ``--n-speed`` random NB-201 cells (in-sample), the linear
   and the quantile map of the same ensemble score (MAE, the top-20 cells, spread coverage);
 * ``speed``: prediction throughput (architectures per second, CG construction included) and
@@ -34,6 +35,7 @@ from scipy.stats import kendalltau, spearmanr
 from gennape_naslib import data, search_spaces
 from gennape_naslib.predictors.gennape import GENNAPEPredictor, KGNNPredictor
 from gennape_naslib.predictors.gennape import data as gdata
+from gennape_naslib.predictors.gennape.finetuning import FINETUNE_WEIGHTS
 
 TARGETS = {"nb101": "val_acc/cifar10", "nb301": "val_acc_surrogate/cifar10", "ofa_mbv3": "top1_acc/imagenet"}
 
@@ -228,6 +230,8 @@ def transfer(args: argparse.Namespace, out: Path) -> None:
     model = GENNAPEPredictor.pretrained() if args.model is None else GENNAPEPredictor.load(args.model)
     if args.pair_anchors is not None:
         model.set_params(pair_anchors=args.pair_anchors)
+    if args.finetune_weights is not None:
+        model.set_params(finetune_weights=args.finetune_weights)
     cache: dict[str, tuple] = {}
     for seed in range(args.first_seed, args.first_seed + args.seeds):  # seeds outside: every family per seed
         for fam_name in args.families:
@@ -466,6 +470,10 @@ def main() -> None:
     ap.add_argument(
         "--pair-anchors", choices=["train", "family"], default=None,
         help="transfer: set the model's pair_anchors (default: as loaded)",
+    )  # fmt: skip
+    ap.add_argument(
+        "--finetune-weights", choices=FINETUNE_WEIGHTS, default=None,
+        help="transfer: set the model's finetune_weights (default: as loaded)",
     )  # fmt: skip
     ap.add_argument("--ft-epochs", type=int, default=100)
     ap.add_argument("--n-speed", type=int, default=2000)

@@ -22,7 +22,8 @@ The paper's protocol, with settings chosen a priori (not on any transfer target)
 
 Usage: ``python scripts/train_pretrained.py [--fits 5] [--val-fraction 0.1] [--workers 1] [--keep-fits DIR]
 [--epochs 8] [--cl-epochs 2] [--members M ...] [--rank-weight W] [--res-norm fixed|graph] [--train-floor 80|none]
-[--out PATH]``. About 4 minutes of CPU per fit; ``--workers 2`` runs two fits side by side. ``--fits 1
+[--out PATH]``. About 4 minutes of CPU per fit; ``--workers 2`` runs two fits side by side; with ``--keep-fits
+DIR`` an interrupted run resumes, keeping every fit in ``DIR`` made with the same settings on the same cells. ``--fits 1
 --val-fraction 0`` makes one fit (seed 0) on every kept cell, the shipped file of round 16; ``--train-floor none``
 with it, that of rounds 9-15. ``--members`` / ``--rank-weight`` / ``--res-norm`` train another member set, loss or
 feature normalisation, e.g. to measure an option (the shipped file uses the defaults of when it was trained,
@@ -149,16 +150,32 @@ def fit_one(job: tuple) -> tuple[float, str]:
     table = data.load("nb201", dataset="cifar10")
     archs, y = table.archs, np.asarray(table.metric("test_acc_200ep"), dtype=float)
     model = GENNAPEPredictor(random_state=seed, **settings)
-    t0, c0 = time.time(), time.process_time()
-    model.fit([archs[i] for i in train], y[train])
-    line = (
-        f"trained on {len(train) - model.n_train_dropped_} cells in {time.time() - t0:.0f} s wall, "
-        f"{time.process_time() - c0:.0f} s CPU; history: {model.history_}"
-    )
-    model.save(path)
+    done = GENNAPEPredictor.load(path) if path.is_file() else None  # a kept fit of an interrupted run
+    if done is not None and _same_fit(done, model, y[train]):
+        model, line = done, f"kept from {path} (not refitted)"
+    else:
+        t0, c0 = time.time(), time.process_time()
+        model.fit([archs[i] for i in train], y[train])
+        line = (
+            f"trained on {len(train) - model.n_train_dropped_} cells in {time.time() - t0:.0f} s wall, "
+            f"{time.process_time() - c0:.0f} s CPU; history: {model.history_}"
+        )
+        model.save(path)
     if len(val) == 0:
         return float("nan"), line
     return float(spearmanr(model.predict([archs[i] for i in val]), y[val])[0]), line
+
+
+def _same_fit(done: GENNAPEPredictor, model: GENNAPEPredictor, y_train: np.ndarray) -> bool:
+    """Whether the saved fit ``done`` has ``model``'s hyperparameters and was trained on the labels ``y_train``
+    (the same cells dropped by the floor and the same mean of the kept ones)."""
+    floor = model.train_floor
+    kept = y_train if floor is None else y_train[y_train >= floor]
+    return (
+        done.get_params() == model.get_params()
+        and done.n_train_dropped_ == len(y_train) - len(kept)
+        and bool(np.isclose(done.y_mean_, kept.mean(), rtol=0, atol=1e-9))
+    )
 
 
 def _floor(text: str) -> float | None:

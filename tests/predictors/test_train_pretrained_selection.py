@@ -43,6 +43,10 @@ def test_fit_one_writes_the_fit_and_scores_it_on_val2(load_script, tmp_path):
     assert line.startswith(f"trained on {48 - model.n_train_dropped_} cells")
     archs = data.load("nb201", dataset="cifar10").archs
     assert score == pytest.approx(spearmanr(model.predict([archs[i] for i in val]), y[val])[0])
+    again = script.fit_one((3, settings, train, val, tmp_path / "seed3.npz"))  # a rerun keeps the finished fit
+    assert again == (score, f"kept from {tmp_path / 'seed3.npz'} (not refitted)")
+    other = script.fit_one((3, settings, np.arange(0, 47), val, tmp_path / "seed3.npz"))  # another training set
+    assert other[1].startswith("trained on") and GENNAPEPredictor.load(tmp_path / "seed3.npz").y_mean_ != model.y_mean_
 
 
 @pytest.mark.parametrize(

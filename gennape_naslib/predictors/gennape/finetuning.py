@@ -6,8 +6,9 @@ for the pairwise members, read back as accuracy for those ordering by Eq. 5 (:fu
 ``log10(GFLOPs)`` for the FLOPs member); the predictor standardises and
 combines them. :func:`finetuned_copy` is :meth:`GENNAPEPredictor.finetune`: a deep copy whose members
 are trained further on the fine-tuning samples and whose member weights become the softmax of each
-member's Kendall tau on them (the paper); with ``finetune_offset`` (default, not the paper's) the copy's
-median error on them is removed. :func:`calibrated_copy` is its ``calibrate`` option: the spread's factor
+member's Kendall tau on them (the paper; with ``finetune_weights="cv"`` the taus of out-of-fold scores, from
+fine-tunes that each leave one fold of the samples out); with ``finetune_offset`` (default, not the paper's) the
+copy's median error on them is removed. :func:`calibrated_copy` is its ``calibrate`` option: the spread's factor
 fitted on fine-tunes that each leave one fold out.
 """
 
@@ -23,7 +24,7 @@ from gennape_naslib.predictors.base import check_xy
 from gennape_naslib.predictors.gennape._fast_outputs import member_outputs
 from gennape_naslib.predictors.gennape._train import seeded, threads
 from gennape_naslib.predictors.gennape.align import Maps, aligned, encoders_of
-from gennape_naslib.predictors.gennape.cv_weights import tau_weights
+from gennape_naslib.predictors.gennape.cv_weights import fold_indices, tau_weights
 from gennape_naslib.predictors.gennape.data import GraphArrays
 from gennape_naslib.predictors.gennape.encoder import encode_records
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS
@@ -33,7 +34,11 @@ from gennape_naslib.predictors.spread import spread_scale
 if TYPE_CHECKING:
     from gennape_naslib.predictors.gennape.predictor import GENNAPEPredictor
 
-__all__ = ["finetuned_copy", "raw_scores", "win_rate_target"]
+__all__ = ["FINETUNE_WEIGHTS", "finetuned_copy", "out_of_fold_shots_z", "raw_scores", "win_rate_target"]
+
+#: Accepted values of ``GENNAPEPredictor(finetune_weights=...)``: the Kendall taus on the shots themselves after
+#: fine-tuning on them, or on out-of-fold scores (round 18 of ``docs/data/dev_hparams/PROTOCOL.md``).
+FINETUNE_WEIGHTS = ("shots", "cv")
 
 _CHUNK = 2048  # architectures encoded at once
 
@@ -114,19 +119,29 @@ def raw_scores(
 
 
 def finetuned_copy(
-    model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, family: Any, offset: bool = True
+    model: GENNAPEPredictor,
+    X: Any,
+    y: Any,
+    epochs: int | None,
+    family: Any,
+    offset: bool = True,
+    fold_weights: bool = True,
 ) -> GENNAPEPredictor:
     """A deep copy of the fitted ``model`` fine-tuned on ``(X, y)``; ``model`` itself is left unchanged.
 
     Every trained member is updated (encoder and heads jointly, the k-GNN separately) for ``epochs``
     (``None``: ``model.finetune_epochs``) at ``finetune_lr`` (``None``: ``lr``) with the source family's
     target transforms; FCM centroids and anchors stay fixed. The member weights become
-    ``softmax(tau / kt_temperature)`` of each member's Kendall tau on ``(X, y)`` (equal for one sample).
-    With ``n_repeats > 1`` every copy is fine-tuned the same way and the taus are those of the mean scores.
-    With ``model.finetune_offset`` (and ``offset``, false for those inner copies, whose predictions are only
-    averaged) the copy's median error on ``(X, y)`` is removed (``mean_offset_``).
+    ``softmax(tau / kt_temperature)`` of each member's Kendall tau on ``(X, y)`` (equal for one sample): with
+    ``model.finetune_weights == "shots"`` the copy's own scores of ``(X, y)``; with ``"cv"`` (and
+    ``fold_weights``, false for the fold copies themselves) the scores of :func:`out_of_fold_shots_z` when there
+    are at least ``2 * cv_folds`` samples (else the copy's own). With ``n_repeats > 1`` every copy is fine-tuned
+    the same way and the taus are those of the mean scores. With ``model.finetune_offset`` (and ``offset``, false
+    for those inner copies, whose predictions are only averaged) the copy's median error on ``(X, y)`` is removed
+    (``mean_offset_``).
     """
     X, y = check_xy(X, y)
+    check_finetune_weights(model.finetune_weights)
     records, fam = model._prepare(X, family)
     gflops = np.array([r.gflops for r in records])
     new = copy.deepcopy(model._uncached_copy())  # the per-family caches depend on the networks being tuned
@@ -146,10 +161,15 @@ def finetuned_copy(
                 new.kgnn_, records, new.transforms_[False].transform(y, gflops), epochs,
                 model.finetune_batch_size, lr, model.grad_clip, 0.0, rng,
             )  # fmt: skip
-    new.repeats_ = [finetuned_copy(r, X, y, epochs, family, offset=False) for r in getattr(model, "repeats_", [])]
+    new.repeats_ = [
+        finetuned_copy(r, X, y, epochs, family, offset=False, fold_weights=False)
+        for r in getattr(model, "repeats_", [])
+    ]
     with threads(model.num_threads):
         raw = new._raw(records, fam)
     z = np.stack([raw[m][0] for m in new.members_])
+    if fold_weights and model.finetune_weights == "cv" and len(y) >= 2 * int(model.cv_folds):
+        z = out_of_fold_shots_z(model, X, y, epochs, family)
     if len(y) > 1:
         new.member_tau_, new.weights_ = tau_weights(z, y, model.kt_temperature)
     else:
@@ -162,13 +182,38 @@ def finetuned_copy(
     return new
 
 
+def check_finetune_weights(value: Any) -> None:
+    """Raise a ``ValueError`` naming ``value`` unless it is one of :data:`FINETUNE_WEIGHTS`."""
+    if value not in FINETUNE_WEIGHTS:
+        raise ValueError(f"finetune_weights must be one of {FINETUNE_WEIGHTS}, got {value!r}")
+
+
+def out_of_fold_shots_z(
+    model: GENNAPEPredictor, X: list[Any], y: np.ndarray, epochs: int | None, family: Any
+) -> np.ndarray:
+    """Standardised member scores ``(M, n)`` of the fine-tuning samples ``(X, y)``, each from a copy of ``model``
+    fine-tuned without its fold (``model.cv_folds`` folds under ``random_state``; members standardised as at
+    prediction, on ``family``'s reference sample or, without one, on the fold copy's shots).
+
+    Raises:
+        ValueError: If ``cv_folds < 2`` or there are fewer than ``2 * cv_folds`` samples.
+    """
+    z = np.full((len(model.members_), len(y)), np.nan)
+    for held in fold_indices(len(y), int(model.cv_folds), model._seed(19)):
+        keep = np.setdiff1d(np.arange(len(y)), held)
+        fold = finetuned_copy(model, [X[i] for i in keep], y[keep], epochs, family, offset=False, fold_weights=False)
+        z[:, held] = fold._member_z([X[i] for i in held], family)[0]
+    return z
+
+
 def calibrated_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None, family: Any) -> GENNAPEPredictor:
     """``finetune(..., calibrate=True)``: a fine-tuned copy whose spread is scaled by out-of-fold errors.
 
     The spread factor ``std_scale_`` is :func:`~gennape_naslib.predictors.spread.spread_scale` of out-of-fold
     predictions: ``model.cv_folds`` fine-tunes of ``model`` (each with its own offset removed when
     ``finetune_offset`` is set, as the returned copy), each on ``(X, y)`` without one fold (folds from a
-    permutation seeded by ``random_state``), predict the left-out fold. Every label is used once as held-out
+    permutation seeded by ``random_state``), predict the left-out fold (their member weights are the taus on their
+    own shots whatever ``finetune_weights``). Every label is used once as held-out
     data, at ``1 + cv_folds`` times one fine-tune's CPU. It did not pass its coverage check on 50 shots
     (``docs/data/spread/PROTOCOL.md``, S3b): the right order of magnitude, not a calibrated spread.
 
@@ -186,7 +231,7 @@ def calibrated_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None,
     means, stds = np.empty(len(y)), np.empty(len(y))
     for held in np.array_split(order, folds):
         keep = np.setdiff1d(order, held)
-        fold_model = finetuned_copy(model, [X[i] for i in keep], y[keep], epochs, family)
+        fold_model = finetuned_copy(model, [X[i] for i in keep], y[keep], epochs, family, fold_weights=False)
         means[held], stds[held] = fold_model.predict([X[i] for i in held], return_std=True, family=family)
     tuned = finetuned_copy(model, X, y, epochs, family)
     tuned.std_scale_ = spread_scale(y, means, stds, where="finetune(calibrate=True)")

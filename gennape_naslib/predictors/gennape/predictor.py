@@ -187,6 +187,12 @@ class GENNAPEPredictor(Predictor):
             labels' own scale (80 for percent, 0.8 for fractions); at least two labels must remain. The number
             dropped is ``n_train_dropped_``.
         kt_temperature: Temperature of the softmax over members' Kendall tau after fine-tuning (UNKNOWN; 0.1).
+        finetune_weights: Which Kendall taus set the member weights after :meth:`finetune`: ``"shots"`` (default)
+            those of the members' scores of the fine-tuning samples after fine-tuning on them (the paper: "tau on
+            the fine-tuning samples"; in-sample), or ``"cv"``: out-of-fold scores from ``cv_folds`` further
+            fine-tunes that each leave one fold of the samples out (``1 + cv_folds`` times the CPU of one
+            fine-tune; the same fine-tuned networks, other weights; with fewer than ``2 * cv_folds`` samples as
+            ``"shots"``). Round 18 of ``docs/data/dev_hparams/PROTOCOL.md``.
         reference_size: Family sample size for standardising member scores (256).
         calibration: ``"quantile"`` (rank-preserving quantile map of the ensemble score to accuracy)
             or ``"linear"`` (``mean + std * score``); see the module docstring.
@@ -248,6 +254,7 @@ class GENNAPEPredictor(Predictor):
         embed_align: str = "none",
         train_floor: float | None = None,
         kt_temperature: float = 0.1,
+        finetune_weights: str = "shots",
         reference_size: int = 256,
         zero_shot_weights: str = "equal",
         calibration: str = "quantile",
@@ -294,6 +301,7 @@ class GENNAPEPredictor(Predictor):
         self.embed_align = embed_align
         self.train_floor = train_floor
         self.kt_temperature = kt_temperature
+        self.finetune_weights = finetune_weights
         self.reference_size = reference_size
         self.zero_shot_weights = zero_shot_weights
         self.calibration = calibration
@@ -694,9 +702,9 @@ class GENNAPEPredictor(Predictor):
         Every trained member is updated (encoder and heads jointly, the k-GNN separately) for
         ``epochs`` (default ``finetune_epochs``) with the source family's target transforms, as in
         the paper; the member weights become ``softmax(tau / kt_temperature)`` of each member's
-        Kendall tau on ``(X, y)``. FCM centroids and anchors stay fixed. With ``finetune_offset`` (default)
-        the copy's median error on ``(X, y)`` is removed from its predictions (``mean_offset_``, a constant:
-        rankings are unchanged). With ``calibrate=True`` (not the paper's;
+        Kendall tau on ``(X, y)`` (out-of-fold with ``finetune_weights="cv"``). FCM centroids and anchors
+        stay fixed. With ``finetune_offset`` (default) the copy's median error on ``(X, y)`` is removed from its
+        predictions (``mean_offset_``, a constant: rankings are unchanged). With ``calibrate=True`` (not the paper's;
         :func:`~gennape_naslib.predictors.gennape.finetuning.calibrated_copy`) the spread factor ``std_scale_``
         is fitted on ``cv_folds`` further fine-tunes that each leave one fold out (``1 + cv_folds`` times the
         CPU, at least ``2 * cv_folds`` samples; not a calibrated spread, ``docs/results.md``); else it is 1.
