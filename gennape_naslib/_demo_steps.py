@@ -148,7 +148,10 @@ def step_transfer(ctx: DemoContext, settings: TransferSettings = TransferSetting
     model = _pretrained(ctx)
     epochs = int(model.finetune_epochs if settings.finetune_epochs is None else settings.finetune_epochs)
     out = StepOutput(
-        ["pretrained on NB-201 (CIFAR-10, the 13,938 cells >= 80 %); Spearman / Kendall tau on unseen families:"]
+        [
+            "pretrained on NB-201 (CIFAR-10: 90 % of the cells >= 80 %, the best of 5 seeds on the other 10 %);",
+            "Spearman / Kendall tau on unseen families:",
+        ]
     )
     out.lines.append(f"{'family':<9} {'test':>5}  {'GENNAPE 0-shot':>15}  {'FLOPs':>15}  {'params':>15}")
     rows: list[list[Any]] = []
