@@ -213,9 +213,10 @@ def calibrated_copy(model: GENNAPEPredictor, X: Any, y: Any, epochs: int | None,
     predictions: ``model.cv_folds`` fine-tunes of ``model`` (each with its own offset removed when
     ``finetune_offset`` is set, as the returned copy), each on ``(X, y)`` without one fold (folds from a
     permutation seeded by ``random_state``), predict the left-out fold (their member weights are the taus on their
-    own shots whatever ``finetune_weights``). Every label is used once as held-out
-    data, at ``1 + cv_folds`` times one fine-tune's CPU. It did not pass its coverage check on 50 shots
-    (``docs/data/spread/PROTOCOL.md``, S3b): the right order of magnitude, not a calibrated spread.
+    own shots whatever ``finetune_weights``). Every label is used once as held-out data, at ``1 + cv_folds`` times
+    one fine-tune's CPU (and ``cv_folds`` more with ``finetune_weights="cv"``, for the returned copy's weights). It
+    did not pass its coverage check on 50 shots (``docs/data/spread/PROTOCOL.md``, S3b): the right order of
+    magnitude, not a calibrated spread.
 
     Raises:
         ValueError: With fewer than ``2 * cv_folds`` samples, ``cv_folds < 2``, or when no factor can be fitted.
