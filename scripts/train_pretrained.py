@@ -39,6 +39,7 @@ weights and hyperparameters are unchanged.
 from __future__ import annotations
 
 import argparse
+import functools
 import multiprocessing
 import os
 import shutil
@@ -52,6 +53,7 @@ from scipy.stats import spearmanr
 
 from gennape_naslib import data
 from gennape_naslib.predictors.gennape import GENNAPEPredictor
+from gennape_naslib.predictors.gennape._train import apply_train_floor
 from gennape_naslib.predictors.gennape.data import RES_NORMS
 from gennape_naslib.predictors.gennape.predictor import PRETRAINED
 
@@ -92,8 +94,7 @@ def main() -> None:
             f"(got {args.val_fraction})"
         )
     args.out = PRETRAINED if args.out is None else args.out
-    table = data.load("nb201", dataset="cifar10")
-    archs, y = table.archs, np.asarray(table.metric("test_acc_200ep"), dtype=float)
+    archs, y = nb201()
     if args.add_embed_stats is not None:
         add_embed_stats(args.add_embed_stats, archs, y, args.out)
         return
@@ -103,7 +104,7 @@ def main() -> None:
     )  # fmt: skip
     if args.members:
         settings["members"] = tuple(args.members)
-    kept = np.arange(len(y)) if args.train_floor is None else np.flatnonzero(y >= args.train_floor)
+    kept = np.array(apply_train_floor(args.train_floor, list(range(len(y))), y)[0])  # cell indices
     val = holdout(kept, args.val_fraction)
     train = np.setdiff1d(np.arange(len(y)), val)  # cells below the floor stay: the fit drops and counts them
     print(
@@ -131,6 +132,13 @@ def main() -> None:
     print(f"wrote {args.out} (seed {best}; {args.out.stat().st_size / 1024:.0f} KiB)")
 
 
+@functools.lru_cache(maxsize=1)
+def nb201() -> tuple[list, np.ndarray]:
+    """The NB-201 cells and their CIFAR-10 accuracies in percent (``test_acc_200ep``), loaded once per process."""
+    table = data.load("nb201", dataset="cifar10")
+    return table.archs, np.asarray(table.metric("test_acc_200ep"), dtype=float)
+
+
 def holdout(kept: np.ndarray, fraction: float) -> np.ndarray:
     """The val-2 cells: the last ``fraction`` of a fixed permutation (``default_rng(0)``) of ``kept``, sorted."""
     n_val = round(fraction * len(kept))
@@ -147,8 +155,7 @@ def fit_one(job: tuple) -> tuple[float, str]:
     """Fit one seed on the training cells, write it to its path, and score it on val-2 (Spearman, accuracy
     space; NaN without val-2 cells). Returns the score and a line about the fit."""
     seed, settings, train, val, path = job
-    table = data.load("nb201", dataset="cifar10")
-    archs, y = table.archs, np.asarray(table.metric("test_acc_200ep"), dtype=float)
+    archs, y = nb201()
     model = GENNAPEPredictor(random_state=seed, **settings)
     done = GENNAPEPredictor.load(path) if path.is_file() else None  # a kept fit of an interrupted run
     if done is not None and _same_fit(done, model, y[train]):
@@ -169,11 +176,10 @@ def fit_one(job: tuple) -> tuple[float, str]:
 def _same_fit(done: GENNAPEPredictor, model: GENNAPEPredictor, y_train: np.ndarray) -> bool:
     """Whether the saved fit ``done`` has ``model``'s hyperparameters and was trained on the labels ``y_train``
     (the same cells dropped by the floor and the same mean of the kept ones)."""
-    floor = model.train_floor
-    kept = y_train if floor is None else y_train[y_train >= floor]
+    _, kept, dropped = apply_train_floor(model.train_floor, [None] * len(y_train), y_train)
     return (
         done.get_params() == model.get_params()
-        and done.n_train_dropped_ == len(y_train) - len(kept)
+        and done.n_train_dropped_ == dropped
         and bool(np.isclose(done.y_mean_, kept.mean(), rtol=0, atol=1e-9))
     )
 
@@ -186,7 +192,7 @@ def _floor(text: str) -> float | None:
 def add_embed_stats(path: Path, archs: list, y, out: Path) -> None:
     """Write ``path``'s model to ``out`` with the embedding statistics of its training set: the cells ``archs``
     (NB-201) whose label ``y`` reaches the model's ``train_floor``."""
-    from gennape_naslib.predictors.gennape._train import apply_train_floor, threads
+    from gennape_naslib.predictors.gennape._train import threads
     from gennape_naslib.predictors.gennape.align import embedding_stats
 
     model = GENNAPEPredictor.load(path)
