@@ -4,7 +4,8 @@ The packaged OFA-MBv3 subnets (``../shared/data/PROVENANCE.md``) run at three in
 while GENNAPE's OFA-MBv3 family has one (224). Resolution moves FLOPs and accuracy together, so FLOPs alone ranks
 the whole table far better than within one resolution. This script prints, for the whole table and for each
 resolution, the Spearman correlation of the model's zero-shot prediction, of each ensemble member, and of FLOPs
-and params with the ImageNet top-1 accuracy. It is a diagnostic: it reads the target labels and decides nothing.
+and params with the ImageNet top-1 accuracy, and then with FLOPs (how far each score merely follows FLOPs). It is a
+diagnostic: it reads the target labels and decides nothing.
 
 Usage::
 
@@ -61,15 +62,18 @@ def main() -> None:
     scores.update(zip((f"member:{m}" for m in model.members_), model.predict_members(archs)))
     scores["flops"] = np.array([family.flops(a) for a in archs], dtype=float)
     scores["params"] = np.array([family.params(a) for a in archs], dtype=float)
-    rows = strata_spearman(scores, y, np.array([a.r for a in archs]))
+    groups = np.array([a.r for a in archs])
+    doc = {"accuracy": strata_spearman(scores, y, groups), "flops": strata_spearman(scores, scores["flops"], groups)}
     names = list(scores)
-    print("| resolution | n | " + " | ".join(names) + " |")
-    print("|---" * (len(names) + 2) + "|")
-    for r in rows:
-        print(f"| {r['stratum']} | {r['n']} | " + " | ".join(f"{r[k]:.3f}" for k in names) + " |")
+    for against, rows in doc.items():
+        print(f"\nSpearman with {'ImageNet top-1' if against == 'accuracy' else 'FLOPs'}:")
+        print("| resolution | n | " + " | ".join(names) + " |")
+        print("|---" * (len(names) + 2) + "|")
+        for r in rows:
+            print(f"| {r['stratum']} | {r['n']} | " + " | ".join(f"{r[k]:.3f}" for k in names) + " |")
     if args.out:
         with atomic_write(Path(args.out)) as fh:
-            fh.write(json.dumps(rows, indent=1) + "\n")
+            fh.write(json.dumps(doc, indent=1) + "\n")
 
 
 if __name__ == "__main__":
