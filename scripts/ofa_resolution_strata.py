@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from bench_predictor import TARGETS
 from scipy.stats import spearmanr
 
 from gennape_naslib._atomic import atomic_write
@@ -29,12 +30,14 @@ def strata_spearman(scores: dict[str, np.ndarray], y: np.ndarray, groups: np.nda
     Spearman correlation of every score in ``scores`` with ``y`` on it.
 
     Raises:
-        ValueError: If a score, ``y`` and ``groups`` differ in length.
+        ValueError: If ``groups`` or a score differs in length from ``y``.
     """
     y, groups = np.asarray(y, dtype=np.float64), np.asarray(groups)
+    if len(groups) != len(y):
+        raise ValueError(f"groups has {len(groups)} values, y {len(y)}")
     for name, s in scores.items():
-        if len(s) != len(y) or len(groups) != len(y):
-            raise ValueError(f"score {name!r} has {len(s)} values, y {len(y)}, groups {len(groups)}")
+        if len(s) != len(y):
+            raise ValueError(f"score {name!r} has {len(s)} values, y {len(y)}")
     rows = []
     for g in ["all", *sorted(set(groups.tolist()))]:
         mask = np.ones(len(y), bool) if g == "all" else groups == g
@@ -56,7 +59,7 @@ def main() -> None:
 
     table = data.load("ofa_mbv3")
     archs, family = table.archs, table.adapter
-    y = table.metric("top1_acc/imagenet").astype(float)
+    y = table.metric(TARGETS["ofa_mbv3"]).astype(float)
     model = GENNAPEPredictor.pretrained() if args.model is None else GENNAPEPredictor.load(args.model)
     scores = {"gennape": model.predict(archs)}
     scores.update(zip((f"member:{m}" for m in model.members_), model.predict_members(archs)))

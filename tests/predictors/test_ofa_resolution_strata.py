@@ -20,7 +20,9 @@ def test_strata_rows_separate_a_between_group_trend_from_the_within_group_order(
     assert rows[0]["inner"] < rows[0]["size"] and rows[1]["inner"] == pytest.approx(1.0)
 
 
-def test_strata_rows_reject_scores_of_another_length(load_script):
+def test_strata_rows_reject_scores_or_groups_of_another_length(load_script):
     strata = load_script("ofa_resolution_strata").strata_spearman
     with pytest.raises(ValueError, match="'short' has 2 values, y 3"):
         strata({"short": np.zeros(2)}, np.arange(3.0), np.zeros(3))
+    with pytest.raises(ValueError, match="groups has 2 values, y 3"):
+        strata({}, np.arange(3.0), np.zeros(2))
