@@ -240,9 +240,13 @@ class GraphCollection:
     @staticmethod
     def _read(path: str) -> dict[str, np.ndarray]:
         try:
+            with open(path, "rb") as handle:
+                magic = handle.read(6)
+            if magic.startswith(b"\x93NUMPY"):
+                raise CGFormatError(f"{path}: not an NPZ archive (a single .npy array)")
+            if not magic.startswith(b"PK\x03\x04"):  # else numpy would try pickle and blame that
+                raise CGFormatError(f"{path}: not an NPZ archive (it does not start with a zip header)")
             with np.load(path, allow_pickle=False) as archive:
-                if not hasattr(archive, "files"):
-                    raise CGFormatError(f"{path}: not an NPZ archive (a single .npy array)")
                 header = {k: archive[k] for k in ("format", "version") if k in archive.files}
                 fmt = header.get("format")
                 fmt_value = fmt.item() if fmt is not None and fmt.shape == () else None

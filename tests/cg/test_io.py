@@ -265,8 +265,17 @@ def test_npz_refuses_pickled_arrays_and_other_files(tmp_path: Path) -> None:
         load_npz(path)
     other = tmp_path / "x.npz"
     other.write_text("hello")
-    with pytest.raises(CGFormatError, match="x.npz: not a readable NPZ file"):
+    with pytest.raises(CGFormatError, match="x.npz: not an NPZ archive .it does not start with a zip header"):
         load_npz(other)
+    single = tmp_path / "single.npz"  # a .npy array under an .npz name
+    with open(single, "wb") as handle:
+        np.save(handle, np.arange(3))
+    with pytest.raises(CGFormatError, match=r"single.npz: not an NPZ archive \(a single .npy array\)"):
+        load_npz(single)
+    truncated = tmp_path / "t.npz"
+    truncated.write_bytes(path.read_bytes()[:40])  # a zip header, then nothing readable
+    with pytest.raises(CGFormatError, match="t.npz: not a readable NPZ file"):
+        load_npz(truncated)
     with pytest.raises(FileNotFoundError):
         load_npz(tmp_path / "missing.npz")
 
