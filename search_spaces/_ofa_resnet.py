@@ -7,7 +7,8 @@ node, as in GENNAPE's graphs): a ResNet-D stem 3x3/2 conv -> BN -> ReLU (``mid``
 max-pool 3x3/2 (padding 1); four stages of ``(2, 2, 4, 2) + d[1:]`` bottlenecks (strides 1, 2, 2, 2
 on the first block) -> global mean -> linear. Widths: stem ``out`` = ``make_divisible(64 m, 8)`` =
 (40, 48, 64) chosen by ``w[1]``, stem ``mid`` = ``make_divisible(out // 2, 8)`` = (24, 24, 32) chosen by
-``w[0]``, stage ``s`` = ``make_divisible((256, 512, 1024, 2048)[s] * m, 8)`` chosen by ``w[2 + s]``.
+``w[0]`` (so ``w[0]`` 0 and 1 build the same network: they share a canonical hash, and neither is the other's
+neighbour), stage ``s`` = ``make_divisible((256, 512, 1024, 2048)[s] * m, 8)`` chosen by ``w[2 + s]``.
 Bottleneck: 1x1 -> BN -> ReLU -> 3x3 (stride) -> BN -> ReLU -> 1x1 -> BN, middle width
 ``make_divisible(round(C_out * e), 8)``; shortcut identity, or (first block of a stage) avg-pool of
 kernel = stride = s (``ceil_mode=True``; a 1x1 pool in stage 1) -> 1x1 conv -> BN; ReLU after the add.
@@ -182,9 +183,10 @@ class OFAResNet50(OFAFamilyBase):
         out = [OFAResNetArch(r, arch.d, arch.e, arch.w) for r in self._resolution_neighbors(arch.r)]
         d0 = 2 if arch.d[0] == 0 else 0
         out.append(OFAResNetArch(arch.r, (d0, *arch.d[1:]), arch.e, arch.w))  # type: ignore[arg-type]
+        mids = specs.resnet_stem_mids()
         for i, v in enumerate(arch.w):
             for v2 in WIDTHS:
-                if v2 != v:
+                if v2 != v and not (i == 0 and mids[v2] == mids[v]):  # same stem width: the same network
                     out.append(OFAResNetArch(arch.r, arch.d, arch.e, arch.w[:i] + (v2,) + arch.w[i + 1 :]))
         for s, stage in enumerate(arch.e):
 
@@ -204,8 +206,11 @@ class OFAResNet50(OFAFamilyBase):
         return out
 
     def size(self) -> int:
-        """Number of distinct subnets times the number of resolutions."""
-        total = len(STEM_DEPTHS) * len(WIDTHS) ** 6 * len(self.resolutions)
+        """Number of distinct subnets times the number of resolutions.
+
+        ``w[0]`` counts once per distinct stem middle width (two of its three indices give 24 channels).
+        """
+        total = len(STEM_DEPTHS) * len(set(specs.resnet_stem_mids())) * len(WIDTHS) ** 5 * len(self.resolutions)
         for base in BASE:
             total *= sum(len(EXPANDS) ** (base + d) for d in DEPTHS)
         return total
@@ -215,6 +220,14 @@ class OFAResNet50(OFAFamilyBase):
         e = [0.2, 0.25, 0.35, 0.25, 0.2, 0.35, 0.25, 0.25, 0.35, 0.2, 0.25, 0.25, 0.2, 0.35, 0.25, 0.2, 0.35, 0.25]
         r = 160 if 160 in self.resolutions else self.resolutions[0]
         return self.from_json({"r": r, "d": [2, 0, 1, 2, 0], "e": e, "w": [0, 1, 2, 0, 1, 2]})
+
+    def canonical_hash(self, arch: Any) -> str:
+        """As for the other OFA families, with ``w[0]`` replaced by the lowest index of the same stem middle
+        width: ``w[0]`` 0 and 1 both give 24 channels, so those subnets are one network and share the hash."""
+        arch = self.coerce(arch)
+        mids = specs.resnet_stem_mids()
+        w0 = mids.index(mids[arch.w[0]])
+        return super().canonical_hash(OFAResNetArch(arch.r, arch.d, arch.e, (w0, *arch.w[1:])))  # type: ignore[arg-type]
 
     # ------------------------------------------------------------------ networks and graphs
     def to_module(

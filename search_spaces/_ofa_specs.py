@@ -287,6 +287,19 @@ def proxyless_plan(
     )
 
 
+def resnet_stem_outs() -> tuple[int, ...]:
+    """The stem output width of each ``w[1]`` index: ``make_divisible(64 m, 8)``."""
+    return tuple(make_divisible(64 * m, 8) for m in RESNET_WIDTH_MULTS)
+
+
+def resnet_stem_mids() -> tuple[int, ...]:
+    """The stem middle width of each ``w[0]`` index: half a stem output width, made divisible by 8.
+
+    OFA derives it from the output widths, so two indices can give the same width ((24, 24, 32)).
+    """
+    return tuple(make_divisible(out // 2, 8) for out in resnet_stem_outs())
+
+
 def resnet_plan(
     stem_residual: bool,
     expands: tuple[tuple[float, ...], ...],
@@ -304,9 +317,8 @@ def resnet_plan(
         dropout: Dropout rate before the classifier.
     """
     mults = [RESNET_WIDTH_MULTS[i] for i in width_idx]
-    stem_out_choices = [make_divisible(64 * m, 8) for m in RESNET_WIDTH_MULTS]
-    stem_mid = make_divisible(stem_out_choices[width_idx[0]] // 2, 8)
-    stem_out = stem_out_choices[width_idx[1]]
+    stem_mid = resnet_stem_mids()[width_idx[0]]
+    stem_out = resnet_stem_outs()[width_idx[1]]
     blocks = []
     c_in = stem_out
     for s, stage in enumerate(expands):

@@ -199,6 +199,20 @@ def test_unused_slots_do_not_matter() -> None:
     assert resnet.canonical_hash(different) != resnet.canonical_hash(MINIMAL_RESNET)
 
 
+def test_resnet_stem_width_indices_0_and_1_are_one_network() -> None:
+    resnet = search_spaces.get("ofa_resnet")
+    j = resnet.to_json(resnet.example())
+    a, b, c = (resnet.from_json(dict(j, w=[w0, *j["w"][1:]])) for w0 in (0, 1, 2))
+    assert resnet.to_cg(a) == resnet.to_cg(b) and resnet.params(a) == resnet.params(b)
+    assert resnet.canonical_hash(a) == resnet.canonical_hash(b) != resnet.canonical_hash(c)
+    assert resnet.to_cg(a) != resnet.to_cg(c)
+    for arch in (a, b):
+        hashes = [resnet.canonical_hash(n) for n in resnet.neighbors(arch)]
+        assert resnet.canonical_hash(arch) not in hashes
+        assert len(set(hashes)) == len(hashes)
+        assert [n.w[0] for n in resnet.neighbors(arch) if n.w[1:] == arch.w[1:] and n.w[0] != arch.w[0]] == [2]
+
+
 def test_width_is_an_adapter_parameter() -> None:
     default, wide = search_spaces.get("ofa_mbv3"), OFAMobileNetV3(width_mult=1.2)
     arch = default.example()
@@ -340,7 +354,7 @@ def test_sampling_respects_ofa_space() -> None:
     assert {k for a in archs for s in a.stages for _, k in s} == {3, 5, 7}
     assert pn.size() == 7371**5 * 9 * 25
     assert search_spaces.get("ofa_mbv3").size() == 7371**5 * 25
-    assert search_spaces.get("ofa_resnet").size() == 2 * 3**6 * 117**3 * 1053 * 25
+    assert search_spaces.get("ofa_resnet").size() == 2 * 2 * 3**5 * 117**3 * 1053 * 25  # w[0]: two stem widths
 
 
 @pytest.mark.parametrize("name", ["ofa_pn", "ofa_mbv3", "ofa_resnet"])
