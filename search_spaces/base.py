@@ -176,7 +176,12 @@ class FamilyAdapter(ABC):
 
     @abstractmethod
     def neighbors(self, arch: Any) -> list[Any]:
-        """All architectures one local change away from ``arch`` (valid, distinct from it)."""
+        """All architectures one local change away from ``arch`` (valid, each a different encoding).
+
+        A neighbour may still share ``arch``'s canonical hash where the benchmark lists equivalent encodings
+        as separate entries (NB-201's 24 single-edge changes, as in NASLib); the optimizers skip hashes they
+        have already seen.
+        """
 
     def mutate(self, arch: Any, rng: np.random.Generator | int | None = None) -> Any:
         """One valid local change of ``arch`` (default: a uniformly chosen neighbour)."""

@@ -295,7 +295,11 @@ class NB201(FamilyAdapter):
         return NB201Arch(tuple(OPS[int(i)] for i in draws))  # type: ignore[arg-type]
 
     def neighbors(self, arch: NB201Arch) -> list[NB201Arch]:
-        """The 24 cells that differ from ``arch`` in the op of one edge."""
+        """The 24 cells that differ from ``arch`` in the op of one edge (NASLib's neighbourhood).
+
+        Some may compute the same function as ``arch`` (an edge into a node cut off by ``none`` ops) and so
+        share its :meth:`canonical_hash`; the benchmark lists them separately, so they are kept.
+        """
         out = []
         for i, current in enumerate(arch.ops):
             for op in OPS:

@@ -36,8 +36,11 @@ through them (the legacy torch exporter computes pad sizes that way).
 
 Exporters may change the graph before it gets here: ``torch.onnx.export`` in eval mode folds
 batch norm into the preceding convolution (export with
-``training=torch.onnx.TrainingMode.PRESERVE`` to keep it) and drops ``Dropout``; the lowering can
-only show what the file holds.
+``training=torch.onnx.TrainingMode.PRESERVE`` to keep it) and drops ``Dropout``; the legacy exporter
+also merges identical ops on the same tensor (common-subexpression elimination: several ``ReLU`` of
+one node, as in NB-201 / DARTS cells whose edges each start with a ReLU, become one). Such graphs
+then have fewer nodes than ``from_torch`` of the same module; the lowering can only show what the
+file holds.
 """
 
 from __future__ import annotations
