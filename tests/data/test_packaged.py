@@ -58,6 +58,21 @@ def test_hw_latency_matches_source_through_naslib_keys() -> None:
 
 
 @needs_shared
+def test_hw_not_measured_code_becomes_nan() -> None:
+    table = data.load("nb201", dataset="cifar10")
+    adapter = get("nb201")
+    with open(SHARED / "nb201" / "hw_nas_bench_cifar10.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    missing = [r for r in rows if float(r["edgetpu_latency"]) < 0]
+    assert len(missing) == int(np.isnan(table["edgetpu_latency"]).sum()) > 0  # HW-NAS-Bench's -1 only
+    assert np.nanmin(table["edgetpu_latency"]) > 0
+    for row in missing[::500]:
+        arch = adapter.from_naslib(type("G", (), {"get_op_indices": lambda self, r=row: eval(r["net"])})())
+        metrics = table.lookup(arch)
+        assert np.isnan(metrics["edgetpu_latency"]) and metrics["edgegpu_latency"] == float(row["edgegpu_latency"])
+
+
+@needs_shared
 def test_zero_cost_tables_match_json() -> None:
     doc = json.loads((SHARED / "nb201" / "zc_nasbench201_725.json").read_text())
     table = data.load("nb201_zc")
