@@ -354,13 +354,15 @@ def draw(
         The path written.
 
     Raises:
-        ValueError: If ``engine`` is unknown.
+        ValueError: If ``engine`` is unknown or ``path`` has a suffix other than ``.png``.
         DrawError: If the graphviz engine was requested without ``dot`` on ``PATH`` or ``dot`` failed.
         gennape_naslib._optional.MissingDependencyError: If matplotlib is needed but not installed.
     """
     if engine not in ENGINES:
         raise ValueError(f"unknown drawing engine {engine!r}; expected one of {', '.join(ENGINES)}")
     target = Path(path)
+    if target.suffix and target.suffix.lower() != ".png":
+        raise ValueError(f"{target}: drawings are PNG files; give a path ending in .png, not {target.suffix!r}")
     if engine == "auto":
         engine = "graphviz" if shutil.which("dot") else "matplotlib"
     logger.debug("drawing %s with %s into %s", cg.summary(), engine, target)

@@ -92,3 +92,10 @@ def test_unknown_engine_and_missing_dot(tmp_path: Path, monkeypatch: pytest.Monk
     with pytest.raises(DrawError, match="dot"):
         draw(_small_graph(), tmp_path / "g.png", engine="graphviz")
     assert not (tmp_path / "g.png").exists()
+
+
+def test_a_path_that_is_not_png_is_refused_before_drawing(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"g\.jpg: drawings are PNG files; give a path ending in \.png, not '\.jpg'"):
+        draw(_small_graph(), tmp_path / "g.jpg", engine="matplotlib")
+    assert list(tmp_path.iterdir()) == []
+    assert draw(_small_graph(), tmp_path / "G.PNG", engine="matplotlib").stat().st_size > 0
