@@ -1,4 +1,4 @@
-"""``gennape bench predictors|transfer|proxies`` and ``gennape report DIR``."""
+"""``gennape bench predictors|transfer|proxies`` and ``gennape report DIR`` (bench and search folders)."""
 
 from __future__ import annotations
 
@@ -179,11 +179,29 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_report(args: argparse.Namespace) -> int:
-    from gennape_naslib.evaluation.report import render_report
+def _is_search_folder(folder: Path) -> bool:
+    from gennape_naslib.search.runner import TRIALS_FORMAT
 
+    try:
+        meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False  # not readable here: the benchmark reader says what is wrong
+    return isinstance(meta, dict) and meta.get("format") == TRIALS_FORMAT
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
     if not args.dir.is_dir():
         raise _cli_error(f"no such folder: {args.dir}")
+    if _is_search_folder(args.dir):
+        from gennape_naslib.search.report import render_search_report
+
+        summary = render_search_report(args.dir, plots=not args.no_plots)
+        pictures = [] if args.no_plots else sorted(args.dir.glob("*.png"))
+        for path in [summary, summary.with_name("errors.json"), *pictures]:
+            print(os.fspath(path))
+        return 0
+    from gennape_naslib.evaluation.report import render_report
+
     for path in render_report(args.dir, naslib_errors=args.naslib_errors or None, plots=not args.no_plots):
         print(os.fspath(path))
     return 0
@@ -272,10 +290,14 @@ def add_bench_commands(commands: Any) -> None:
 
     report = commands.add_parser(
         "report",
-        help="re-render summary.md and plots of a run folder",
-        description="Re-render summary.md, the PNG plots and (with --naslib-errors) errors.json from a run folder.",
+        help="re-render summary.md and plots of a bench or search folder",
+        description="Re-render summary.md and the PNG plots of a folder written by 'gennape bench' (and, with "
+        "--naslib-errors, NASLib's errors.json files) or by 'gennape search' (its errors.json is always "
+        "rewritten), from the files in the folder; nothing is evaluated again.",
     )
-    report.add_argument("dir", type=Path, metavar="DIR")
-    report.add_argument("--naslib-errors", action="store_true", help="also write NASLib's errors.json files")
+    report.add_argument("dir", type=Path, metavar="DIR", help="a 'gennape bench' or 'gennape search' result folder")
+    report.add_argument(
+        "--naslib-errors", action="store_true", help="also write NASLib's errors.json files (bench folders)"
+    )
     report.add_argument("--no-plots", action="store_true", help="only the summary")
     report.set_defaults(handler=_cmd_report)

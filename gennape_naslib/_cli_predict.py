@@ -79,9 +79,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
             config[key] = value
     if args.save_finetuned:
         config["save_finetuned"] = True
+    if not isinstance(config.get("params") or {}, dict):
+        raise CLIError(f"config key 'params' must be a mapping of hyperparameters, got {config['params']!r}")
     params = dict(config.get("params") or {})
-    if not isinstance(params, dict):
-        raise CLIError("config key 'params' must be a mapping of hyperparameters")
     if config.get("gnn") is not None:
         params["gnn"] = config["gnn"]
     if config.get("model") and config.get("checkpoint"):
@@ -96,6 +96,11 @@ def _cmd_train(args: argparse.Namespace) -> int:
         model = config.get("model") or "gennape"
     if not train and not config.get("checkpoint"):
         raise CLIError("nothing to train on: give --train FAMILIES (or --checkpoint to only test)")
+    if not train and config.get("epochs"):
+        raise CLIError(
+            f"epochs {config['epochs']} would fine-tune the checkpoint on --train families, but none is given; "
+            "give --train FAMILIES, or drop --epochs to only test the checkpoint"
+        )
     out = Path(config.get("out") or "runs/train")
     result = run_training(
         model,
@@ -151,11 +156,14 @@ def _read_archs(args: argparse.Namespace, family: Any) -> list[Any]:
 
 def _cmd_predict(args: argparse.Namespace) -> int:
     from gennape_naslib import search_spaces
+    from gennape_naslib.cli import CLIError
 
-    predictor = _load_predictor(args.model)
     family = search_spaces.get(args.family)
+    predictor = _load_predictor(args.model)
+    if args.std and not getattr(predictor, "supports_std", False):
+        raise CLIError(f"--std: {type(predictor).__name__} ({args.model}) does not estimate its uncertainty")
     archs = _read_archs(args, family)
-    if args.std and getattr(predictor, "supports_std", False):
+    if args.std:
         mean, std = predictor.predict(archs, return_std=True, family=family)
     else:
         mean, std = predictor.predict(archs, family=family), None

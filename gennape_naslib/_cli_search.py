@@ -20,7 +20,12 @@ def _cmd_search(args: argparse.Namespace) -> int:
         f"{config.optimizer} on {config.search_space}/{config.dataset}, seed {config.seed}, "
         f"{config.epochs} evaluations -> {folder}"
     )
-    result = run_search(config, folder=folder, resume=not args.no_resume)
+    try:
+        result = run_search(config, folder=folder, resume=not args.no_resume)
+    except KeyboardInterrupt:
+        again = "the same command again" if not args.no_resume else "it again without --no-resume"
+        print(f"\ninterrupted: finished evaluations are saved in {folder}; run {again} to resume")
+        return 130
     best = result.optimizer.best()
     if result.resumed:
         print(f"resumed: {result.resumed} evaluations were already in {folder / 'trials.jsonl'}")

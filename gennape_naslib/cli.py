@@ -12,6 +12,8 @@
     gennape data list | gennape data info NAME | gennape data import FORMAT PATH --name NAME
     gennape train [--config FILE] [--model M | --checkpoint PATH] --train F[+F] [--test F#N[+F#N]] [--out DIR]
     gennape predict --model PATH|pretrained --family F --arch JSON | --file archs.jsonl
+    gennape search --config FILE.yaml [--seed S] [--out DIR]
+    gennape bench predictors|transfer|proxies ... [--out DIR] | gennape report DIR
     gennape demo [--out DIR]
 
 Exit codes: 0 success; 1 the work failed (a drawing engine failed, an optional dependency is
@@ -222,6 +224,8 @@ def _cmd_cg_draw(args: argparse.Namespace) -> int:
     from gennape_naslib.cg.draw import draw
 
     if args.family is not None:
+        if args.graph is not None:
+            raise CLIError("give either FILE.json|FILE.npz or --family F --random N, not both")
         from gennape_naslib._cli_extra import draw_random_family
 
         return draw_random_family(args.family, args.random, args.seed, args.out, args.engine)
@@ -359,8 +363,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="a quick tour: build, save and draw computation graphs",
-        description="Run the demo steps and write their outputs into a folder.",
+        help="a six-step tour: computation graphs, zero-/few-shot prediction, proxies and a short search",
+        description="Run the six demo steps (PyTorch and Keras models and the families as computation graphs, "
+        "the pretrained GENNAPE on unseen families zero-shot and fine-tuned, zero-cost proxies vs GENNAPE vs "
+        "FLOPs, a short BANANAS + GENNAPE search) and write their outputs into a folder.",
     )
     demo.add_argument("--out", type=Path, default=Path("demo_output"), metavar="DIR", help="default: ./demo_output")
     _add_engine_option(demo)
@@ -412,6 +418,7 @@ def _run(args: argparse.Namespace) -> int:
     from gennape_naslib._optional import MissingDependencyError
     from gennape_naslib.cg.draw import DrawError
 
+    error: Exception
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("default")
@@ -421,15 +428,41 @@ def _run(args: argparse.Namespace) -> int:
             return int(args.handler(args))
     except (CLIError, FileNotFoundError, ValueError) as exc:
         code, error = 2, exc
+    except KeyError as exc:
+        # Only the package's named lookup errors (UnknownFamilyError, UnknownPredictorError, ...) are
+        # bad input; a bare KeyError is a bug, whose traceback must stay visible.
+        if type(exc) is KeyError or not type(exc).__module__.startswith("gennape_naslib."):
+            raise
+        code, error = 2, exc
     except (MissingDependencyError, DrawError, OSError) as exc:
-        code, error = 1, exc
+        # a path of the wrong kind (--out naming a file, --draw a folder) is bad input, not a failed job
+        wrong_kind = isinstance(exc, (FileExistsError, IsADirectoryError, NotADirectoryError)) and exc.filename
+        code, error = 2 if wrong_kind else 1, exc
     if args.verbose:
         traceback.print_exception(error, file=sys.stderr)
-    message = str(error) or type(error).__name__
-    if isinstance(error, FileNotFoundError) and error.filename:
-        message = f"no such file: {error.filename}"
-    print(f"gennape: error: {' '.join(message.split())}", file=sys.stderr)
+    print(f"gennape: error: {' '.join(_error_message(error, args).split())}", file=sys.stderr)
     return code
+
+
+def _error_message(error: BaseException, args: argparse.Namespace) -> str:
+    """The one-line message of an error; OS errors about a path name the path (and its option) plainly."""
+    if isinstance(error, OSError) and error.filename:
+        # an atomic write reports its hidden temporary file first and the target second
+        path = Path(os.fsdecode(error.filename2 or error.filename))
+        options = [k for k in ("out", "draw", "save_config") if getattr(args, k, None) is not None]
+        named = next((k for k in options if Path(getattr(args, k)) == path), None)
+        where = f"--{named.replace('_', '-')} {path}" if named else str(path)
+        if isinstance(error, FileNotFoundError):
+            return f"no such file: {error.filename}"
+        if isinstance(error, FileExistsError) and path.exists() and not path.is_dir():
+            return f"{where} is a file, expected a folder"
+        if isinstance(error, IsADirectoryError):
+            return f"{where} is a folder, expected a file path"
+        if isinstance(error, NotADirectoryError):
+            return f"{where}: a part of the path is a file, expected folders"
+    if isinstance(error, KeyError) and error.args:
+        return str(error.args[0])  # KeyError's str() quotes its message
+    return str(error) or type(error).__name__
 
 
 if __name__ == "__main__":  # pragma: no cover

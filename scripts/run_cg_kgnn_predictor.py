@@ -34,7 +34,7 @@ ACTIVATIONS = {"tanh": "tanh", "relu": "relu", "none": "identity"}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0], prefix_chars="-")
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0], prefix_chars="-")  # the first paragraph
     p.add_argument("-device_str", default=None)
     p.add_argument("-seed", type=int, default=1)
     p.add_argument("-max_gradient_norm", type=float, default=5.0)

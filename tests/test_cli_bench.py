@@ -90,3 +90,18 @@ def test_bench_transfer_fixed_test_proxy_seed_and_load(tmp_path, capsys) -> None
     ]:
         assert main([*args, "--out", str(tmp_path / "bad"), "--load", load]) == 2
         assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("load", "message"),
+    [("missing.npz", "load='missing.npz' is not a file"), ("junk.npz", "is not a gennape-naslib predictor file")],
+)
+def test_bench_transfer_with_a_bad_load_leaves_no_folder_behind(tmp_path, capsys, monkeypatch, load, message):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "junk.npz").write_text("not a predictor")
+    args = ["bench", "transfer", "--train", "nb101", "--test", "nb301", "--methods", "gennape"]
+    args += ["--load", f"gennape={load}", "--out", "b_x4", "--executor", "serial", "--no-progress"]
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
+    assert not (tmp_path / "b_x4").exists()  # a metadata.json of the failed config would refuse the corrected rerun

@@ -33,8 +33,11 @@ tensors read as ``(H, W, C)`` and 2-D tensors as ``(1, 1, C)``.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 import operator
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -499,16 +502,22 @@ def from_torch(
     gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
     was_training = module.training
     module.eval()
+    # ShapeProp prints the traceback of a failing node to stderr before raising; the TraceError below
+    # says the same in one line, so the output is held back and only passed on when all went well.
+    printed = io.StringIO()
     try:
-        with torch.no_grad():
+        with torch.no_grad(), contextlib.redirect_stderr(printed):
             ShapeProp(gm).propagate(torch.zeros(shape[0], shape[1], shape[2], shape[3]))
     except Exception as exc:
+        logger.debug("shape propagation of %s printed:\n%s", type(module).__name__, printed.getvalue())
+        cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc  # ShapeProp wraps the real error
         raise TraceError(
             f"running {type(module).__name__} on an input of shape {tuple(shape)} failed "
-            f"({exc.__class__.__name__}: {exc}); check input_shape"
+            f"({cause.__class__.__name__}: {cause}); check input_shape"
         ) from exc
     finally:
         module.train(was_training)
+    sys.stderr.write(printed.getvalue())  # e.g. warnings of the user's module
 
     lowerer = _Lowerer(gm, (shape[2], shape[3], shape[1]))
     raw = lowerer.lower()

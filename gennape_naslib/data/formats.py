@@ -347,7 +347,10 @@ def read_nb201_pth(
 
     p = _check(path, "nb201_pth")
     api_module = require("nas_201_api", "nb201", "reading NAS-Bench-201 .pth files")
-    api = api_module.NASBench201API(str(p), verbose=False)
+    try:
+        api = api_module.NASBench201API(str(p), verbose=False)
+    except Exception as exc:  # torch.load and the API fail in many ways on a file of another kind
+        raise DataFormatError(f"{p}: not a readable NAS-Bench-201 .pth file ({exc.__class__.__name__}: {exc})") from exc
     rows = _Rows(str(p), "nb201", strict)
     datasets = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
     for index in range(len(api)):

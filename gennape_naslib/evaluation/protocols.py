@@ -56,10 +56,25 @@ KNOWN_PROXIES = BUILTIN_PROXY_NAMES
 
 
 # ---------------------------------------------------------------------- predictors
-def _make_predictor(method: MethodSpec, seed: int) -> Any:
+def _new_predictor(method: MethodSpec) -> Any:
+    """A method's predictor with its params; an unknown hyperparameter is a ValueError naming both."""
     from gennape_naslib.predictors import get_predictor
 
-    predictor = get_predictor(method.name, **method.params)
+    try:
+        return get_predictor(method.name, **method.params)
+    except TypeError:
+        valid = get_predictor(method.name).get_params()
+        unknown = sorted(set(method.params) - set(valid))
+        if not unknown:
+            raise
+        raise ValueError(
+            f"method {method.key!r}: {unknown[0]!r} is not a hyperparameter of predictor {method.name!r}; "
+            f"its hyperparameters: {', '.join(sorted(valid))}"
+        ) from None
+
+
+def _make_predictor(method: MethodSpec, seed: int) -> Any:
+    predictor = _new_predictor(method)
     if method.load:
         predictor = _load_predictor(type(predictor), method)
     if "random_state" in predictor.get_params() and "random_state" not in method.params:
@@ -336,9 +351,17 @@ _CELL_FUNCTIONS = {"predictors": predictor_cell, "transfer": transfer_cell, "pro
 
 
 def _needs_fit(method: MethodSpec) -> bool:
-    from gennape_naslib.predictors import get_predictor
+    return bool(type(_new_predictor(method)).needs_fit)
 
-    return bool(type(get_predictor(method.name, **method.params)).needs_fit)
+
+def _check_load(method: MethodSpec) -> None:
+    """Fail before the run folder is written when a method's ``load`` gives no model."""
+    cls = type(_new_predictor(method))
+    if method.load == "pretrained":
+        if not hasattr(cls, "pretrained"):
+            raise ValueError(f"method {method.key!r}: predictor {method.name!r} has no shipped pretrained model")
+    else:
+        _load_predictor(cls, method)  # a missing or unreadable file, or params the model does not take
 
 
 def plan_cells(config: BenchConfig) -> list[tuple[str, dict[str, Any]]]:
@@ -368,6 +391,8 @@ def plan_cells(config: BenchConfig) -> list[tuple[str, dict[str, Any]]]:
             transfer_split(load_table(spec), config.seeds[0], max(config.shots), config.test_size, config.fixed_test)
         for method in config.methods:
             _needs_fit(method)  # resolves the name early
+            if method.load:
+                _check_load(method)
             m = {"name": method.name, "params": method.params, "label": method.label, "load": method.load}
             for seed in config.seeds:
                 cells.append((f"{method.key}|seed={seed}", {"config": doc, "method": m, "seed": seed}))

@@ -315,12 +315,15 @@ def render_report(
 
     Raises:
         FileNotFoundError: If the folder has no ``metadata.json``.
+        ValueError: If ``metadata.json`` does not describe a benchmark run (e.g. a search folder).
     """
     run = folder if isinstance(folder, RunFolder) else RunFolder(folder)
     meta = run.metadata()
     rows = run.read_results()
     predictions = run.read_predictions()
-    protocol = meta["config"]["protocol"]
+    protocol = meta["config"].get("protocol") if isinstance(meta.get("config"), dict) else None
+    if protocol is None:
+        raise ValueError(f"{run.metadata_path} does not describe a benchmark run (no config.protocol)")
     written: list[Path] = []
     pictures: list[Path] = []
     note = ""

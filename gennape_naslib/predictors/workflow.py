@@ -150,6 +150,22 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return out
 
 
+def _new_predictor(name: str, params: Mapping[str, Any]) -> Any:
+    """A registry predictor with ``params``; an unknown hyperparameter is a ValueError naming it."""
+    from gennape_naslib.predictors import get_predictor
+
+    try:
+        return get_predictor(name, **params)
+    except TypeError:
+        valid = get_predictor(name).get_params()
+        unknown = sorted(set(params) - set(valid))
+        if not unknown:
+            raise
+        raise ValueError(
+            f"predictor {name!r} has no hyperparameter {unknown[0]!r}; its hyperparameters: {', '.join(sorted(valid))}"
+        ) from None
+
+
 def run_training(
     model: str | Any,
     train: Sequence[str],
@@ -188,13 +204,15 @@ def run_training(
         ``{"rows": [...], "model": predictor, "seconds": {...}}``; each row has ``family``, ``setting``
         (``train``/``dev``/``test``/``NoFT``/``FT``), ``shots`` and the metrics of
         :func:`~gennape_naslib.evaluation.metrics.evaluate_predictions` plus ``mse`` and ``n``.
-    """
-    from gennape_naslib.predictors import get_predictor
 
+    Raises:
+        ValueError: Before any training, for a family without a table, a shot count that leaves fewer
+            than 2 architectures to test on, an unknown hyperparameter, or ``epochs`` with a checkpoint
+            and no training family.
+        UnknownPredictorError: If ``model`` names no registered predictor.
+    """
     say = log or logger.info
     out = Path(out_dir) if out_dir is not None else None
-    if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     seconds: dict[str, float] = {}
 
@@ -206,31 +224,48 @@ def run_training(
             f"NDCG@10 {row['ndcg_10']:.4f} NDCG@50 {row['ndcg_50']:.4f} MAE {row['mae']:.4f} MAPE {row['mape']:.4f}"
         )
 
+    # Settings are checked before the tables load and before any training, so that a bad one fails at once.
+    if isinstance(model, str):
+        if not train:
+            raise ValueError("training a new predictor needs at least one training family")
+        kwargs = dict(params or {})
+        if epochs is not None:
+            kwargs["epochs"] = int(epochs)
+        predictor = _new_predictor(model, kwargs)
+        if "random_state" in predictor.get_params() and "random_state" not in kwargs:
+            predictor.set_params(random_state=seed)  # not every predictor has randomness (flops, params)
+    else:
+        predictor = model
+        if not train and epochs:
+            raise ValueError(f"epochs={epochs} would fine-tune the checkpoint on training families, but none is given")
+        if train and not hasattr(predictor, "finetune"):
+            raise ValueError(f"{type(predictor).__name__} cannot be fine-tuned on the training families")
     train_data = [load_family_data(t, metric) for t in train]
     test_data = [(load_family_data(t, metric), n) for t, n in test]
+    for fam, shots in test_data:  # before any training: a bad shot count must not cost a training run
+        if shots >= len(fam.y) - 1:
+            raise ValueError(f"test family {fam.token!r}: {shots} shots leave fewer than 2 of {len(fam.y)} to test on")
     splits = [(fam, _split(len(fam.y), dev_ratio, test_ratio, seed)) for fam in train_data]
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)  # before training: an unusable folder must not cost a training run
     for fam, (tr, dev, te) in splits:
         say(f"train family {fam.token}: {len(tr)} train / {len(dev)} dev / {len(te)} test ({fam.metric})")
 
     t0 = time.perf_counter()
     if isinstance(model, str):
-        if not train_data:
-            raise ValueError("training a new predictor needs at least one training family")
-        kwargs = dict(params or {})
-        if epochs is not None:
-            kwargs["epochs"] = int(epochs)
-        predictor = get_predictor(model, random_state=seed, **kwargs)
+        trained = True
         X, y, family = _as_inputs([(fam, tr) for fam, (tr, _, _) in splits])
         predictor.fit(X, y, family=family)
     else:
-        predictor = model
-        if train_data and not hasattr(predictor, "finetune"):
-            raise ValueError(f"{type(predictor).__name__} cannot be fine-tuned on the training families")
-        if train_data and (epochs is None or epochs > 0):
+        trained = bool(train_data) and (epochs is None or epochs > 0)
+        if trained:
             X, y, family = _as_inputs([(fam, tr) for fam, (tr, _, _) in splits])
             predictor = predictor.finetune(X, y, epochs=epochs, family=family)
     seconds["train"] = time.perf_counter() - t0
-    say(f"trained {type(predictor).__name__} in {seconds['train']:.1f} s")
+    if trained:
+        say(f"trained {type(predictor).__name__} in {seconds['train']:.1f} s")
+    else:
+        say(f"using the checkpoint {type(predictor).__name__} as it is (no training)")
     if out is not None:
         predictor.save(out / "model.npz")
 
@@ -242,8 +277,6 @@ def run_training(
 
     for fam, shots in test_data:
         n = len(fam.y)
-        if shots >= n - 1:
-            raise ValueError(f"test family {fam.token!r}: {shots} shots leave fewer than 2 of {n} to test on")
         perm = np.random.default_rng(seed).permutation(n)
         shot_idx, rest = perm[:shots], perm[shots:]
         X_rest, y_rest = fam.take(rest)

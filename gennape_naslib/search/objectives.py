@@ -164,7 +164,10 @@ def _load_table(name: str, dataset: str | None) -> Any:
 
     key = (name, dataset)
     if key not in _TABLES:
-        _TABLES[key] = load(name, dataset=dataset) if dataset else load(name)
+        try:
+            _TABLES[key] = load(name, dataset=dataset) if dataset else load(name)
+        except KeyError as exc:  # an unknown dataset: the message lists the table's datasets
+            raise ValueError(exc.args[0] if exc.args else str(exc)) from None
     return _TABLES[key]
 
 

@@ -20,6 +20,7 @@ __all__ = [
     "hypervolume_curve",
     "naslib_errors",
     "plot_curves",
+    "render_search_report",
     "write_report",
 ]
 
@@ -172,9 +173,20 @@ def _plot_pareto(
 
 
 def write_report(
-    folder: str | os.PathLike[str], config: Any, trials: Sequence[Mapping[str, Any]], objective: Any = None
+    folder: str | os.PathLike[str],
+    config: Any,
+    trials: Sequence[Mapping[str, Any]],
+    objective: Any = None,
+    plots: bool = True,
 ) -> Path:
     """Write ``summary.md``, ``errors.json`` and plots of a finished search into ``folder``.
+
+    Args:
+        folder: The result folder.
+        config: The search's :class:`~gennape_naslib.search.SearchConfig`.
+        trials: The trial records, in tell order.
+        objective: The objective (for its description and the table's optimum), or ``None``.
+        plots: Draw the PNG plots (default ``True``).
 
     Returns:
         The path of ``summary.md``.
@@ -213,9 +225,9 @@ def write_report(
             if optimum is not None:
                 row += f" {abs(optimum - value):.4f} |"
             lines.append(row)
-    plots = [plot_curves({config.optimizer: curve}, folder / "best_so_far.png", f"best {metric}")]
-    if optimum is not None:
-        plots.append(
+    drawn = [plot_curves({config.optimizer: curve}, folder / "best_so_far.png", f"best {metric}")] if plots else []
+    if optimum is not None and plots:
+        drawn.append(
             plot_curves(
                 {config.optimizer: np.abs(optimum - curve)}, folder / "regret.png", f"regret ({metric})", log=True
             )
@@ -226,12 +238,68 @@ def write_report(
         names = [n + (":max" if m else ":min") for n, m in objectives]
         lines += ["", f"- objectives: {names}", f"- reference point: {config.search['reference_point']}"]
         lines += [f"- final hypervolume: {hv[-1]:.6g}" if len(hv) else "- final hypervolume: 0"]
-        plots.append(plot_curves({config.optimizer: hv}, folder / "hypervolume.png", "hypervolume"))
-        plots.append(_plot_pareto(trials, objectives, folder / "pareto_front.png"))
-    made = [p.name for p in plots if p is not None]
-    lines += ["", "Plots: " + (", ".join(made) if made else "none (matplotlib is not installed)"), ""]
+        if plots:
+            drawn.append(plot_curves({config.optimizer: hv}, folder / "hypervolume.png", "hypervolume"))
+            drawn.append(_plot_pareto(trials, objectives, folder / "pareto_front.png"))
+    made = [p.name for p in drawn if p is not None]
+    none = "none (matplotlib is not installed)" if plots else "none (not drawn)"
+    lines += ["", "Plots: " + (", ".join(made) if made else none), ""]
     with atomic_write(folder / "errors.json", "w") as handle:
         json.dump(naslib_errors(config.to_dict(), trials, metric, maximize), handle, separators=(",", ":"))
     with atomic_write(folder / "summary.md", "w") as handle:
         handle.write("\n".join(lines))
     return folder / "summary.md"
+
+
+class _RecordedObjective:
+    """The objective as ``metadata.json`` describes it, with the table's optimum where there is a table."""
+
+    def __init__(self, description: Any, table_objective: Any = None) -> None:
+        self.description = description
+        self.table_objective = table_objective
+
+    def describe(self) -> Any:
+        return self.description
+
+    def optimum(self, metric: str, maximize: bool = True) -> float | None:
+        return None if self.table_objective is None else self.table_objective.optimum(metric, maximize)
+
+
+def render_search_report(folder: str | os.PathLike[str], plots: bool = True) -> Path:
+    """Re-write ``summary.md``, ``errors.json`` and (optionally) the plots of a search result folder.
+
+    Everything comes from the folder's ``metadata.json`` and ``trials.jsonl`` (the benchmark table is
+    loaded again for the optimum of a tabular search); nothing is evaluated.
+
+    Args:
+        folder: A folder written by :func:`~gennape_naslib.search.run_search`.
+        plots: Draw the PNG plots (default ``True``).
+
+    Returns:
+        The path of ``summary.md``.
+
+    Raises:
+        FileNotFoundError: If the folder has no ``metadata.json``.
+        ValueError: If ``metadata.json`` is not valid JSON or does not describe a search.
+    """
+    from gennape_naslib.search.config import SearchConfig
+    from gennape_naslib.search.runner import TRIALS_FORMAT, build_objective, read_trials
+
+    folder = Path(folder)
+    meta_path = folder / "metadata.json"
+    if not meta_path.is_file():
+        raise FileNotFoundError(2, "not a search result folder (no metadata.json)", str(meta_path))
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{meta_path}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != TRIALS_FORMAT or not isinstance(meta.get("config"), dict):
+        raise ValueError(f"{meta_path} does not describe a search (expected format {TRIALS_FORMAT!r})")
+    config = SearchConfig(**meta["config"], source=str(meta_path))
+    description = meta.get("objective") or {}
+    table = build_objective(config) if description.get("kind") == "tabular" else None
+    objective = (
+        table if table is not None and table.describe() == description else _RecordedObjective(description, table)
+    )
+    trials = sorted(read_trials(folder), key=lambda t: t.get("trial", 0))[: config.epochs]  # in tell order
+    return write_report(folder, config, trials, objective, plots=plots)

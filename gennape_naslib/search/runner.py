@@ -211,10 +211,16 @@ def run_search(
         config = load_config(config)
     folder = Path(folder) if folder is not None else config.run_dir()
     objective = objective or build_objective(config, table=table)
-    _prepare_folder(folder, config, objective, resume)
-    optimizer = get_optimizer(config.optimizer, **optimizer_kwargs(config))
-    if config.search.get("initial_archs"):
-        optimizer.enqueue(list(config.search["initial_archs"]))
+    try:
+        # Everything a config can get wrong fails here, before the folder is written: a folder left
+        # with the metadata of a failed configuration would refuse the corrected rerun.
+        optimizer = get_optimizer(config.optimizer, **optimizer_kwargs(config))
+        if config.search.get("initial_archs"):
+            optimizer.enqueue(list(config.search["initial_archs"]))
+        _prepare_folder(folder, config, objective, resume)
+    except BaseException:
+        objective.close()
+        raise
     done = {rec["hash"]: rec for rec in read_trials(folder)}
     resumed = len(done)
     family = optimizer.family

@@ -47,3 +47,75 @@ def test_search_config_errors_exit_2_naming_the_key(tmp_path, capsys):
     assert "unknown key 'search.epochz'" in capsys.readouterr().err
     assert main(["search", "--config", str(tmp_path / "missing.yaml")]) == 2
     assert "missing.yaml does not exist" in capsys.readouterr().err
+
+
+def _top_config(tmp_path, name="c.yaml", **top):
+    path = _config(tmp_path)
+    doc = {**json.loads(path.read_text()), **top}
+    path = tmp_path / name
+    path.write_text(json.dumps(doc))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("top", "search", "message"),
+    [
+        ({"dataset": "mnist"}, {}, "table 'nb201' has no dataset 'mnist'; datasets: cifar10"),
+        ({"optimizer": "re"}, {"population_size": 0}, "population_size and sample_size must be >= 1, got 0"),
+        ({"optimizer": "bananas"}, {"acq_fn_type": "nope", "predictor_type": "flops"}, "acq_fn_type 'nope' unknown"),
+        ({"optimizer": "bananas"}, {"predictor_checkpoint": "junk.npz"}, "junk.npz' is not a predictor file"),
+    ],
+)
+def test_a_failed_config_leaves_no_folder_behind(tmp_path, capsys, top, search, message):
+    (tmp_path / "junk.npz").write_text("not a predictor")
+    path = tmp_path / "c.yaml"
+    doc = json.loads(_config(tmp_path, **search).read_text())
+    path.write_text(json.dumps({**doc, **top}))
+    out = tmp_path / "o"
+    assert main(["search", "--config", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("gennape: error: ") and message in err[0], err
+    assert not out.exists()  # nothing that would block the corrected rerun
+
+
+def test_corrected_rerun_after_a_failed_config_then_report(tmp_path, capsys):
+    out = tmp_path / "o"
+    bad = _config(tmp_path, population_size=0, epochs=3)
+    doc = json.loads(bad.read_text())
+    bad.write_text(json.dumps({**doc, "optimizer": "re"}))
+    assert main(["search", "--config", str(bad), "--out", str(out)]) == 2
+    good = _config(tmp_path, population_size=2, sample_size=2, epochs=3)
+    good.write_text(json.dumps({**json.loads(good.read_text()), "optimizer": "re"}))
+    assert main(["search", "--config", str(good), "--out", str(out)]) == 0
+    summary = (out / "summary.md").read_text()
+    capsys.readouterr()
+    # `gennape report` re-renders a search folder from its files (it used to fail with KeyError 'protocol')
+    (out / "summary.md").unlink()
+    (out / "errors.json").unlink()
+    assert main(["report", str(out), "--no-plots"]) == 0
+    printed = capsys.readouterr().out.split()
+    assert printed == [str(out / "summary.md"), str(out / "errors.json")]
+    rendered = (out / "summary.md").read_text()
+    assert rendered.split("Plots:")[0] == summary.split("Plots:")[0] and "Plots: none (not drawn)" in rendered
+    assert (out / "errors.json").is_file()
+
+
+def test_report_of_a_folder_that_is_neither_bench_nor_search(tmp_path, capsys):
+    (tmp_path / "metadata.json").write_text("{}")
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "does not describe a benchmark run" in err[0], err
+
+
+def test_ctrl_c_says_how_to_resume(tmp_path, capsys, monkeypatch):
+    import gennape_naslib.search
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(gennape_naslib.search, "run_search", interrupted)
+    out = tmp_path / "o"
+    assert main(["search", "--config", str(_config(tmp_path)), "--out", str(out)]) == 130
+    captured = capsys.readouterr()
+    assert f"interrupted: finished evaluations are saved in {out}; run the same command again to resume" in captured.out
+    assert captured.err == ""
