@@ -43,7 +43,7 @@ DISTRIBUTION = {
     "nb101_records": "NASLib's nb101 data (nb101_records.pkl) or the NAS-Bench-101 tfrecord converted to records",
     "nb201_pth": "the NAS-Bench-201 release (NAS-Bench-201-v1_1-096897.pth)",
     "gennape_cache": "the GENNAPE authors' data release (cache/*.pkl and data/*_labelled_cg_data.json)",
-    "records": "your own JSONL/CSV file",
+    "records": "",  # the user's own file: nothing to point to
 }
 
 
@@ -112,9 +112,8 @@ class _Rows:
 def _check(path: str | os.PathLike[str], fmt: str) -> Path:
     p = Path(path).expanduser()
     if not p.is_file():
-        raise DataNotFoundError(
-            f"{fmt} file {p} not found (looked at {p.resolve()}); it is distributed with {DISTRIBUTION[fmt]}"
-        )
+        where = f"; it is distributed with {DISTRIBUTION[fmt]}" if DISTRIBUTION.get(fmt) else ""
+        raise DataNotFoundError(f"{fmt} file {p} not found (looked at {p.resolve()}){where}")
     return p
 
 

@@ -59,6 +59,8 @@ def test_missing_file_says_where(tmp_path) -> None:
         load_file(tmp_path / "nope.json")
     with pytest.raises(DataNotFoundError, match="NASLib"):
         read_format("naslib_zc", tmp_path / "zc_nasbench201.json")
+    with pytest.raises(DataNotFoundError, match=r"mine.jsonl\)$"):  # the user's own file: no release to name
+        read_format("records", tmp_path / "mine.jsonl")
 
 
 def test_naslib_zc(tmp_path) -> None:
