@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from gennape_naslib.predictors.base import (
     InconsistentVersionWarning,
+    LabelScaleWarning,
     NotFittedError,
     Predictor,
     PredictorFileError,
@@ -28,6 +29,7 @@ from gennape_naslib.predictors.base import (
 
 __all__ = [
     "InconsistentVersionWarning",
+    "LabelScaleWarning",
     "NotFittedError",
     "Predictor",
     "PredictorFileError",

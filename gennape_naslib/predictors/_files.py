@@ -87,18 +87,37 @@ def encode_tree(value: Any, arrays: dict[str, np.ndarray], where: str = "state")
     )
 
 
+def _member(arrays: Any, key: Any, source: str) -> np.ndarray:
+    """The array member ``key`` of a predictor file, copied out of the archive.
+
+    Raises:
+        PredictorFileError: If the file has no such member (an incomplete or corrupted file).
+    """
+    if not isinstance(key, str) or key not in arrays:
+        raise PredictorFileError(
+            f"{source}: the predictor file lacks the array member {key!r} that its header refers to "
+            "(the file is incomplete or corrupted)"
+        )
+    return np.array(arrays[key])
+
+
 def decode_tree(value: Any, arrays: Any, source: str = "<file>") -> Any:
-    """Inverse of :func:`encode_tree`."""
+    """Inverse of :func:`encode_tree`.
+
+    Raises:
+        PredictorFileError: If the tree refers to an array member ``arrays`` lacks, or holds an entry of an
+            unknown kind (the message names ``source``).
+    """
     if isinstance(value, list):
         return [decode_tree(v, arrays, source) for v in value]
     if not isinstance(value, dict):
         return value
     if "__array__" in value:
-        return np.array(arrays[value["__array__"]])
+        return _member(arrays, value["__array__"], source)
     if "__tensor__" in value:
         import torch
 
-        tensor = torch.from_numpy(np.array(arrays[value["__tensor__"]]))
+        tensor = torch.from_numpy(_member(arrays, value["__tensor__"], source))
         return tensor.to(getattr(torch, value.get("dtype", "float32")))
     if "__tuple__" in value:
         return tuple(decode_tree(v, arrays, source) for v in value["__tuple__"])

@@ -11,9 +11,11 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["fit_tree", "predict_tree"]
+__all__ = ["TREE_FIELDS", "fit_tree", "predict_tree"]
 
 _LEAF = -1
+#: The flat arrays of a tree from :func:`fit_tree`.
+TREE_FIELDS = ("feature", "threshold", "left", "right", "value")
 
 
 def _best_split(x: np.ndarray, y: np.ndarray, min_leaf: int) -> tuple[int, float, float]:

@@ -9,6 +9,7 @@ predictor needs and reject malformed inputs with messages that say what was wron
 from __future__ import annotations
 
 import threading
+import warnings
 from collections import OrderedDict
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from gennape_naslib.search_spaces.base import FamilyAdapter
 
 __all__ = [
+    "LabelScaleWarning",
     "NotFittedError",
     "as_archs_and_family",
     "as_graphs",
@@ -27,6 +29,7 @@ __all__ = [
     "clear_graph_cache",
     "naslib_family_name",
     "resolve_family",
+    "warn_label_scale",
 ]
 
 #: NASLib's search-space names (``ss_type``) and the families that read their graph objects.
@@ -46,6 +49,15 @@ _GRAPH_CACHE_LOCK = threading.Lock()
 
 class NotFittedError(ValueError, AttributeError):
     """A predictor that needs fitting was used before :meth:`fit` was called."""
+
+
+class LabelScaleWarning(UserWarning):
+    """Labels given to a fitted predictor (e.g. fine-tuning shots) are about 100x off its training labels' scale."""
+
+
+#: Labels above this are taken as percent, labels within ``[0, _FRACTION_MAX]`` as fractions (the rule of
+#: ``gennape_naslib.evaluation.protocols``, which reads a model's training-label mean ``y_mean_``).
+_FRACTION_MAX = 1.5
 
 
 def resolve_family(family: Any) -> FamilyAdapter:
@@ -257,3 +269,46 @@ def check_xy(X: Any, y: Any, min_samples: int = 1) -> tuple[list[Any], np.ndarra
     if len(items) < min_samples:
         raise ValueError(f"need at least {min_samples} training samples, got {len(items)}")
     return items, values
+
+
+def warn_label_scale(
+    y: np.ndarray, train_mean: float, train_range: tuple[float, float] | None, where: str, stacklevel: int = 3
+) -> None:
+    """Warn with :class:`LabelScaleWarning` when labels ``y`` look like fractions and the model's training labels
+    like percent, or the reverse (e.g. fine-tuning the shipped, percent-trained GENNAPE model on fractions).
+
+    The model's labels are percent when their mean ``train_mean`` is above 1.5 (as
+    :mod:`gennape_naslib.evaluation.protocols` reads ``y_mean_``), fractions when they all lie in ``[0, 1.5]``
+    (``train_range``, their ``(min, max)``, when known; else their mean). ``y`` is fractions when every value is in
+    ``[0, 1.5]``, percent when its median is above 1.5. Nothing is changed: the warning only tells the caller to pass
+    labels on the model's scale.
+
+    Args:
+        y: The new labels (finite floats).
+        train_mean: Mean of the model's training labels.
+        train_range: ``(min, max)`` of the model's training labels, or ``None`` when unknown.
+        where: What received the labels, for the message (e.g. ``"GENNAPEPredictor.finetune"``).
+        stacklevel: Passed to :func:`warnings.warn` (3: the caller of the function that calls this one).
+    """
+    y = np.asarray(y, dtype=np.float64)
+    if y.size == 0 or not np.isfinite(train_mean):
+        return
+    lo, hi = (train_mean, train_mean) if train_range is None else train_range
+    model_percent = train_mean > _FRACTION_MAX
+    model_fraction = 0.0 <= lo and hi <= _FRACTION_MAX
+    y_fraction = bool(np.all((y >= 0.0) & (y <= _FRACTION_MAX)))
+    y_percent = float(np.median(y)) > _FRACTION_MAX
+    if model_percent and y_fraction:
+        seen, expected, fix = "fractions (all within [0, 1.5])", "percent", "multiply them by 100"
+    elif model_fraction and y_percent:
+        seen, expected, fix = "percent (median above 1.5)", "fractions", "divide them by 100"
+    else:
+        return
+    warnings.warn(
+        f"{where}: the labels look like {seen}, but the model was trained on {expected} (training labels' mean "
+        f"{train_mean:.4g}); pass labels on the model's scale ({fix}; the shipped GENNAPE model is trained on "
+        "percent accuracies) and read its predictions on that scale. Labels ~100x off its training scale give "
+        "meaningless predictions.",
+        LabelScaleWarning,
+        stacklevel=stacklevel,
+    )

@@ -63,6 +63,7 @@ import numpy as np
 from gennape_naslib.predictors._files import FORMAT, FORMAT_VERSION, PredictorFileError, read_file, write_file
 from gennape_naslib.predictors._inputs import (
     NASLIB_SS_TYPES,
+    LabelScaleWarning,
     NotFittedError,
     as_archs_and_family,
     as_graphs,
@@ -76,6 +77,7 @@ from gennape_naslib.predictors._inputs import (
 __all__ = [
     "BUILTIN_PREDICTORS",
     "InconsistentVersionWarning",
+    "LabelScaleWarning",
     "NASLIB_SS_TYPES",
     "NotFittedError",
     "Predictor",
@@ -260,7 +262,11 @@ class Predictor(ABC):
         return {k: v for k, v in vars(self).items() if k.endswith("_") and not k.startswith("_")}
 
     def _set_state(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`_get_state` returned (override together with it)."""
+        """Restore what :meth:`_get_state` returned (override together with it).
+
+        Called by :meth:`load` with the state read from a file: a missing entry should raise ``KeyError`` naming
+        it (as indexing the dict does), which :meth:`load` reports as a :class:`PredictorFileError` naming the file.
+        """
         for key, value in state.items():
             setattr(self, key, value)
 
@@ -296,7 +302,8 @@ class Predictor(ABC):
 
         Raises:
             FileNotFoundError: If ``path`` does not exist.
-            PredictorFileError: If ``path`` is not a predictor file, or names a class that cannot be found.
+            PredictorFileError: If ``path`` is not a predictor file, names a class that cannot be found, or
+                holds a state that is incomplete (an entry or array member missing) or cannot be restored.
             TypeError: If the file holds a predictor that is not a ``cls``.
         """
         from gennape_naslib import __version__
@@ -318,7 +325,20 @@ class Predictor(ABC):
             message = f"{path}: the saved hyperparameters do not fit {target.__name__} ({exc})"
             raise PredictorFileError(message) from None
         if state:
-            predictor._set_state(state)
+            try:
+                predictor._set_state(state)
+            except PredictorFileError:
+                raise
+            except KeyError as exc:  # an entry of the state (or of one of its parts) is missing
+                entry = exc.args[0] if exc.args else "?"
+                message = (
+                    f"{path}: the saved state of the {target.__name__} lacks the entry {entry!r} "
+                    "(the file is incomplete or corrupted)"
+                )
+                raise PredictorFileError(message) from None
+            except (AttributeError, IndexError, TypeError, ValueError, RuntimeError) as exc:
+                message = f"{path}: the saved state cannot be restored into a {target.__name__} ({exc})"
+                raise PredictorFileError(message) from exc
         return predictor
 
 

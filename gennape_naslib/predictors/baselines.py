@@ -16,7 +16,7 @@ import numpy as np
 from gennape_naslib.cg.counting import count_flops, count_weight_params
 from gennape_naslib.cg.graph import ComputeGraph
 from gennape_naslib.cg.vocab import OP_INDEX, OPS
-from gennape_naslib.predictors._forest import fit_tree, predict_tree
+from gennape_naslib.predictors._forest import TREE_FIELDS, fit_tree, predict_tree
 from gennape_naslib.predictors.base import (
     Predictor,
     as_archs_and_family,
@@ -229,6 +229,21 @@ class CGTreesPredictor(Predictor):
         self.y_scale_ = scale
         self.n_features_in_ = d
         return self
+
+    def _set_state(self, state: dict[str, Any]) -> None:
+        """Restore a saved forest, checking that every entry and tree array is there (a corrupted file).
+
+        Raises:
+            KeyError: Naming the first missing entry (``load`` reports it as a ``PredictorFileError``).
+        """
+        for key in ("trees_", "y_offset_", "y_scale_", "n_features_in_"):
+            if key not in state:
+                raise KeyError(key)
+        for i, tree in enumerate(state["trees_"]):
+            missing = [f for f in TREE_FIELDS if f not in tree]
+            if missing:
+                raise KeyError(f"trees_[{i}][{missing[0]!r}]")
+        super()._set_state(state)
 
     def predict(self, X: Any, return_std: bool = False, family: Any = None) -> Any:
         """Mean of the trees (and, with ``return_std``, their standard deviation)."""

@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 import torch
 
+from gennape_naslib.predictors._inputs import warn_label_scale
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
-from gennape_naslib.predictors.gennape._train import seeded, threads
+from gennape_naslib.predictors.gennape._train import check_integer, check_number, seeded, threads
 from gennape_naslib.predictors.gennape.data import prepare
 from gennape_naslib.predictors.gennape.encoder import encode_records
 from gennape_naslib.predictors.gennape.regressor import KGNNModel, fit_regressor, predict_regressor
@@ -86,8 +87,28 @@ class KGNNPredictor(Predictor):
     def _build(self) -> KGNNModel:
         return KGNNModel(self.hidden, self.n_layers, self.gnn, self.activation, self.mlp_layers)
 
+    def _check_params(self) -> None:
+        """Check the numeric hyperparameters (``gnn`` and ``activation`` are checked when the model is built).
+
+        Raises:
+            ValueError: Naming the first invalid hyperparameter, what it accepts and the value given.
+        """
+        for name in ("hidden", "n_layers", "mlp_layers", "batch_size", "finetune_batch_size"):
+            check_integer(name, getattr(self, name), 1)
+        for name in ("epochs", "finetune_epochs"):
+            check_integer(name, getattr(self, name), 0)
+        check_number("lr", self.lr)
+        check_number("grad_clip", self.grad_clip, strict=False)  # 0: no clipping
+        check_number("weight_decay", self.weight_decay, strict=False)
+
     def fit(self, X: Any, y: Any, family: Any = None) -> KGNNPredictor:
-        """Train from scratch on architectures ``X`` and accuracies ``y``; returns ``self``."""
+        """Train from scratch on architectures ``X`` and accuracies ``y``; returns ``self``.
+
+        Raises:
+            ValueError: Before any training, if ``X`` and ``y`` are empty or of different lengths, or a
+                hyperparameter is invalid (e.g. a negative ``epochs``, ``batch_size < 1``, ``lr <= 0``).
+        """
+        self._check_params()
         X, y = check_xy(X, y)
         records, _ = prepare(X, family)
         rng = np.random.default_rng(self.random_state)
@@ -102,9 +123,24 @@ class KGNNPredictor(Predictor):
         return self
 
     def finetune(self, X: Any, y: Any, epochs: int | None = None, family: Any = None) -> KGNNPredictor:
-        """A copy fine-tuned on ``(X, y)`` (all weights, target scaling of the original kept); ``self`` is unchanged."""
+        """A copy fine-tuned on ``(X, y)`` (all weights, target scaling of the original kept); ``self`` is unchanged.
+
+        ``y`` must be on the scale of the training labels: they are standardised with the training labels' mean and
+        std.
+
+        Warns:
+            LabelScaleWarning: If ``y`` looks like fractions and the training labels like percent, or the reverse.
+
+        Raises:
+            ValueError: Before any fine-tuning, if ``X`` and ``y`` are empty or of different lengths, ``epochs`` is not
+                ``None`` or an integer >= 0, or a hyperparameter is invalid.
+        """
         check_is_fitted(self)
+        self._check_params()
+        if epochs is not None:
+            check_integer("epochs", epochs, 0)
         X, y = check_xy(X, y)
+        warn_label_scale(y, self.y_mean_, None, f"{type(self).__name__}.finetune")
         records, _ = prepare(X, family)
         new = copy.deepcopy(self)
         rng = np.random.default_rng(None if self.random_state is None else self.random_state + 1)

@@ -182,7 +182,7 @@ def test_unlabelled_pool_is_family_samples_or_given_architectures(nb201):
     drawn = [search_spaces.get("nb201").sample(rng) for _ in range(16)]
     explicit = GENNAPEPredictor(**params).fit(archs[:30], y[:30], X_unlabeled=drawn)
     assert np.array_equal(explicit.predict(archs[30:60]), pooled.predict(archs[30:60]))
-    with pytest.raises(ValueError, match="cl_unlabeled must be >= 0"):
+    with pytest.raises(ValueError, match="cl_unlabeled must be an integer >= 0"):
         GENNAPEPredictor(**params, cl_unlabeled=-1).fit(archs[:30], y[:30])
     cgs = [search_spaces.get("nb201").to_cg(a) for a in archs[:30]]
     with warnings.catch_warnings(record=True) as caught:

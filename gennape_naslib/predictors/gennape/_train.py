@@ -15,7 +15,17 @@ import torch
 
 from gennape_naslib._threads import threads
 
-__all__ = ["WeightAverage", "apply_train_floor", "batch_indices", "check_rank_weight", "check_swa", "seeded", "threads"]
+__all__ = [
+    "WeightAverage",
+    "apply_train_floor",
+    "batch_indices",
+    "check_integer",
+    "check_number",
+    "check_rank_weight",
+    "check_swa",
+    "seeded",
+    "threads",
+]
 
 
 @contextlib.contextmanager
@@ -38,8 +48,33 @@ def take(records: Sequence[Any], idx: np.ndarray) -> list[Any]:
 
 
 def _is_real(value: Any) -> bool:
-    """Whether ``value`` is an int or float (booleans and strings are not)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+    """Whether ``value`` is an int or float, Python or numpy (booleans and strings are not)."""
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+def check_integer(name: str, value: Any, minimum: int) -> int:
+    """``value`` as an int, if it is an integer (Python or numpy, not a boolean) of at least ``minimum``.
+
+    Raises:
+        ValueError: Otherwise, naming the hyperparameter ``name`` and the value.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_number(name: str, value: Any, minimum: float = 0.0, strict: bool = True, below: float | None = None) -> float:
+    """``value`` as a float, if it is a finite number above ``minimum`` (``strict``) or at least ``minimum``, and
+    below ``below`` when that is given.
+
+    Raises:
+        ValueError: Otherwise (booleans and strings included), naming the hyperparameter ``name`` and the value.
+    """
+    ok = _is_real(value) and math.isfinite(value) and (value > minimum if strict else value >= minimum)
+    if not ok or (below is not None and not value < below):
+        bound = f"{'>' if strict else '>='} {minimum:g}" + ("" if below is None else f" and < {below:g}")
+        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
+    return float(value)
 
 
 def check_swa(fraction: Any) -> float:

@@ -61,26 +61,33 @@ from typing import Any
 import numpy as np
 import torch
 
+from gennape_naslib.predictors._inputs import warn_label_scale
 from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy, register_predictor
 from gennape_naslib.predictors.gennape._train import (
     apply_train_floor,
+    check_integer,
     check_rank_weight,
-    check_swa,
     seeded,
     take,
     threads,
 )
 from gennape_naslib.predictors.gennape.align import Maps, check_embed_align, embedding_stats, maps
 from gennape_naslib.predictors.gennape.calibration import LinearMap, QuantileMap
-from gennape_naslib.predictors.gennape.cv_weights import FIT_WEIGHTS, out_of_fold_z, stack_weights, tau_weights
+from gennape_naslib.predictors.gennape.cv_weights import out_of_fold_z, stack_weights, tau_weights
 from gennape_naslib.predictors.gennape.data import GraphArrays, prepare, renormalised
 from gennape_naslib.predictors.gennape.ensemble import agreement_weights
 from gennape_naslib.predictors.gennape.fcm import fcm_fit
 from gennape_naslib.predictors.gennape.finetuning import calibrated_copy, finetuned_copy, raw_scores
+from gennape_naslib.predictors.gennape.hyperparameters import (
+    check_calibration,
+    check_finetune_epochs,
+    check_hyperparameters,
+    check_zero_shot_weights,
+)
 from gennape_naslib.predictors.gennape.model import CL_MEMBERS, GENNAPENet
 from gennape_naslib.predictors.gennape.pool import unlabeled_pool
 from gennape_naslib.predictors.gennape.regressor import KGNNModel, fit_regressor
-from gennape_naslib.predictors.gennape.repeats import check_n_repeats, fit_repeats, mean_raw
+from gennape_naslib.predictors.gennape.repeats import fit_repeats, mean_raw
 from gennape_naslib.predictors.gennape.state import get_state, set_state
 from gennape_naslib.predictors.gennape.target import TargetTransform
 from gennape_naslib.predictors.spread import spread_scale
@@ -359,26 +366,18 @@ class GENNAPEPredictor(Predictor):
                 contrastive pretraining and the FCM clustering only (semi-supervised; see ``cl_unlabeled``).
 
         Raises:
-            ValueError: If ``X`` and ``y`` are empty or of different lengths, a member name is
-                unknown, ``cl_unlabeled`` is negative, ``fit_weights`` is unknown, ``cv_folds < 2``
-                with cross-validated weights, ``n_repeats`` is not a positive integer, ``swa`` is not in
-                ``[0, 1]``, ``rank_weight`` is not a finite number >= 0, ``pair_anchors`` is not
-                ``"train"`` or ``"family"``, ``res_norm`` is not ``"fixed"`` or ``"graph"``, or ``embed_align``
-                is not ``"none"``, ``"mean"`` or ``"moments"``, or ``train_floor`` is not ``None`` or a finite number
-                or leaves fewer than two labels.
+            ValueError: Before any training, if ``X`` and ``y`` are empty or of different lengths, a member name is
+                unknown, or a hyperparameter is invalid (:func:`.hyperparameters.check_hyperparameters`; e.g. a
+                ``fit_weights``, ``calibration``, ``zero_shot_weights`` or ``finetune_weights`` not among its
+                choices, a negative ``epochs``, ``n_clusters < 1``, a learning rate or ``kt_temperature`` that is not
+                > 0, ``cv_folds < 2`` with cross-validated weights, ``swa`` not in ``[0, 1]``), or ``train_floor``
+                is not ``None`` or a finite number or leaves fewer than two labels.
         """
         members = self._checked_members()
-        check_n_repeats(self.n_repeats)
-        if self.fit_weights not in FIT_WEIGHTS:
-            raise ValueError(f"fit_weights must be one of {FIT_WEIGHTS}, got {self.fit_weights!r}")
+        check_hyperparameters(self)
         X, y, self.n_train_dropped_ = apply_train_floor(self.train_floor, *check_xy(X, y))
-        if self.fit_weights.startswith("cv") and int(self.cv_folds) < 2:
-            raise ValueError(f"fit_weights={self.fit_weights!r} needs cv_folds >= 2, got {self.cv_folds!r}")
-        check_swa(self.swa)
         rank_weight = check_rank_weight(self.rank_weight)
-        self._check_pair_anchors()
-        check_embed_align(self.embed_align)
-        records, fam = self._prepare(X, family)  # checks res_norm
+        records, fam = self._prepare(X, family)
         gflops = np.array([r.gflops for r in records])
         rng = np.random.default_rng(self.random_state)
         cl = [m for m in members if m in CL_MEMBERS]
@@ -482,9 +481,13 @@ class GENNAPEPredictor(Predictor):
 
     def resolved_epochs(self, n: int) -> int:
         """Supervised epochs a fit on ``n`` architectures runs: ``epochs``, or with ``epochs=None`` the paper's
-        40 raised to ``ceil(min_steps / batches per epoch)``."""
+        40 raised to ``ceil(min_steps / batches per epoch)``.
+
+        Raises:
+            ValueError: If ``epochs`` is not ``None`` or an integer >= 0.
+        """
         if self.epochs is not None:
-            return int(self.epochs)
+            return check_integer("epochs", self.epochs, 0)
         batches = max(1, math.ceil(n / max(1, int(self.batch_size))))
         return max(40, math.ceil(int(self.min_steps) / batches))
 
@@ -595,9 +598,7 @@ class GENNAPEPredictor(Predictor):
             ValueError: If ``zero_shot_weights`` is not ``"equal"`` or ``"agreement"``.
         """
         check_is_fitted(self)
-        if self.zero_shot_weights not in ("equal", "agreement"):
-            raise ValueError(f"zero_shot_weights must be 'equal' or 'agreement', got {self.zero_shot_weights!r}")
-        if self.zero_shot_weights == "equal" or np.isfinite(self.member_tau_).any():
+        if check_zero_shot_weights(self.zero_shot_weights) == "equal" or np.isfinite(self.member_tau_).any():
             return self.weights_
         name = getattr(family, "name", family)
         if name is None or self.reference_size <= 0:
@@ -628,8 +629,7 @@ class GENNAPEPredictor(Predictor):
             ValueError: If ``calibration`` is not ``"quantile"`` or ``"linear"``.
         """
         check_is_fitted(self)
-        if self.calibration not in ("quantile", "linear"):
-            raise ValueError(f"calibration must be 'quantile' or 'linear', got {self.calibration!r}")
+        check_calibration(self.calibration)
         name = getattr(family, "name", family)
         use_family = name is not None and self.reference_size > 0
         ref = self._reference(name if use_family else None)
@@ -653,7 +653,28 @@ class GENNAPEPredictor(Predictor):
         return QuantileMap(zc, target)
 
     def predict(self, X: Any, return_std: bool = False, family: Any = None) -> Any:
-        """Predicted accuracies (units of the training ``y``); with ``return_std`` also a spread (module docstring)."""
+        """Predicted accuracies (units of the training ``y``); with ``return_std`` also a spread (module docstring).
+
+        Zero-shot values on another family are scores on an accuracy-like scale, meaningful for ranking, not
+        calibrated accuracies: ``calibration`` maps the ensemble score through the model's own predictions on the
+        family's reference sample, so they carry the model's bias on that family and may lie outside the range of
+        accuracies (e.g. above 100 for the shipped NB-201 model on NB-101). They are not clipped, which would tie and
+        reorder architectures. For accuracies, fine-tune on labelled architectures of the family (:meth:`finetune`;
+        with ``finetune_offset`` the copy also removes its median error on them); ``calibrate_std`` and
+        ``finetune(calibrate=True)`` scale the spread only, not the values.
+
+        Args:
+            X: Architectures (forms as in :meth:`fit`).
+            return_std: Also return a spread in the same units.
+            family: Family name or adapter when ``X`` does not identify it.
+
+        Returns:
+            A float64 array ``(n,)``, or ``(mean, std)`` with ``return_std``.
+
+        Raises:
+            ValueError: If ``X`` is empty, or ``calibration`` or ``zero_shot_weights`` is not among its choices.
+            NotFittedError: If the predictor was not fitted.
+        """
         z, zs, fam = self._member_z(X, family)
         w = self.member_weights(fam)
         f = self.calibration_map(fam, w)
@@ -709,8 +730,26 @@ class GENNAPEPredictor(Predictor):
         :func:`~gennape_naslib.predictors.gennape.finetuning.calibrated_copy`) the spread factor ``std_scale_``
         is fitted on ``cv_folds`` further fine-tunes that each leave one fold out (``1 + cv_folds`` times the
         CPU, at least ``2 * cv_folds`` samples; not a calibrated spread, ``docs/results.md``); else it is 1.
+
+        ``y`` must be on the scale of the training labels (percent for the shipped model): the members are
+        fine-tuned through the source family's target transforms, so labels ~100x off give meaningless predictions.
+
+        Warns:
+            LabelScaleWarning: If ``y`` looks like fractions and the training labels like percent, or the reverse
+                (:func:`~gennape_naslib.predictors._inputs.warn_label_scale`).
+
+        Raises:
+            ValueError: Before any fine-tuning, if ``X`` and ``y`` are empty or of different lengths, ``epochs`` is
+                not ``None`` or an integer >= 0, or a hyperparameter is invalid
+                (:func:`.hyperparameters.check_hyperparameters`).
         """
         check_is_fitted(self)
+        check_hyperparameters(self)
+        check_finetune_epochs(epochs)
+        X, y = check_xy(X, y)
+        ref = getattr(self, "train_ref_", None)
+        train_range = None if ref is None else (float(ref["y"].min()), float(ref["y"].max()))
+        warn_label_scale(y, self.y_mean_, train_range, f"{type(self).__name__}.finetune")
         if calibrate:
             return calibrated_copy(self, X, y, epochs, family)
         return finetuned_copy(self, X, y, epochs, family)
