@@ -212,7 +212,9 @@ def add_predict_commands(commands: Any) -> None:
         "predict",
         help="predict architectures with a saved predictor",
         description="Predict the accuracy of architectures of a family with a saved predictor (or the shipped "
-        "pretrained GENNAPE model); prints one JSON line per architecture.",
+        "pretrained GENNAPE model); prints one JSON line per architecture. On a family the model was not trained "
+        "or fine-tuned on, the values are ranking scores on an accuracy-like scale, not calibrated accuracies "
+        "(they can fall outside 0-100); fine-tune on a few labelled architectures for accuracies.",
     )
     predict.add_argument("--model", required=True, metavar="PATH|pretrained", help="a saved predictor file")
     predict.add_argument("--family", required=True, help="the architectures' family (see 'gennape family list')")
