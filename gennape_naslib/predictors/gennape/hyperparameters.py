@@ -65,26 +65,21 @@ _INTEGERS = {
 _POSITIVE = ("cl_lr", "cl_temperature", "cl_weight_temperature", "lr", "kgnn_lr", "kt_temperature")
 
 
-def check_calibration(value: Any) -> str:
-    """``value`` if it is one of :data:`CALIBRATIONS`.
-
-    Raises:
-        ValueError: Otherwise, naming the value.
-    """
-    if not isinstance(value, str) or value not in CALIBRATIONS:
-        raise ValueError(f"calibration must be 'quantile' or 'linear', got {value!r}")
+def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    if not isinstance(value, str) or value not in choices:
+        allowed = " or ".join(repr(c) for c in choices)
+        raise ValueError(f"{name} must be {allowed}, got {value!r}")
     return value
+
+
+def check_calibration(value: Any) -> str:
+    """``value`` if it is one of :data:`CALIBRATIONS`; else ``ValueError`` naming it."""
+    return _check_choice("calibration", value, CALIBRATIONS)
 
 
 def check_zero_shot_weights(value: Any) -> str:
-    """``value`` if it is one of :data:`ZERO_SHOT_WEIGHTS`.
-
-    Raises:
-        ValueError: Otherwise, naming the value.
-    """
-    if not isinstance(value, str) or value not in ZERO_SHOT_WEIGHTS:
-        raise ValueError(f"zero_shot_weights must be 'equal' or 'agreement', got {value!r}")
-    return value
+    """``value`` if it is one of :data:`ZERO_SHOT_WEIGHTS`; else ``ValueError`` naming it."""
+    return _check_choice("zero_shot_weights", value, ZERO_SHOT_WEIGHTS)
 
 
 def check_finetune_epochs(epochs: Any) -> None:
