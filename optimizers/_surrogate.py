@@ -58,10 +58,10 @@ def _make_predictor(spec: Any, seed: int, kwargs: Mapping[str, Any]) -> Any:
     if isinstance(spec, str):
         from gennape_naslib.predictors import get_predictor
 
-        try:
-            return get_predictor(spec, random_state=seed, **kwargs)
-        except TypeError:  # a predictor without randomness (FLOPs, params, proxies)
-            return get_predictor(spec, **kwargs)
+        model = get_predictor(spec, **kwargs)
+        if "random_state" in model.get_params() and "random_state" not in kwargs:  # not FLOPs, params, proxies
+            model.set_params(random_state=seed)
+        return model
     if hasattr(spec, "predict") and hasattr(spec, "get_params"):
         params = dict(spec.get_params())
         if "random_state" in params:

@@ -42,11 +42,11 @@ def test_train_a_predictor_without_random_state(flops_model: Path, capsys: pytes
         (["train", "--model", "nope", "--train", "nb101"], "gennape: error: could not resolve predictor 'nope'"),
         (
             ["train", "--model", "kgnn", "--train", "nb101", "--config", "params.json"],
-            "predictor 'kgnn' has no hyperparameter 'nosuch'",
+            "gennape: error: invalid hyperparameter 'nosuch' for KGNNPredictor; valid ones: [",
         ),
         (
             ["bench", "predictors", "--table", "nb101", "--methods", "kgnn", "--params", 'kgnn={"nosuch": 1}'],
-            "method 'kgnn': 'nosuch' is not a hyperparameter of predictor 'kgnn'",
+            "gennape: error: method 'kgnn': invalid hyperparameter 'nosuch' for KGNNPredictor; valid ones: [",
         ),
         (["cg", "draw", "g.json", "--family", "hiaml", "--out", "d"], "give either FILE.json|FILE.npz or --family"),
     ],

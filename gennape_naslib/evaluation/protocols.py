@@ -62,15 +62,8 @@ def _new_predictor(method: MethodSpec) -> Any:
 
     try:
         return get_predictor(method.name, **method.params)
-    except TypeError:
-        valid = get_predictor(method.name).get_params()
-        unknown = sorted(set(method.params) - set(valid))
-        if not unknown:
-            raise
-        raise ValueError(
-            f"method {method.key!r}: {unknown[0]!r} is not a hyperparameter of predictor {method.name!r}; "
-            f"its hyperparameters: {', '.join(sorted(valid))}"
-        ) from None
+    except ValueError as exc:
+        raise ValueError(f"method {method.key!r}: {exc}") from None
 
 
 def _make_predictor(method: MethodSpec, seed: int) -> Any:

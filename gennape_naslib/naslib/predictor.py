@@ -120,13 +120,8 @@ class GENNAPENASLibPredictor:
     def _make(self, hyperparams: dict[str, Any]) -> Predictor:
         try:
             return get_predictor(self.predictor_type, **hyperparams)
-        except TypeError as exc:
-            model = get_predictor(self.predictor_type)
-            valid = sorted(model.get_params(deep=False))
-            raise ValueError(
-                f"invalid hyperparameters {sorted(hyperparams)} for predictor {self.predictor_type!r} "
-                f"({exc}); valid ones: {valid}"
-            ) from None
+        except ValueError as exc:  # an unknown hyperparameter, named with the valid ones
+            raise ValueError(f"predictor {self.predictor_type!r}: {exc}") from None
 
     def _family(self) -> str | None:
         if self.ss_type is None:

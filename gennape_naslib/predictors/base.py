@@ -478,14 +478,21 @@ def get_predictor(name: str | type[Predictor] | Predictor, **kwargs: Any) -> Pre
 
     Raises:
         UnknownPredictorError: ``could not resolve X among choices {...}``.
+        ValueError: If ``kwargs`` names a hyperparameter the predictor does not have (as ``set_params``).
     """
     if isinstance(name, Predictor):
         return name.set_params(**kwargs) if kwargs else name
     if isinstance(name, type) and issubclass(name, Predictor):
-        return name(**kwargs)
-    if not isinstance(name, str):
+        cls = name
+    elif isinstance(name, str):
+        cls = _resolve_class(name)
+    else:
         raise TypeError(f"predictor must be a name, a Predictor class or instance, got {type(name).__name__}")
-    return _resolve_class(name)(**kwargs)
+    valid = cls._param_names()
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise ValueError(f"invalid hyperparameter {unknown[0]!r} for {cls.__name__}; valid ones: {valid}")
+    return cls(**kwargs)
 
 
 def predictions_array(values: Any, n: int, where: str) -> np.ndarray:

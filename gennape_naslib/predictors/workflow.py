@@ -150,22 +150,6 @@ def _metrics(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return out
 
 
-def _new_predictor(name: str, params: Mapping[str, Any]) -> Any:
-    """A registry predictor with ``params``; an unknown hyperparameter is a ValueError naming it."""
-    from gennape_naslib.predictors import get_predictor
-
-    try:
-        return get_predictor(name, **params)
-    except TypeError:
-        valid = get_predictor(name).get_params()
-        unknown = sorted(set(params) - set(valid))
-        if not unknown:
-            raise
-        raise ValueError(
-            f"predictor {name!r} has no hyperparameter {unknown[0]!r}; its hyperparameters: {', '.join(sorted(valid))}"
-        ) from None
-
-
 def run_training(
     model: str | Any,
     train: Sequence[str],
@@ -231,7 +215,9 @@ def run_training(
         kwargs = dict(params or {})
         if epochs is not None:
             kwargs["epochs"] = int(epochs)
-        predictor = _new_predictor(model, kwargs)
+        from gennape_naslib.predictors import get_predictor
+
+        predictor = get_predictor(model, **kwargs)
         if "random_state" in predictor.get_params() and "random_state" not in kwargs:
             predictor.set_params(random_state=seed)  # not every predictor has randomness (flops, params)
     else:

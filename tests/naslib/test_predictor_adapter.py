@@ -215,9 +215,9 @@ def test_data_reqs_and_hyperparameters() -> None:
     assert model.random_state == 9
     model.reset_hyperparams()
     assert model.get_hyperparams() == params
-    with pytest.raises(ValueError, match="invalid hyperparameters.*valid ones"):
+    with pytest.raises(ValueError, match="'cg_trees': invalid hyperparameter 'not_a_hyperparameter'.*valid ones"):
         model.set_hyperparams({"not_a_hyperparameter": 1})
-    with pytest.raises(ValueError, match="invalid hyperparameters"):
+    with pytest.raises(ValueError, match="invalid hyperparameter 'bogus'"):
         GENNAPENASLibPredictor(predictor_type="cg_trees", bogus=3)
     assert model.get_hpo_wrapper() is False
     assert model.set_random_hyperparams() == model.get_hyperparams()

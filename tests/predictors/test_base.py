@@ -91,6 +91,12 @@ def test_unknown_predictor_lists_choices() -> None:
         get_predictor(3)  # type: ignore[arg-type]
 
 
+def test_unknown_hyperparameter_is_named_before_construction() -> None:
+    for name in ("cg_trees", CGTreesPredictor, get_predictor("cg_trees")):
+        with pytest.raises(ValueError, match=r"invalid hyperparameter 'n_trees' for CGTreesPredictor; valid ones: \["):
+            get_predictor(name, n_trees=3)  # type: ignore[arg-type]
+
+
 def test_register_checks_class_and_name_clashes() -> None:
     with pytest.raises(TypeError, match="Predictor subclass"):
         register_predictor("not_a_predictor")(dict)
