@@ -78,6 +78,10 @@ class ArchValidationError(ValueError):
         self.family, self.field, self.value, self.reason = family, field, value, reason
         super().__init__(f"{family}: invalid {field} = {value!r}: {reason}")
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from the four fields (a worker process sends it back pickled); notes travel in __dict__
+        return (type(self), (self.family, self.field, self.value, self.reason), self.__dict__)
+
 
 class UnknownFamilyError(KeyError):
     """No family of that name is registered."""

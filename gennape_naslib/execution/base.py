@@ -100,6 +100,13 @@ class Executor(ABC):
                 bar.close()
         return results
 
+    @staticmethod
+    def _note_item(error: Exception, index: int, items: Sequence[Any]) -> None:
+        """Add a note to ``error`` naming the item whose task raised it (its type and message stay)."""
+        text = repr(items[index])
+        text = text if len(text) <= 200 else text[:197] + "..."
+        error.add_note(f"while running item {index} of {len(items)}: {text}")
+
     @abstractmethod
     def _run(self, fn: Callable[[Any], Any], items: Sequence[Any], done: ResultCallback) -> None:
         """Run ``fn`` on every item and call ``done(index, result)`` in this process for each."""

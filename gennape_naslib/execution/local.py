@@ -24,7 +24,12 @@ class SerialExecutor(Executor):
 
     def _run(self, fn: Callable[[Any], Any], items: Sequence[Any], done: ResultCallback) -> None:
         for index, item in enumerate(items):
-            done(index, fn(item))
+            try:
+                result = fn(item)
+            except Exception as exc:
+                self._note_item(exc, index, items)
+                raise
+            done(index, result)
 
 
 def _limit_threads(threads: int) -> None:
@@ -92,7 +97,12 @@ class ProcessExecutor(Executor):
                 finished, _ = cf.wait(pending, return_when=cf.FIRST_COMPLETED)
                 for future in finished:
                     index = pending.pop(future)
-                    done(index, future.result())
+                    try:
+                        result = future.result()
+                    except Exception as exc:
+                        self._note_item(exc, index, items)
+                        raise
+                    done(index, result)
         except BaseException:
             for future in pending:
                 future.cancel()

@@ -71,7 +71,12 @@ class RayExecutor(Executor):
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
                     index = pending.pop(ref)
-                    done(index, ray.get(ref))
+                    try:
+                        result = ray.get(ref)
+                    except Exception as exc:
+                        self._note_item(exc, index, items)
+                        raise
+                    done(index, result)
         except BaseException:
             for ref in pending:
                 ray.cancel(ref, force=False)

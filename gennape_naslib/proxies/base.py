@@ -188,13 +188,21 @@ def weighted_layers(net: nn.Module) -> Iterator[nn.Module]:
 
 
 def logits_of(output: Any) -> torch.Tensor:
-    """The logits of a network output (the first tensor when a network returns a tuple)."""
+    """The logits of a network output.
+
+    A tuple is read by the two common conventions: ``(logits, aux_logits)`` of equal shape (DARTS networks with an
+    auxiliary head, e.g. ``NB301(auxiliary=True)`` in train mode) gives the first; ``(features, logits)``
+    (NAS-Bench-201's reference networks) gives the last 2-D tensor; otherwise the first tensor.
+    """
     if isinstance(output, torch.Tensor):
         return output
     if isinstance(output, (tuple, list)):
         tensors = [o for o in output if isinstance(o, torch.Tensor)]
         if tensors:
-            return tensors[-1] if tensors[-1].dim() == 2 else tensors[0]
+            first, last = tensors[0], tensors[-1]
+            if last.dim() == 2 and last.shape != first.shape:
+                return last
+            return first
     raise TypeError(f"network returned {type(output).__name__}; expected a logits tensor")
 
 

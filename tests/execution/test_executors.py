@@ -37,14 +37,16 @@ def test_process_pool_matches_serial_and_uses_other_processes():
         assert [v for v, _ in out] == [x * x for x in items]
         assert sorted(seen) == items and all(seen[i] == out[i] for i in items)
         assert os.getpid() not in {pid for _, pid in out}
-        with pytest.raises(RuntimeError, match="item 3 failed"):
+        with pytest.raises(RuntimeError, match="item 3 failed") as info:
             ex.map(fail_on_three, range(5), progress=False)
+        assert info.value.__notes__ == ["while running item 3 of 5: 3"]
         assert ex.map(fail_on_three, [4, 2], progress=False) == [4, 2]  # the pool survives an error
 
 
-def test_serial_errors_propagate():
-    with pytest.raises(RuntimeError, match="item 3 failed"):
-        SerialExecutor().map(fail_on_three, range(5), progress=False)
+def test_serial_errors_propagate_and_name_the_item():
+    with pytest.raises(RuntimeError, match="item 3 failed") as info:
+        SerialExecutor().map(fail_on_three, [1, 2, 3, 4], progress=False)
+    assert info.value.__notes__ == ["while running item 2 of 4: 3"]
 
 
 def test_get_executor_and_bad_arguments():
@@ -63,3 +65,30 @@ def test_progress_bar_shows_when_forced(capsys):
 
 
 # Ray: tests/evaluation/test_protocols.py runs a benchmark through RayExecutor and compares with serial.
+
+
+def reject_architecture(x: int) -> int:
+    from gennape_naslib.search_spaces import ArchValidationError
+
+    raise ArchValidationError("nb201", "op_indices[0]", x, "op index out of range")
+
+
+def test_arch_validation_error_survives_pickling():
+    import pickle
+
+    from gennape_naslib.search_spaces import ArchValidationError
+
+    error = ArchValidationError("nb201", "op_indices[0]", 9, "op index out of range")
+    error.add_note("while scoring item 4")
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is ArchValidationError and str(copy) == str(error)
+    assert (copy.family, copy.field, copy.value, copy.reason) == ("nb201", "op_indices[0]", 9, "op index out of range")
+    assert copy.__notes__ == ["while scoring item 4"]
+
+
+@pytest.mark.slow  # spawning workers takes seconds on a busy 2-core machine
+def test_process_pool_reports_an_invalid_architecture_and_stays_usable():
+    with ProcessExecutor(max_workers=1) as ex:
+        with pytest.raises(ValueError, match=r"nb201: invalid op_indices\[0\] = 9: op index out of range"):
+            ex.map(reject_architecture, [9], progress=False)
+        assert [v for v, _ in ex.map(square_and_pid, [2], progress=False)] == [4]

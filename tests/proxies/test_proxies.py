@@ -255,3 +255,16 @@ def test_scoring_runs_with_the_requested_threads_and_restores_them(nb201, nb201_
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(before)
+
+
+def test_logits_of_reads_both_tuple_conventions():
+    from gennape_naslib.proxies.base import logits_of
+
+    logits, aux, features = torch.randn(4, 10), torch.randn(4, 10), torch.randn(4, 64)
+    assert logits_of(logits) is logits
+    assert logits_of((logits, aux)) is logits  # DARTS: (logits, aux_logits)
+    assert logits_of((features, logits)) is logits  # NAS-Bench-201 reference nets: (features, logits)
+    nb301 = search_spaces.get("nb301").__class__(auxiliary=True)
+    out = nb301.to_module(nb301.example()).train()(torch.zeros(2, 3, 32, 32))
+    assert isinstance(out, tuple) and len(out) == 2
+    assert logits_of(out) is out[0]  # the main head, not the auxiliary one
