@@ -1,4 +1,15 @@
-"""Regularized (aging) evolution of Real et al. (2019), as in NASLib's ``RegularizedEvolution``."""
+"""Regularized (aging) evolution of Real et al. (2019), after NASLib's ``RegularizedEvolution``.
+
+It differs from NASLib's in the tournament: the ``sample_size`` members are drawn *without*
+replacement (``sample_size`` distinct members, or the whole population when it is smaller), while
+NASLib (like Real et al.'s pseudo-code) draws ``sample_size`` times with replacement
+(``np.random.choice`` of one member per draw), so a member can appear twice and the tournament
+sees fewer distinct members, a slightly weaker selection pressure. As in NASLib, the first
+``population_size`` architectures are random, then each evaluation is one mutation of the tournament
+winner and the oldest member leaves the population. Unlike NASLib, a child already proposed is
+mutated again (every evaluation is a new architecture) and failed evaluations (NaN) never join the
+population.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +27,8 @@ __all__ = ["RegularizedEvolution"]
 class RegularizedEvolution(Optimizer):
     """Aging evolution: tournament selection in a population that forgets its oldest member.
 
-    The first ``population_size`` architectures are random. Afterwards each proposal draws
+    The first ``population_size`` architectures are random (in a batched ``ask`` only the slots left
+    in the warm-up; the rest of the batch are already mutations). Afterwards each proposal draws
     ``sample_size`` members of the population uniformly without replacement, mutates the best of them,
     and every told trial joins the population while the oldest member leaves.
 
@@ -57,11 +69,12 @@ class RegularizedEvolution(Optimizer):
     def _propose(self, n: int) -> list[Any]:
         # Architectures still being evaluated count towards filling the initial population.
         warmup = self.population_size - len(self.population) - len(self._pending)
-        if warmup > 0 or not self.population:
+        if warmup >= n or not self.population:
             return self._random_new(n)
-        out = []
+        # A batch that completes the warm-up: random architectures for the free slots only.
+        out = self._random_new(warmup) if warmup > 0 else []
         members = list(self.population)
-        for _ in range(n):
+        for _ in range(n - len(out)):
             size = min(self.sample_size, len(members))
             picks = self.rng.choice(len(members), size=size, replace=False)
             parent = max((members[i] for i in picks), key=lambda t: (self.score(t), -t.index))

@@ -49,6 +49,7 @@ __all__ = [
     "NASLIB_DATASETS",
     "NASLIB_SEARCH_SPACES",
     "SearchConfig",
+    "ask_batch_size",
     "checkpoint_path",
     "load_checkpoint",
     "load_config",
@@ -187,6 +188,29 @@ class SearchConfig:
         return str(self.search.get("metric", default))
 
     @property
+    def maximize(self) -> bool:
+        """Whether :attr:`metric` is maximised: ``search.maximize``, else the direction :attr:`metric`
+        has in ``search.objectives`` (``"edgegpu_latency:min"`` -> ``False``), else ``True``.
+
+        The one place the direction of :attr:`metric` is decided: the optimizer (see
+        :func:`optimizer_kwargs`), the report's best value, optimum and regret, and the incumbent of
+        ``errors.json`` all read it.
+        """
+        if "maximize" in self.search:
+            return bool(self.search["maximize"])
+        objectives = self.search.get("objectives")
+        if objectives:
+            from gennape_naslib.optimizers.multi_objective import parse_objectives
+
+            return dict(reversed(parse_objectives(objectives))).get(self.metric, True)
+        return True
+
+    @property
+    def ask_batch(self) -> int:
+        """Architectures the optimizer is asked for at a time (see :func:`ask_batch_size`)."""
+        return ask_batch_size(self.search)
+
+    @property
     def objective(self) -> str:
         """``tabular`` (default), ``predictor`` or ``function``."""
         return str(self.search.get("objective", "tabular"))
@@ -205,18 +229,35 @@ class SearchConfig:
         The budget (``epochs``) is not part of it: the trials of a budget are the first ones of a
         larger budget, so a finished search can be extended by resuming it with more epochs. A
         predictor checkpoint is identified by the SHA-256 of its file as well as by its name.
+        ``executor`` and ``max_parallel`` only say how evaluations run, but the batch the optimizer
+        is asked for (:attr:`ask_batch`: ``parallel_batch``, else ``max_parallel``) changes the
+        trials, so it is recorded as ``ask_batch`` when it is not 1 (leaving the identity of serial
+        searches as it was before that key existed).
         """
-        search = {k: v for k, v in self.search.items() if k not in ("executor", "max_parallel", "epochs")}
+        ignored = ("executor", "max_parallel", "parallel_batch", "epochs")
+        search = {k: v for k, v in self.search.items() if k not in ignored}
         if "predictor_checkpoint" in search:
             digest = hashlib.sha256(checkpoint_path(self).read_bytes()).hexdigest()
             search["predictor_checkpoint_sha256"] = digest
-        return {
+        identity: dict[str, Any] = {
             "search_space": self.search_space,
             "dataset": self.dataset,
             "optimizer": self.optimizer,
             "seed": self.seed,
             "search": search,
         }
+        if self.ask_batch != 1:
+            identity["ask_batch"] = self.ask_batch
+        return identity
+
+
+def ask_batch_size(search: Mapping[str, Any]) -> int:
+    """The batch a search asks its optimizer for, from a ``search:`` block.
+
+    ``parallel_batch`` when given, else ``max_parallel``, else 1: proposals are made for as many
+    architectures as can be evaluated at once.
+    """
+    return int(search.get("parallel_batch", search.get("max_parallel", 1)))
 
 
 def _map_name(value: Any, table: Mapping[str, str]) -> str:
@@ -426,23 +467,40 @@ def optimizer_kwargs(config: SearchConfig) -> dict[str, Any]:
     """Keyword arguments for the configured optimizer: the ``search:`` keys its constructor accepts.
 
     NASLib configs carry every optimizer's keys; the ones the chosen optimizer does not take are
-    left out (as NASLib does). With ``search.predictor_checkpoint`` the loaded predictor is passed
-    as ``predictor`` (see :func:`load_checkpoint`) and ``fit_predictor`` defaults to ``False``.
+    left out (as NASLib does): only the chosen class's own ``__init__`` is read (a parent's too when
+    that ``__init__`` takes ``**kwargs``), so NPENAS is not given BANANAS's ``calibrate_std``. The metric
+    and its direction are :attr:`SearchConfig.metric` and :attr:`SearchConfig.maximize`. With
+    ``search.predictor_checkpoint`` the loaded predictor is passed as ``predictor`` (see
+    :func:`load_checkpoint`) and ``fit_predictor`` defaults to ``False``.
     """
     from gennape_naslib.optimizers.base import _REGISTRY, resolve_optimizer_name
 
     cls = _REGISTRY[resolve_optimizer_name(config.optimizer)]
-    accepted: set[str] = set()
-    for klass in cls.__mro__:
-        if "__init__" in vars(klass):
-            accepted |= set(inspect.signature(klass.__init__).parameters)
-    kwargs = {k: v for k, v in config.search.items() if k in accepted and k not in ("family", "metric")}
+    accepted = _init_parameters(cls)
+    kwargs = {k: v for k, v in config.search.items() if k in accepted and k not in ("family", "metric", "maximize")}
     kwargs["family"] = config.search_space
     kwargs["random_state"] = config.seed
-    if "metric" in accepted and "objectives" not in config.search:
+    if "metric" in accepted:
         kwargs["metric"] = config.metric
+    if "maximize" in accepted and ("maximize" in config.search or "objectives" in config.search):
+        kwargs["maximize"] = config.maximize  # the direction the report ranks by as well
     if "predictor_checkpoint" in config.search and "predictor" in accepted:
         kwargs["predictor"] = load_checkpoint(config)
         kwargs.pop("predictor_kwargs", None)  # already set on the loaded predictor
         kwargs.setdefault("fit_predictor", False)
     return kwargs
+
+
+def _init_parameters(cls: type) -> set[str]:
+    """Keyword names ``cls(...)`` accepts: those of its own ``__init__``, and of the parents' only
+    while each ``__init__`` takes ``**kwargs`` (which it may pass on); a subclass that lists its
+    arguments does not accept a parent's other ones."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        if klass is object or "__init__" not in vars(klass):
+            continue
+        params = inspect.signature(klass.__init__).parameters.values()
+        names |= {p.name for p in params if p.name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            break
+    return names

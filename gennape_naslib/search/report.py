@@ -195,7 +195,7 @@ def write_report(
 
     folder = Path(folder)
     metric = config.metric
-    maximize = bool(config.search.get("maximize", True))
+    maximize = config.maximize
     curve = best_so_far(trials, metric, maximize)
     optimum = objective.optimum(metric, maximize) if objective is not None else None
     lines = [

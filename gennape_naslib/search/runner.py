@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gennape_naslib.search.config import SearchConfig, load_checkpoint, load_config, optimizer_kwargs
+from gennape_naslib.search.config import SearchConfig, ask_batch_size, load_checkpoint, load_config, optimizer_kwargs
 from gennape_naslib.search.objectives import FunctionObjective, Objective, PredictorObjective, TabularObjective
 
 __all__ = ["SearchResult", "build_objective", "read_trials", "run_search"]
@@ -148,15 +148,31 @@ def _write_json(path: Path, doc: Any) -> None:
         json.dump(doc, handle, indent=2, sort_keys=True, default=str)
 
 
+def _recorded_identity(meta: Mapping[str, Any]) -> Any:
+    """The identity in ``metadata.json``, in today's form for a folder written before identities had
+    ``ask_batch``: that is taken from its recorded ``search:`` block (the batch it was run with), and
+    ``parallel_batch``, which such identities held in ``search``, is dropped."""
+    identity = meta.get("identity")
+    search = meta.get("config", {}).get("search")
+    if isinstance(identity, dict) and "ask_batch" not in identity and isinstance(search, dict):
+        identity = dict(identity)
+        if isinstance(identity.get("search"), dict):
+            identity["search"] = {k: v for k, v in identity["search"].items() if k != "parallel_batch"}
+        batch = ask_batch_size(search)
+        if batch != 1:
+            identity["ask_batch"] = batch
+    return identity
+
+
 def _prepare_folder(folder: Path, config: SearchConfig, objective: Objective, resume: bool) -> None:
     meta_path = folder / "metadata.json"
     if meta_path.is_file():
         old = json.loads(meta_path.read_text())
         if not resume:
             raise FileExistsError(f"{folder} already holds a search; resume it or choose another folder")
-        if old.get("identity") != json.loads(json.dumps(config.identity(), default=str)):
+        if _recorded_identity(old) != json.loads(json.dumps(config.identity(), default=str)):
             raise ValueError(
-                f"{folder} holds a search with other settings ({old.get('identity')}); "
+                f"{folder} holds a search with other settings ({_recorded_identity(old)}); "
                 f"resuming with {config.identity()} would mix two searches"
             )
         budget = old.get("config", {}).get("search", {}).get("epochs")
@@ -224,7 +240,7 @@ def run_search(
     done = {rec["hash"]: rec for rec in read_trials(folder)}
     resumed = len(done)
     family = optimizer.family
-    batch_size = int(config.search.get("parallel_batch", config.search.get("max_parallel", 1)))
+    batch_size = config.ask_batch
     trials: list[dict[str, Any]] = []
     elapsed_before = max((rec.get("elapsed", 0.0) for rec in done.values()), default=0.0)
     start = time.perf_counter()

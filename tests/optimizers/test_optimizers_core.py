@@ -129,6 +129,37 @@ def test_regularized_evolution_mutates_tournament_winners(table):
         )
 
 
+def test_regularized_evolution_batch_fills_only_the_free_warm_up_slots_with_random_cells(table):
+    opt = make("regularized_evolution", seed=0)  # population_size 10
+    first = opt.ask(8)
+    for arch in first:
+        opt.tell(arch, table.lookup(arch))
+    second = opt.ask(8)  # 2 warm-up slots left: 2 random cells, then 6 children of the population
+    parents = [a.ops for a in first]
+    children = [a for a in second[2:] if any(sum(x != y for x, y in zip(a.ops, p)) == 1 for p in parents)]
+    assert len(children) == 6
+    # Serial asks are unchanged: the first mutation comes right after population_size random cells.
+    serial = make("regularized_evolution", seed=0)
+    drive(serial, table, 10)
+    (child,) = serial.ask(1)
+    assert any(sum(x != y for x, y in zip(child.ops, t.arch.ops)) == 1 for t in serial.population)
+
+
+def test_local_search_restarts_only_at_local_optima_of_the_history(table):
+    family = get("nb201")
+    for seed in (0, 1):
+        opt = make("local_search", seed=seed, num_init=10)
+        drive(opt, table, 400)
+        assert opt.restarts == len(opt.local_optima) >= 3
+        told = {t.hash: t for t in opt.history}
+        for optimum in opt.local_optima:
+            # Every neighbour was evaluated, in this climb or an earlier one (or as an equal cell),
+            # and none is better.
+            keys = [family.canonical_hash(a) for a in family.neighbors(optimum.arch)]
+            assert all(k in told for k in keys)
+            assert max(opt.score(told[k]) for k in keys) <= opt.score(optimum), family.to_str(optimum.arch)
+
+
 def test_local_search_climbs_and_restarts(table):
     opt = make("local_search", seed=0, num_init=5)
     drive(opt, table, 200)

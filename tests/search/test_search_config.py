@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from gennape_naslib.optimizers import get_optimizer
 from gennape_naslib.search import ConfigError, load_config, optimizer_kwargs
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -50,6 +51,49 @@ def test_bananas_keys_reach_the_optimizer():
     )
     kwargs = optimizer_kwargs(cfg)
     assert kwargs["predictor"] == "cg_trees" and kwargs["acq_fn_type"] == "ucb" and kwargs["random_state"] == 7
+
+
+def test_optimizer_kwargs_are_those_of_the_chosen_class_only():
+    search = {"epochs": 20, "predictor_type": "flops", "calibrate_std": True, "num_init": 4, "k": 2}
+    npenas = load_config({"optimizer": "npenas", "search": search})
+    kwargs = optimizer_kwargs(npenas)
+    # calibrate_std is a Bananas argument that Npenas (a subclass) does not take: left out.
+    assert "calibrate_std" not in kwargs and kwargs["num_init"] == 4
+    assert get_optimizer(npenas.optimizer, **kwargs).num_init == 4
+    bananas = load_config({"optimizer": "bananas", "search": search})
+    assert optimizer_kwargs(bananas)["calibrate_std"] is True
+
+
+def test_optimizer_kwargs_follow_kwargs_to_the_parent(monkeypatch):
+    from gennape_naslib.optimizers import base
+    from gennape_naslib.optimizers.regularized_evolution import RegularizedEvolution
+
+    class Forwarding(RegularizedEvolution):
+        def __init__(self, family, tag: str = "", **kwargs):
+            super().__init__(family, **kwargs)
+            self.tag = tag
+
+    monkeypatch.setitem(base._REGISTRY, "forwarding_stand_in", Forwarding)
+    cfg = load_config(
+        {"optimizer": "forwarding_stand_in", "search": {"population_size": 5, "k": 3, "predictor_type": "flops"}}
+    )
+    kwargs = optimizer_kwargs(cfg)
+    assert kwargs["population_size"] == 5 and "k" not in kwargs and "predictor" not in kwargs
+    assert get_optimizer("forwarding_stand_in", **kwargs).population_size == 5
+
+
+def test_the_direction_of_the_metric_comes_from_its_objective():
+    objectives = ["edgegpu_latency:min", "test_acc_200ep:max"]
+    first = load_config({"optimizer": "multi_objective", "search": {"objectives": objectives}})
+    assert (first.metric, first.maximize) == ("edgegpu_latency", False)
+    second = load_config({"optimizer": "re", "search": {"objectives": objectives, "metric": "test_acc_200ep"}})
+    assert (second.metric, second.maximize) == ("test_acc_200ep", True)
+    explicit = load_config({"optimizer": "multi_objective", "search": {"objectives": objectives, "maximize": True}})
+    assert explicit.maximize is True
+    assert load_config({"search": {"metric": "edgegpu_latency", "maximize": False}}).maximize is False
+    assert load_config({}).maximize is True
+    kwargs = optimizer_kwargs(load_config({"optimizer": "re", "search": {"objectives": objectives}}))
+    assert (kwargs["metric"], kwargs["maximize"]) == ("edgegpu_latency", False)
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,66 @@ def test_resume_refuses_other_settings_and_no_resume(tmp_path, table):
         )
 
 
+def test_resume_refuses_another_ask_batch_and_keeps_old_folders(tmp_path, table):
+    serial = {**RE_CONFIG, "search": {"epochs": 5, "population_size": 8, "sample_size": 3}}
+    run_search(load_config(serial), folder=tmp_path / "s", table=table, report=False)
+    # max_parallel sets the ask batch (no parallel_batch), which changes the trials
+    batched = {**serial, "search": {**serial["search"], "max_parallel": 4, "epochs": 6}}
+    with pytest.raises(ValueError, match="holds a search with other settings"):
+        run_search(load_config(batched), folder=tmp_path / "s", table=table, report=False)
+    assert len(read_trials(tmp_path / "s")) == 5
+    # Only the executor's parallelism: the ask batch stays 1, the search resumes.
+    pooled = {**serial, "search": {**serial["search"], "max_parallel": 4, "parallel_batch": 1, "epochs": 6}}
+    assert run_search(load_config(pooled), folder=tmp_path / "s", table=table, report=False).resumed == 5
+    # A batched folder written before identities recorded ask_batch resumes with its own batch only.
+    run_search(load_config(batched), folder=tmp_path / "b", table=table, report=False)
+    meta_path = tmp_path / "b" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["identity"].pop("ask_batch") == 4
+    meta_path.write_text(json.dumps(meta))
+    longer = {**batched, "search": {**batched["search"], "epochs": 8}}
+    assert run_search(load_config(longer), folder=tmp_path / "b", table=table, report=False).resumed == 6
+    with pytest.raises(ValueError, match="holds a search with other settings"):
+        run_search(load_config(serial), folder=tmp_path / "b", table=table, report=False)
+    # Such identities held parallel_batch in their search block.
+    explicit = {**serial, "search": {**serial["search"], "parallel_batch": 2}}
+    run_search(load_config(explicit), folder=tmp_path / "p", table=table, report=False)
+    meta = json.loads((tmp_path / "p" / "metadata.json").read_text())
+    del meta["identity"]["ask_batch"]
+    meta["identity"]["search"]["parallel_batch"] = 2
+    (tmp_path / "p" / "metadata.json").write_text(json.dumps(meta))
+    assert run_search(load_config(explicit), folder=tmp_path / "p", table=table, report=False).resumed == 5
+
+
+def test_report_ranks_a_minimised_first_objective_as_the_optimizer_does(tmp_path, table):
+    from gennape_naslib.search.report import write_report
+
+    cfg = load_config(
+        {
+            "search_space": "nb201",
+            "optimizer": "multi_objective",
+            "search": {
+                "epochs": 20,
+                "objectives": ["edgegpu_latency:min", "test_acc_200ep:max"],
+                "reference_point": [12.0, 80.0],
+                "num_init": 10,
+                "population_size": 10,
+            },
+        }
+    )
+    objective = TabularObjective(table)
+    result = run_search(cfg, folder=tmp_path / "mo", objective=objective, report=False)
+    write_report(result.folder, cfg, result.trials, objective, plots=False)
+    latencies = [r["objectives"]["edgegpu_latency"] for r in result.trials]
+    assert result.optimizer.best().metrics["edgegpu_latency"] == min(latencies)
+    summary = (result.folder / "summary.md").read_text()
+    assert "`edgegpu_latency` (min)" in summary and f"best: {min(latencies):.4f}" in summary
+    assert f"optimum of the table: {objective.optimum('edgegpu_latency', False):.4f}" in summary
+    _, errors = json.loads((result.folder / "errors.json").read_text())
+    assert errors["test_acc"] == sorted(errors["test_acc"], reverse=True)  # incumbent: a running min
+    assert errors["test_acc"][-1] == pytest.approx(min(latencies))
+
+
 EVAL_FILE = """
 import time
 from gennape_naslib.search.objectives import _load_table
