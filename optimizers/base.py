@@ -108,6 +108,15 @@ class Optimizer(ABC):
     #: Whether the optimizer uses a performance predictor (BANANAS, NPENAS).
     uses_predictor: ClassVar[bool] = False
 
+    @classmethod
+    def proposal_revision(cls, ask_batch: int = 1) -> int:
+        """The revision of the proposals this optimizer makes when asked for ``ask_batch`` at a time.
+
+        It is 1 until a change makes the same settings and seed propose other architectures; a search folder
+        records it (when above 1), so a run written before such a change is not resumed with the new proposals.
+        """
+        return 1
+
     def __init__(
         self,
         family: Any,

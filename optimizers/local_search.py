@@ -44,6 +44,11 @@ class LocalSearch(Optimizer):
             neighbours evaluated so far is better.
     """
 
+    @classmethod
+    def proposal_revision(cls, ask_batch: int = 1) -> int:
+        """2 since 2026-12-01: the climb moves to a better neighbour already evaluated instead of restarting."""
+        return 2
+
     def __init__(
         self,
         family: Any,

@@ -39,6 +39,11 @@ class RegularizedEvolution(Optimizer):
         max_mutations: Mutations applied per child (1 = NASLib's behaviour).
     """
 
+    @classmethod
+    def proposal_revision(cls, ask_batch: int = 1) -> int:
+        """2 for batched asks since 2026-12-01 (only the free warm-up slots are random); serial asks are unchanged."""
+        return 1 if ask_batch == 1 else 2
+
     def __init__(
         self,
         family: Any,

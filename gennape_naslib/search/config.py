@@ -232,7 +232,9 @@ class SearchConfig:
         ``executor`` and ``max_parallel`` only say how evaluations run, but the batch the optimizer
         is asked for (:attr:`ask_batch`: ``parallel_batch``, else ``max_parallel``) changes the
         trials, so it is recorded as ``ask_batch`` when it is not 1 (leaving the identity of serial
-        searches as it was before that key existed).
+        searches as it was before that key existed). The optimizer's
+        :meth:`~gennape_naslib.optimizers.base.Optimizer.proposal_revision` is recorded as ``revision`` when it is
+        not 1, so a folder written before its proposals changed is not resumed with the new ones.
         """
         ignored = ("executor", "max_parallel", "parallel_batch", "epochs")
         search = {k: v for k, v in self.search.items() if k not in ignored}
@@ -248,6 +250,11 @@ class SearchConfig:
         }
         if self.ask_batch != 1:
             identity["ask_batch"] = self.ask_batch
+        from gennape_naslib.optimizers.base import _REGISTRY, resolve_optimizer_name
+
+        revision = _REGISTRY[resolve_optimizer_name(self.optimizer)].proposal_revision(self.ask_batch)
+        if revision != 1:  # an optimizer whose proposals changed: older folders of it are not resumed
+            identity["revision"] = revision
         return identity
 
 

@@ -164,13 +164,25 @@ def _recorded_identity(meta: Mapping[str, Any]) -> Any:
     return identity
 
 
+def _without_revision(identity: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in identity.items() if k != "revision"}
+
+
 def _prepare_folder(folder: Path, config: SearchConfig, objective: Objective, resume: bool) -> None:
     meta_path = folder / "metadata.json"
     if meta_path.is_file():
         old = json.loads(meta_path.read_text())
         if not resume:
             raise FileExistsError(f"{folder} already holds a search; resume it or choose another folder")
-        if _recorded_identity(old) != json.loads(json.dumps(config.identity(), default=str)):
+        recorded, current = _recorded_identity(old), json.loads(json.dumps(config.identity(), default=str))
+        revisions = (recorded.get("revision", 1), current.get("revision", 1)) if isinstance(recorded, dict) else (1, 1)
+        if revisions[0] != revisions[1] and _without_revision(recorded) == _without_revision(current):
+            raise ValueError(
+                f"{folder} was written by another revision of {config.optimizer}'s proposals "
+                f"({revisions[0]}, this version makes {revisions[1]}); resuming would "
+                "mix two searches: run it into a new folder"
+            )
+        if recorded != current:
             raise ValueError(
                 f"{folder} holds a search with other settings ({_recorded_identity(old)}); "
                 f"resuming with {config.identity()} would mix two searches"

@@ -96,7 +96,10 @@ def test_resume_refuses_another_ask_batch_and_keeps_old_folders(tmp_path, table)
     # Only the executor's parallelism: the ask batch stays 1, the search resumes.
     pooled = {**serial, "search": {**serial["search"], "max_parallel": 4, "parallel_batch": 1, "epochs": 6}}
     assert run_search(load_config(pooled), folder=tmp_path / "s", table=table, report=False).resumed == 5
-    # A batched folder written before identities recorded ask_batch resumes with its own batch only.
+    # A batched folder written before identities recorded ask_batch resumes with its own batch only
+    # (random search: its batched proposals did not change, so it has no revision either).
+    serial = {**serial, "optimizer": "random_search", "search": {"epochs": 5}}
+    batched = {**serial, "search": {**serial["search"], "max_parallel": 4, "epochs": 6}}
     run_search(load_config(batched), folder=tmp_path / "b", table=table, report=False)
     meta_path = tmp_path / "b" / "metadata.json"
     meta = json.loads(meta_path.read_text())
@@ -306,3 +309,20 @@ def test_initial_archs_are_evaluated_first_and_once(tmp_path, table):
     bad = load_config({**RE_CONFIG, "search": {"initial_archs": ["|bad~0|"]}})
     with pytest.raises(ValueError, match="nb201"):
         run_search(bad, folder=tmp_path / "b", table=table)
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "search"),
+    [("local_search", {"num_init": 4}), ("re", {"population_size": 8, "sample_size": 3, "parallel_batch": 2})],
+)
+def test_a_folder_from_before_an_optimizer_revision_is_not_resumed(tmp_path, table, optimizer, search):
+    config = {**RE_CONFIG, "optimizer": optimizer, "search": {"epochs": 6, **search}}
+    run_search(load_config(config), folder=tmp_path / "s", table=table, report=False)
+    meta_path = tmp_path / "s" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    assert meta["identity"].pop("revision") == 2  # as written before the revision existed
+    meta_path.write_text(json.dumps(meta))
+    longer = {**config, "search": {**config["search"], "epochs": 8}}
+    with pytest.raises(ValueError, match=r"another revision of .*'s proposals \(1, this version makes 2\)"):
+        run_search(load_config(longer), folder=tmp_path / "s", table=table, report=False)
+    assert len(read_trials(tmp_path / "s")) == 6
