@@ -22,7 +22,7 @@ from typing import Any
 
 from gennape_naslib.cg.graph import ComputeGraph, GraphError, Node
 
-__all__ = ["RawNode", "finalize", "hwc_of"]
+__all__ = ["RawNode", "finalize", "hwc_of", "rows_hwc_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -45,6 +45,27 @@ def hwc_of(shape: Sequence[int] | None, layout: str = "NCHW") -> HWC | None:
     if len(dims) == 1:
         return (1, 1, dims[0])
     return None
+
+
+def rows_hwc_of(shape: Sequence[int | None] | None) -> HWC | None:
+    """``(H, W, C)`` of the input or output of a dense layer (``Linear``, ``MatMul``) on ``shape``.
+
+    A dense layer acts on the last axis, so C is the last axis and the axes between the batch and
+    it are the rows the layer is applied to: ``(N, C)`` gives ``(1, 1, C)``, tokens ``(N, L, C)``
+    ``(L, 1, C)``, a channels-last map ``(N, H, W, C)`` ``(H, W, C)`` (more row axes fold into H).
+    """
+    if shape is None:
+        return None
+    dims = [int(d) if d is not None and int(d) >= 0 else 1 for d in shape]
+    if not dims:
+        return None
+    rows = dims[1:-1]
+    if not rows:
+        return (1, 1, dims[-1])
+    h = 1
+    for d in rows[:-1]:
+        h *= d
+    return (h, rows[-1], dims[-1]) if len(rows) > 1 else (rows[0], 1, dims[-1])
 
 
 @dataclass

@@ -12,6 +12,8 @@ ONNX                                     computation-graph nodes
 ``BatchNormalization``                   ``batchnorm``
 ``Relu``/``LeakyRelu``, ``Sigmoid``,     ``relu``, ``sigmoid``, ``tanh``, ``gelu``
 ``Tanh``, ``Gelu``
+``Div``, ``Erf``, ``Add``, ``Mul``,     ``gelu`` (the GELU ``x * (1 + erf(x / sqrt 2)) * 0.5``
+``Mul`` in a chain                       that ``torch.onnx.export`` writes below opset 20)
 ``Clip(0, 6)``, ``HardSigmoid``          ``relu6`` (other clips are ``<oov>``)
 ``HardSwish``                            ``relu6`` then ``mul`` (parents: the input and the relu6)
 ``Mul``/``Add`` of two data tensors      ``mul``/``add``; with a constant operand the op vanishes;
@@ -29,7 +31,9 @@ anything else                            ``<oov>``, with one warning naming the 
 =======================================  ======================================================
 
 Resolutions come from :func:`onnx.shape_inference.infer_shapes`: the first *data* input tensor and
-the first output tensor of each node, NCHW read as ``(H, W, C)`` and 2-D tensors as ``(1, 1, C)``.
+the first output tensor of each node, NCHW read as ``(H, W, C)`` and 2-D tensors as ``(1, 1, C)``;
+a dense layer (``Gemm``, ``MatMul``) acts on the last axis, so its C is the last axis and its rows
+(tokens ``(N, L, C)``: ``L x 1``; channels-last ``(N, H, W, C)``: ``H x W``) are H x W.
 Anything computed only from initializers and constants (weights, shape arithmetic) is not data and
 vanishes; such subgraphs are first evaluated with ``onnx.reference`` so that shape inference can see
 through them (the legacy torch exporter computes pad sizes that way).
@@ -52,7 +56,7 @@ from pathlib import Path
 from typing import Any
 
 from gennape_naslib._optional import require
-from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of
+from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of, rows_hwc_of
 from gennape_naslib.cg.graph import ComputeGraph, GraphError
 from gennape_naslib.cg.vocab import OOV
 
@@ -189,7 +193,8 @@ class _Importer:
                         self.shapes[node.output[0]] = list(attr.t.dims)
         self.oov: dict[str, int] = {}
 
-    def _hwc(self, tensor: str) -> tuple[int, int, int] | None:
+    def _hwc(self, tensor: str, rows: bool = False) -> tuple[int, int, int] | None:
+        """``(H, W, C)`` of an NCHW tensor, or with ``rows`` of a dense layer's operand (last axis C)."""
         dims = self.shapes.get(tensor)
         if dims is None:
             return None
@@ -198,7 +203,65 @@ class _Importer:
             dims[0] = 1
         if any(d is None for d in dims):
             return None
-        return hwc_of(dims, "NCHW")
+        return rows_hwc_of(dims) if rows else hwc_of(dims, "NCHW")
+
+    def _scalar(self, tensor: str) -> float | None:
+        value = self._value(tensor)
+        return float(value.reshape(-1)[0]) if value is not None and value.size == 1 else None
+
+    def _erf_gelus(self) -> tuple[dict[int, str], set[int]]:
+        """Find GELU as torch exports it below opset 20: ``Div(x, sqrt 2) -> Erf -> Add(1) -> Mul(x) -> Mul(0.5)``.
+
+        Returns:
+            The index of each pattern's last ``Mul`` with its input ``x``, and the indices of the
+            other nodes of the patterns (whose intermediate tensors feed nothing else).
+        """
+        nodes = list(self.graph.node)
+        consumers: dict[str, list[int]] = {}
+        for i, node in enumerate(nodes):
+            for t in node.input:
+                consumers.setdefault(t, []).append(i)
+        graph_outputs = {vo.name for vo in self.graph.output}
+
+        def only_consumer(tensor: str, op_type: str) -> int | None:
+            users = consumers.get(tensor, [])
+            if len(users) != 1 or tensor in graph_outputs or nodes[users[0]].op_type != op_type:
+                return None
+            return users[0]
+
+        def other_input(node: Any, tensor: str) -> str | None:
+            inputs = list(node.input)
+            if len(inputs) != 2 or tensor not in inputs:
+                return None
+            return inputs[1] if inputs[0] == tensor else inputs[0]
+
+        def is_const(tensor: str | None, value: float) -> bool:
+            found = None if tensor is None else self._scalar(tensor)
+            return found is not None and abs(found - value) <= 1e-4 * abs(value)
+
+        last: dict[int, str] = {}
+        inner: set[int] = set()
+        for i, div in enumerate(nodes):
+            if div.op_type != "Div" or len(div.input) != 2 or not is_const(div.input[1], 2.0**0.5):
+                continue
+            x = div.input[0]
+            chain = [i]
+            # The next op of the chain and its other operand: none, the constant 1, x, the constant 0.5.
+            for op_type, operand in (("Erf", None), ("Add", 1.0), ("Mul", x), ("Mul", 0.5)):
+                tensor = nodes[chain[-1]].output[0]
+                step = only_consumer(tensor, op_type)
+                if step is None:
+                    break
+                other = other_input(nodes[step], tensor)
+                if isinstance(operand, float) and not is_const(other, operand):
+                    break
+                if isinstance(operand, str) and other != operand:
+                    break
+                chain.append(step)
+            else:
+                last[chain[-1]] = x
+                inner.update(chain[:-1])
+        return last, inner
 
     def _value(self, tensor: str) -> Any:
         proto = self.consts.get(tensor)
@@ -220,7 +283,13 @@ class _Importer:
         self.ops: dict[str, str | None] = {"input": "input"}
         self.by_key: dict[str, RawNode] = {"input": raw[0]}
         self.first_parent: dict[str, str | None] = {}
+        gelu_of, gelu_inner = self._erf_gelus()
         for i, node in enumerate(self.graph.node):
+            if i in gelu_inner:
+                continue
+            if i in gelu_of:
+                raw.extend(self._gelu(i, node, gelu_of[i]))
+                continue
             data_in = [t for t in node.input if t in self.producer]
             if not data_in or node.op_type in _SHAPE_OPS:
                 continue
@@ -242,6 +311,20 @@ class _Importer:
             warnings.warn(message, stacklevel=3)
             logger.info(message)
         return finalize(raw, self.name, None)
+
+    def _gelu(self, i: int, node: Any, x: str) -> list[RawNode]:
+        """The ``gelu`` node of an erf-GELU pattern ending in ``node`` (nothing if ``x`` is not data)."""
+        if x not in self.producer:
+            return []
+        key = f"{i}:{node.name or node.op_type}"
+        for t in node.output:
+            self.producer[t] = key
+        parent = self.producer[x]
+        self.first_parent[key] = parent
+        rn = RawNode(key, "gelu", [parent], self._hwc(x), self._hwc(node.output[0]), label=node.name or "Gelu")
+        self.ops[key] = "gelu"
+        self.by_key[key] = rn
+        return [rn]
 
     def _effective(self, key: str | None) -> str | None:
         while key is not None and self.ops.get(key) is None:
@@ -308,11 +391,17 @@ class _Importer:
             self.oov[node.op_type] = self.oov.get(node.op_type, 0) + 1
             return RawNode(key, OOV, parents, in_hwc, out_hwc, label=label)
         bias = len(inputs) > 2 and bool(inputs[2])
-        if kind == "gemm":
-            k, n = (dims[1], dims[0]) if attrs.get("transB", 0) else (dims[0], dims[1])
-            return make("matmul", shape=(k, n, 0, 0), use_bias=bias)
-        if kind == "matmul":
-            return make("matmul", shape=(dims[-2], dims[-1], 0, 0), use_bias=False)
+        if kind in ("gemm", "matmul"):
+            # A dense layer acts on the last axis of its data input (input 0): its rows are H x W.
+            sizes = [int(d) for d in dims if d is not None]  # all known (checked above)
+            if kind == "gemm":
+                k, n = (sizes[1], sizes[0]) if attrs.get("transB", 0) else (sizes[0], sizes[1])
+            else:
+                k, n, bias = sizes[-2], sizes[-1], False
+            rows_in, rows_out = self._hwc(inputs[0], rows=True), self._hwc(node.output[0], rows=True)
+            return RawNode(
+                key, "matmul", parents[:1], rows_in, rows_out, shape=(k, n, 0, 0), use_bias=bias, label=label
+            )
         groups = int(attrs.get("group", 1))
         c_out, c_in_per_group = dims[0], dims[1]
         kernel = (list(dims[2:]) + [1, 1])[:2]

@@ -28,12 +28,20 @@ anything else                      ``<oov>``, with one warning naming the ops
 =================================  ==========================================================
 
 Every node's resolution is the geometry of its *first* tensor input and of its output, NCHW
-tensors read as ``(H, W, C)`` and 2-D tensors as ``(1, 1, C)``.
+tensors read as ``(H, W, C)`` and 2-D tensors as ``(1, 1, C)``. A ``Linear`` acts on the last axis,
+so its C is the last axis and its rows are H x W: tokens ``(N, L, C)`` give ``(L, 1, C)``, a
+channels-last map ``(N, H, W, C)`` gives ``(H, W, C)``.
+
+Only tensors are data: sizes, shapes and the ints computed from them (``x.size(0)``,
+``b, c, h, w = x.shape``, ``c // 2``) make no nodes and no edges. An in-place op (a method ending in
+``_`` such as ``y.relu_()``, a module with ``inplace=True``, ``F.relu(y, inplace=True)``) stays in the
+graph even when its result is not assigned: later uses of the tensor read it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import inspect
 import io
 import logging
 import operator
@@ -42,7 +50,7 @@ import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of
+from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of, rows_hwc_of
 from gennape_naslib.cg.graph import ComputeGraph, GraphError
 
 __all__ = ["from_torch", "TraceError"]
@@ -189,6 +197,10 @@ _METHOD_RULES = {
 }
 
 
+# Tensor methods whose names end in "_" but that do not change the tensor's values.
+_NOT_IN_PLACE = frozenset({"requires_grad_", "share_memory_"})
+
+
 def _shape_of(node: Any) -> tuple[int, ...] | None:
     meta = getattr(node, "meta", {}).get("tensor_meta")
     while not hasattr(meta, "shape") and isinstance(meta, (tuple, list)) and meta:
@@ -232,6 +244,11 @@ class _Lowerer:
 
     def lower(self) -> list[RawNode]:
         self.data_nodes: set[str] = set()
+        # In-place ops: the fx node of a tensor mutated later still names its old value, so every use
+        # reads the last op that mutated it. ``tensor_of`` maps a node to the node that first held its
+        # tensor, ``latest`` that tensor to its last mutation.
+        self.tensor_of: dict[str, str] = {}
+        self.latest: dict[str, str] = {}
         seen_input = False
         for node in self.gm.graph.nodes:
             tensor_args = [a for a in _flat_nodes((node.args, node.kwargs)) if a.name in self.data_nodes]
@@ -244,20 +261,48 @@ class _Lowerer:
                 self._add(node.name, "input", [], (h, w, c), (h, w, c))
                 continue
             if node.op == "output":
-                self._add(node.name, "output", [a.name for a in tensor_args], None, None)
+                self._add(node.name, "output", [self._current(a.name) for a in tensor_args], None, None)
                 continue
-            if node.op == "get_attr" or not tensor_args:
-                continue  # constants and shape arithmetic
+            if node.op == "get_attr" or not tensor_args or node.meta.get("tensor_meta") is None:
+                continue  # constants, and shape arithmetic (sizes and ints are not tensors)
             self.data_nodes.add(node.name)
             self._lower_call(node, tensor_args)
+            mutated = [a for a in tensor_args[:1] if node.args and a is node.args[0]]
+            if mutated and self._mutates_first_argument(node):
+                tensor = self.tensor_of.get(mutated[0].name, mutated[0].name)
+                self.tensor_of[node.name] = tensor
+                self.latest[tensor] = node.name
         return self.raw
+
+    def _current(self, name: str) -> str:
+        """The node holding the present value of node ``name``'s tensor (its last in-place op)."""
+        return self.latest.get(self.tensor_of.get(name, name), name)
+
+    def _mutates_first_argument(self, node: Any) -> bool:
+        """Whether ``node`` is an in-place op on its first argument (``y.relu_()``, ``ReLU(inplace=True)``)."""
+        if node.op == "call_method":
+            name = str(node.target)
+            return name.endswith("_") and not name.startswith("__") and name not in _NOT_IN_PLACE
+        if node.op == "call_module":
+            return getattr(self.modules[node.target], "inplace", False) is True
+        if node.op == "call_function":
+            name = getattr(node.target, "__name__", "")
+            if name.endswith("_") and not name.startswith("__"):
+                return True  # torch.relu_, F.relu_, ...
+            if "inplace" in node.kwargs:
+                return node.kwargs["inplace"] is True
+            try:
+                bound = inspect.signature(node.target).bind(*node.args, **node.kwargs)
+            except (TypeError, ValueError):  # builtins without a signature, or another calling form
+                return False
+            return bound.arguments.get("inplace") is True
+        return False
 
     def _add(self, key: str, op: str | None, parents: Sequence[str], in_hwc: Any, out_hwc: Any, **kw: Any) -> None:
         self.raw.append(RawNode(key, op, list(parents), in_hwc, out_hwc, label=kw.pop("label", key), **kw))
 
     def _lower_call(self, node: Any, tensor_args: list[Any]) -> None:
-
-        parents = [a.name for a in tensor_args]
+        parents = [self._current(a.name) for a in tensor_args]
         in_hwc = hwc_of(_shape_of(tensor_args[0]))
         out_hwc = hwc_of(_shape_of(node))
         if node.op == "call_module":
@@ -289,6 +334,8 @@ class _Lowerer:
                 w = _shape_of(node.args[1])
                 shape = (w[1], w[0], 0, 0)
                 bias = len(node.args) > 2 and node.args[2] is not None or node.kwargs.get("bias") is not None
+            # A dense layer acts on the last axis: its rows (tokens, pixels of a channels-last map) are H x W.
+            in_hwc, out_hwc = rows_hwc_of(_shape_of(tensor_args[0])), rows_hwc_of(_shape_of(node))
             self._add(node.name, "matmul", parents[:1], in_hwc, out_hwc, shape=shape, use_bias=bias, **common)
         elif kind in _SIMPLE_ACT.values() or kind in ("batchnorm", "identity"):
             self._add(node.name, kind, parents[:1], in_hwc, out_hwc, **common)
@@ -450,9 +497,10 @@ def from_torch(
 ) -> ComputeGraph:
     """Build the computation graph of a PyTorch module.
 
-    The module is traced with :mod:`torch.fx`, run once in eval mode on zeros of ``input_shape`` to
-    propagate shapes (its training flag is restored afterwards), and lowered with the rules in the
-    module docstring.
+    The module is traced with :mod:`torch.fx` in eval mode, so the graph is the inference graph
+    (branches taken only ``if self.training``, such as drop-path or stochastic depth, are left out),
+    run once in eval mode on zeros of ``input_shape`` to propagate shapes, and lowered with the rules
+    in the module docstring. Its training flag is restored afterwards.
 
     Args:
         module: A ``torch.nn.Module`` with a single tensor input.
@@ -491,30 +539,34 @@ def from_torch(
             return super().is_leaf_module(m, qualname)
 
     tracer = tracer_factory() if tracer_factory is not None else _Tracer()
-    try:
-        graph = tracer.trace(module)
-    except Exception as exc:
-        raise TraceError(
-            f"torch.fx could not trace {type(module).__name__} ({exc.__class__.__name__}: {exc}). "
-            "Remove data-dependent control flow from its forward(), or pass the offending submodule "
-            "types as leaf_modules=..."
-        ) from exc
-    gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
     was_training = module.training
+    # The graph is the inference graph: branches taken only `if self.training:` (drop-path,
+    # stochastic depth, auxiliary heads) are left out, as in a frozen TensorFlow graph.
     module.eval()
-    # ShapeProp prints the traceback of a failing node to stderr before raising; the TraceError below
-    # says the same in one line, so the output is held back and only passed on when all went well.
-    printed = io.StringIO()
     try:
-        with torch.no_grad(), contextlib.redirect_stderr(printed):
-            ShapeProp(gm).propagate(torch.zeros(shape[0], shape[1], shape[2], shape[3]))
-    except Exception as exc:
-        logger.debug("shape propagation of %s printed:\n%s", type(module).__name__, printed.getvalue())
-        cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc  # ShapeProp wraps the real error
-        raise TraceError(
-            f"running {type(module).__name__} on an input of shape {tuple(shape)} failed "
-            f"({cause.__class__.__name__}: {cause}); check input_shape"
-        ) from exc
+        try:
+            graph = tracer.trace(module)
+        except Exception as exc:
+            raise TraceError(
+                f"torch.fx could not trace {type(module).__name__} ({exc.__class__.__name__}: {exc}). "
+                "Remove data-dependent control flow from its forward(), or pass the offending submodule "
+                "types as leaf_modules=..."
+            ) from exc
+        gm = fx.GraphModule(tracer.root, graph, type(module).__name__)
+        # ShapeProp prints the traceback of a failing node to stderr before raising; the TraceError
+        # below says the same in one line, so the output is held back and only passed on when all
+        # went well.
+        printed = io.StringIO()
+        try:
+            with torch.no_grad(), contextlib.redirect_stderr(printed):
+                ShapeProp(gm).propagate(torch.zeros(shape[0], shape[1], shape[2], shape[3]))
+        except Exception as exc:
+            logger.debug("shape propagation of %s printed:\n%s", type(module).__name__, printed.getvalue())
+            cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc  # ShapeProp wraps the error
+            raise TraceError(
+                f"running {type(module).__name__} on an input of shape {tuple(shape)} failed "
+                f"({cause.__class__.__name__}: {cause}); check input_shape"
+            ) from exc
     finally:
         module.train(was_training)
     sys.stderr.write(printed.getvalue())  # e.g. warnings of the user's module

@@ -152,3 +152,40 @@ def test_default_export_folds_batchnorm_and_the_lowering_shows_it() -> None:
     assert folded.nodes[1].use_bias  # the folded BN became the convolution's bias
     kept = from_onnx(export(module, (1, 3, 8, 8)))
     assert kept == from_torch(module, (3, 8, 8))
+
+
+def test_erf_gelu_becomes_one_gelu_node() -> None:
+    # Below opset 20 torch exports GELU as Div -> Erf -> Add -> Mul -> Mul.
+    module = nn.Sequential(nn.Conv2d(3, 8, 3), nn.GELU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 4))
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(module.eval(), torch.zeros(1, 3, 8, 8), buffer, dynamo=False, opset_version=17)
+    proto = onnx.load_from_string(buffer.getvalue())
+    assert "Erf" in {node.op_type for node in proto.graph.node}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no <oov> warning
+        cg = from_onnx(proto)
+    assert [n.op for n in cg.nodes] == ["input", "conv", "gelu", "mean", "matmul", "output"]
+    assert cg == from_torch(module, (3, 8, 8))
+
+
+class _TokenMLP(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, 16, 4, 4)
+        self.fc1 = nn.Linear(16, 32)
+        self.fc2 = nn.Linear(32, 8, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        tokens = self.patch(x).flatten(2).transpose(1, 2)  # (1, 4 tokens, 16)
+        return self.fc2(torch.relu(self.fc1(tokens))).mean(1)
+
+
+def test_dense_layers_on_tokens_agree_with_from_torch() -> None:
+    module = _TokenMLP().eval()
+    cg = from_onnx(export(module, (1, 3, 8, 8)))
+    dense = [(n.shape, n.use_bias, n.resolution) for n in cg.nodes if n.op == "matmul"]
+    assert dense == [((16, 32, 0, 0), True, (4, 4, 1, 1, 16, 32)), ((32, 8, 0, 0), False, (4, 4, 1, 1, 32, 8))]
+    reference = from_torch(module, (3, 8, 8))
+    assert dense == [(n.shape, n.use_bias, n.resolution) for n in reference.nodes if n.op == "matmul"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import pytest
 import torch
 import torch.nn as nn
@@ -121,3 +123,145 @@ def test_bad_input_shape() -> None:
         from_torch(_Block(), (32, 32))
     with pytest.raises(TraceError, match="check input_shape"):
         from_torch(_Block(), (4, 32, 32))
+
+
+# ---------------------------------------------------------------------- inference graphs
+class _StochasticDepth(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.training:  # stochastic depth: a training-only branch
+            y = y * torch.rand_like(y[:, :1, :1, :1]).ge(0.2) / 0.8
+        return y + x
+
+
+def test_training_only_branches_are_not_traced() -> None:
+    net = _StochasticDepth().train()
+    cg = from_torch(net, (8, 8, 8))
+    assert net.training  # the flag is restored
+    assert dict(cg.op_counts()) == {"input": 1, "conv": 1, "add": 1, "output": 1}
+    assert cg == from_torch(net.eval(), (8, 8, 8))
+    assert not net.training
+
+
+# ---------------------------------------------------------------------- in-place ops
+class _UnassignedInPlace(nn.Module):
+    def __init__(self, how: str) -> None:
+        super().__init__()
+        self.how = how
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.act = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.how == "method":
+            y.relu_()
+        elif self.how == "module":
+            self.act(y)
+        else:
+            F.relu(y, inplace=True)
+        return y.mean((2, 3))
+
+
+@pytest.mark.parametrize("how", ["method", "module", "function"])
+def test_unassigned_in_place_ops_stay_on_the_path(how: str) -> None:
+    cg = from_torch(_UnassignedInPlace(how), (3, 8, 8))
+    assert [n.op for n in cg.nodes] == ["input", "conv", "relu", "mean", "output"]
+    assert cg.edges == ((0, 1), (1, 2), (2, 3), (3, 4))
+
+
+class _InPlaceResidual(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+        self.relu = nn.ReLU(inplace=True)
+
+    def forward(self, x):
+        out = self.relu(self.conv(x))  # reassigned: the usual way
+        out += x
+        z = out * 2.0
+        z.add_(x)  # mutates z: the output reads the add
+        return self.relu(z)
+
+
+def test_reassigned_in_place_ops_keep_their_graph() -> None:
+    cg = from_torch(_InPlaceResidual(), (8, 8, 8))
+    assert [n.op for n in cg.nodes] == ["input", "conv", "relu", "add", "add", "relu", "output"]
+    assert cg.edges == ((0, 1), (0, 3), (0, 4), (1, 2), (2, 3), (3, 4), (4, 5), (5, 6))
+
+
+# ---------------------------------------------------------------------- shape arithmetic
+class _ViewBySize(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+        self.fc = nn.Linear(8, 10)
+
+    def forward(self, x):
+        y = F.relu(self.conv(x))
+        return self.fc(F.adaptive_avg_pool2d(y, 1).view(y.size(0), -1))  # y's size, not y's data
+
+
+class _ShapeArithmetic(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3)
+
+    def forward(self, x):
+        y = self.conv(x)
+        b, c, h, w = y.shape
+        return y.reshape(b, c // 2, 2, h * w).mean(3)
+
+
+def test_shape_arithmetic_is_not_data() -> None:
+    cg = from_torch(_ViewBySize(), (3, 8, 8))
+    assert [n.op for n in cg.nodes] == ["input", "conv", "relu", "mean", "matmul", "output"]
+    assert cg.parents()[4] == [3] and cg.n_edges == 5
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no <oov> warning for floordiv
+        cg = from_torch(_ShapeArithmetic(), (3, 8, 8))
+    assert [n.op for n in cg.nodes] == ["input", "conv", "mean", "output"] and cg.n_edges == 3
+
+
+# ---------------------------------------------------------------------- dense layers on token / channels-last tensors
+class _Tokens(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, 32, 4, 4)
+        self.fc = nn.Linear(32, 64)
+
+    def forward(self, x):
+        return self.fc(self.patch(x).flatten(2).transpose(1, 2))  # (1, 16 tokens, 32)
+
+
+class _ChannelsLast(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 4, 4)
+        self.fc = nn.Linear(16, 24, bias=False)
+
+    def forward(self, x):
+        return self.fc(self.conv(x).permute(0, 2, 3, 1))  # (1, 4, 8, 16)
+
+
+@pytest.mark.parametrize(
+    ("net", "shape", "resolution"),
+    [(_Tokens, (3, 16, 16), (16, 16, 1, 1, 32, 64)), (_ChannelsLast, (3, 16, 32), (4, 4, 8, 8, 16, 24))],
+)
+def test_dense_layer_resolution_describes_its_rows(net: type, shape: tuple[int, ...], resolution: tuple) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gennape_naslib.cg.counting import count_flops, count_weight_params
+
+    module = net().eval()
+    cg = from_torch(module, shape)
+    matmul = next(n for n in cg.nodes if n.op == "matmul")
+    assert matmul.resolution == resolution
+    assert matmul.shape[:2] == (resolution[4], resolution[5])
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(torch.zeros(1, *shape))
+    assert count_flops(cg) == counter.get_total_flops()
+    assert count_weight_params(cg) == sum(p.numel() for p in module.parameters())
