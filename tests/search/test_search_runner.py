@@ -119,22 +119,16 @@ def test_resume_refuses_another_ask_batch_and_keeps_old_folders(tmp_path, table)
     assert run_search(load_config(explicit), folder=tmp_path / "p", table=table, report=False).resumed == 5
 
 
+def _multi_objective_config(epochs: int, objectives: list[str], reference_point: list[float]):
+    search = {"epochs": epochs, "objectives": objectives, "reference_point": reference_point}
+    search.update(num_init=10, population_size=10)
+    return load_config({"search_space": "nb201", "optimizer": "multi_objective", "search": search})
+
+
 def test_report_ranks_a_minimised_first_objective_as_the_optimizer_does(tmp_path, table):
     from gennape_naslib.search.report import write_report
 
-    cfg = load_config(
-        {
-            "search_space": "nb201",
-            "optimizer": "multi_objective",
-            "search": {
-                "epochs": 20,
-                "objectives": ["edgegpu_latency:min", "test_acc_200ep:max"],
-                "reference_point": [12.0, 80.0],
-                "num_init": 10,
-                "population_size": 10,
-            },
-        }
-    )
+    cfg = _multi_objective_config(20, ["edgegpu_latency:min", "test_acc_200ep:max"], [12.0, 80.0])
     objective = TabularObjective(table)
     result = run_search(cfg, folder=tmp_path / "mo", objective=objective, report=False)
     write_report(result.folder, cfg, result.trials, objective, plots=False)
@@ -230,19 +224,7 @@ def test_predictor_only_search_minimises_flops_with_the_flops_baseline(tmp_path)
 
 @pytest.mark.slow  # draws four plots
 def test_multi_objective_config_reports_hypervolume(tmp_path, table):
-    cfg = load_config(
-        {
-            "search_space": "nb201",
-            "optimizer": "multi_objective",
-            "search": {
-                "epochs": 30,
-                "objectives": ["test_acc_200ep:max", "edgegpu_latency:min"],
-                "reference_point": [80.0, 12.0],
-                "num_init": 10,
-                "population_size": 10,
-            },
-        }
-    )
+    cfg = _multi_objective_config(30, ["test_acc_200ep:max", "edgegpu_latency:min"], [80.0, 12.0])
     result = run_search(cfg, folder=tmp_path / "mo", table=table)
     summary = (tmp_path / "mo" / "summary.md").read_text()
     assert f"final hypervolume: {result.optimizer.hypervolume():.6g}" in summary
