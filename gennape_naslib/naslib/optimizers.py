@@ -23,6 +23,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 __all__ = ["NASLibOptimizer", "naslib_optimizer_class"]
 
 # Search-block keys of NASLib configs that differ from our argument names.
@@ -111,7 +113,9 @@ class NASLibOptimizer:
 
     def _graph_of(self, arch: Any) -> Any:
         graph = self.search_space.clone()
-        encoding = self.optimizer.family.to_naslib(arch)
+        family = self.optimizer.family
+        # NASLib's NB-101 graph takes the spec dict ({"matrix", "ops"}), not the 56-int hash tuple of to_naslib
+        encoding = family.to_naslib_spec(arch) if hasattr(family, "to_naslib_spec") else family.to_naslib(arch)
         for setter in ("set_op_indices", "set_spec", "set_compact"):
             if hasattr(graph, setter):
                 getattr(graph, setter)(encoding)
@@ -174,15 +178,36 @@ class NASLibOptimizer:
 
     # ------------------------------------------------------------------ checkpoint state
     def state_dict(self) -> dict[str, Any]:
-        """The evaluated architectures and their metrics (JSON-compatible)."""
-        family = self.optimizer.family
-        return {"trials": [json.dumps([family.to_json(t.arch), t.metrics]) for t in self.optimizer.history]}
+        """The evaluated architectures and their metrics, as one ``uint8`` array of JSON text.
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Re-tell the checkpointed trials (after :meth:`adapt_search_space`)."""
+        NASLib's checkpointer (fvcore's) stores only arrays and tensors, so the JSON list of ``[encoding,
+        metrics]`` pairs travels as its UTF-8 bytes.
+        """
         family = self.optimizer.family
-        for item in state.get("trials", []):
-            encoding, metrics = json.loads(item)
+        trials = [[family.to_json(t.arch), t.metrics] for t in self.optimizer.history]
+        return {"trials_json": np.frombuffer(json.dumps(trials).encode("utf-8"), dtype=np.uint8).copy()}
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> None:
+        """Re-tell the checkpointed trials (after :meth:`adapt_search_space`).
+
+        Accepts what :meth:`state_dict` wrote, also after the checkpointer turned the array into a tensor, and
+        the earlier ``{"trials": [JSON text, ...]}`` form.
+
+        Raises:
+            KeyError: With ``strict``, if ``state`` holds neither form (fvcore passes ``strict=False``).
+        """
+        family = self.optimizer.family
+        if "trials_json" in state:
+            raw = state["trials_json"]
+            raw = raw.cpu().numpy() if hasattr(raw, "cpu") else np.asarray(raw)
+            pairs = json.loads(raw.astype(np.uint8).tobytes().decode("utf-8"))
+        elif "trials" in state:
+            pairs = [json.loads(item) for item in state["trials"]]
+        elif strict:
+            raise KeyError(f"NASLibOptimizer.load_state_dict: no 'trials_json' in the state (keys: {sorted(state)})")
+        else:
+            pairs = []
+        for encoding, metrics in pairs:
             arch = family.from_json(encoding)
             trial = self.optimizer.tell(arch, metrics)
             self.graphs[trial.hash] = self._graph_of(arch)

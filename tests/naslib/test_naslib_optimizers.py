@@ -101,6 +101,46 @@ def test_same_seed_same_trajectory_and_checkpoint_round_trip(dataset_api):
     restored.load_state_dict(state)
     assert restored.optimizer.best().metrics == opt.optimizer.best().metrics
     assert len(restored.optimizer.history) == 10
+    # NASLib's checkpointer (fvcore's) keeps only arrays/tensors, turns arrays into tensors and loads non-strictly
+    assert all(isinstance(v, np.ndarray) for v in state.values())
+    import torch
+
+    resumed = NASLibOptimizer(CONFIG, optimizer="rs")
+    resumed.adapt_search_space(StandInNB201Graph(), dataset_api=dataset_api)
+    resumed.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=False)
+    assert [t.hash for t in resumed.optimizer.history] == [t.hash for t in opt.optimizer.history]
+    with pytest.raises(KeyError, match="no 'trials_json'"):
+        resumed.load_state_dict({})
+
+
+class StandInNB101Graph:
+    def __init__(self) -> None:
+        self.spec = None
+
+    def get_type(self) -> str:
+        return "nasbench101"
+
+    def clone(self) -> StandInNB101Graph:
+        return copy.deepcopy(self)
+
+    def set_spec(self, spec) -> None:  # NASLib's NB-101 graph: ModelSpec(**spec) needs the dict
+        assert isinstance(spec, dict) and set(spec) == {"matrix", "ops"}, spec
+        self.spec = spec
+
+    def get_spec(self):
+        return self.spec
+
+    def query(self, metric, dataset=None, dataset_api=None):
+        return float(np.asarray(self.spec["matrix"]).sum())  # any deterministic number
+
+
+def test_nb101_graphs_get_naslibs_spec_dict():
+    opt = NASLibOptimizer(CONFIG, optimizer="rs")
+    opt.adapt_search_space(StandInNB101Graph(), dataset_api={})
+    stand_in_trainer_search(opt, 3)
+    spec = opt.get_final_architecture().get_spec()
+    assert np.asarray(spec["matrix"]).shape == (7, 7) and spec["ops"][0] == "input"
+    assert get("nb101").from_naslib(opt.get_final_architecture()) == opt.optimizer.best().arch
 
 
 class OpsOverlap(Predictor):
