@@ -24,6 +24,7 @@ import ast
 import csv
 import json
 import math
+import numbers
 import os
 import pickle
 import warnings
@@ -64,9 +65,7 @@ class _Rows:
             family = family or self.family
             if family is None:
                 raise ValueError("no family given")
-            if self.family is None:
-                self.family = family
-            elif family != self.family:
+            if self.family is not None and family != self.family:
                 raise ValueError(
                     f"family {family!r} differs from {self.family!r} of earlier rows (one family per file)"
                 )
@@ -90,6 +89,7 @@ class _Rows:
                 raise DataFormatError(message) from exc
             self.skipped.append(message)
             return
+        self.family = family  # only a valid row fixes the file's family (a typo on row 1 must not void the rest)
         n = len(self.encodings)
         for key in values:
             if key not in self.metrics:
@@ -289,11 +289,16 @@ def read_naslib_nb201(path: str | os.PathLike[str], strict: bool = True, name: s
                 if series is not None and len(series):
                     metrics[f"{column}/{suffix}"] = series[-1]
             for cost, value in (result.get("cost_info") or {}).items():
-                if isinstance(value, (int, float)):
-                    metrics[f"{cost}/{suffix}"] = value
+                if isinstance(value, numbers.Real) and not isinstance(value, bool):  # numpy scalars too
+                    metrics[f"{cost}/{suffix}"] = float(value)
         rows.add(f"arch {arch_str}", "nb201", arch_str, metrics)
     return rows.table(
-        name or p.stem, {"source": str(p), "format": "naslib_nb201", "units": {"eval_acc_final": "percent"}}
+        name or p.stem,
+        {
+            "source": str(p),
+            "format": "naslib_nb201",
+            "units": {"eval_acc_final": "percent", "train_acc_final": "percent"},
+        },
     )
 
 
@@ -330,7 +335,8 @@ def read_nb101_records(path: str | os.PathLike[str], strict: bool = True, name: 
             rows.skipped.append(message)
             continue
         rows.add(f"record {key}", "nb101", spec, metrics)
-    return rows.table(name or p.stem, {"source": str(p), "format": "nb101_records", "units": {"val_acc": "percent"}})
+    units = {column: "percent" for column in rows.metrics if "_acc_" in column}  # val_acc_108ep, test_acc_108ep ...
+    return rows.table(name or p.stem, {"source": str(p), "format": "nb101_records", "units": units})
 
 
 def read_nb201_pth(
@@ -369,7 +375,8 @@ def read_nb201_pth(
                 if cost.get(key) is not None:
                     metrics[f"{key}/{suffix}"] = cost[key]
         rows.add(f"index {index}", "nb201", arch_str, metrics)
-    return rows.table(name or p.stem, {"source": str(p), "format": "nb201_pth", "units": {"test_acc": "percent"}})
+    units = {f"{column}_{hp}ep": "percent" for column in ("test_acc", "val_acc")}  # the columns' names, per dataset
+    return rows.table(name or p.stem, {"source": str(p), "format": "nb201_pth", "units": units})
 
 
 def gennape_config_to_encoding(family: str, config: Any) -> Any:

@@ -41,6 +41,16 @@ def test_records_errors_name_file_and_line(tmp_path) -> None:
     assert len(table) == 1 and len(table.meta["skipped"]) == 2 and "line 3" in table.meta["skipped"][1]
 
 
+def test_lenient_load_survives_a_bad_family_on_the_first_row(tmp_path) -> None:
+    path = tmp_path / "typo.jsonl"
+    rows = [{"family": "nb2O1", "arch": A1, "metrics": {"acc": 1}}]
+    rows += [{"family": "nb201", "arch": arch, "metrics": {"acc": 2}} for arch in (A1, A2)]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    with pytest.warns(UserWarning, match="skipped 1 malformed rows"):
+        table = load_file(path, strict=False)
+    assert table.family == "nb201" and len(table) == 2 and "line 1" in table.meta["skipped"][0]
+
+
 def test_records_csv(tmp_path) -> None:
     path = tmp_path / "mine.csv"
     path.write_text(f"family,arch,acc,flops\nnb201,{A1},94.3,\nnb201,{A2},85.1,12\n")
@@ -88,13 +98,16 @@ def test_naslib_nb201_pickle(tmp_path) -> None:
                 "cost_info": {"params": 1.53, "flops": 220.1, "latency": 0.02},
             }
         },  # fmt: skip
-        A2: {"cifar10-valid": {"eval_acc1es": [40.0, 84.0], "train_acc1es": [50.0, 95.0], "cost_info": {}}},
-    }
+        A2: {"cifar10-valid": {"eval_acc1es": [40.0, 84.0], "train_acc1es": [50.0, 95.0],
+                               "cost_info": {"flops": np.float32(50.5), "params": np.int64(1)}}},
+    }  # fmt: skip
     path = tmp_path / "nb201_cifar10_full_training.pickle"
     path.write_bytes(pickle.dumps(doc))
     table = load_file(path)
     assert table["eval_acc_final/cifar10_valid"].tolist() == [91.6, 84.0]
-    assert table["params/cifar10_valid"][0] == 1.53 and np.isnan(table["params/cifar10_valid"][1])
+    assert table["params/cifar10_valid"].tolist() == [1.53, 1.0]  # numpy scalars are numbers too
+    assert table["flops/cifar10_valid"].tolist() == [220.1, 50.5] and np.isnan(table["latency/cifar10_valid"][1])
+    assert table.meta["units"] == {"eval_acc_final": "percent", "train_acc_final": "percent"}
 
 
 class _Evil:
@@ -121,6 +134,7 @@ def test_nb101_records(tmp_path) -> None:
     table = load_file(path)
     assert table.family == "nb101" and table["params"][0] == 1234
     assert table["val_acc_108ep"][0] == pytest.approx(91.0) and table["train_time_108ep"][0] == 105.0
+    assert table.meta["units"] == {"val_acc_108ep": "percent", "test_acc_108ep": "percent"}  # the columns' names
     path.write_bytes(pickle.dumps({"abc": ({"module_adjacency": matrix}, {})}))
     with pytest.raises(DataFormatError, match="record abc: malformed"):
         load_file(path)
@@ -165,6 +179,7 @@ def test_nb201_pth(tmp_path) -> None:
     assert table["test_acc_200ep/cifar10"].tolist() == [94.37, 85.0]
     assert table["val_acc_200ep/cifar10_valid"][0] == 91.0 and np.isnan(table["val_acc_200ep/cifar10_valid"][1])
     assert table["test_acc_200ep/imagenet16_120"][0] == 47.3 and table["params/cifar10"].tolist() == [1.53, 0.4]
+    assert table.meta["units"] == {"test_acc_200ep": "percent", "val_acc_200ep": "percent"}
 
 
 def test_unknown_format() -> None:
