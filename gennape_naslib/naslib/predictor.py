@@ -57,11 +57,19 @@ def _plain_params(params: dict[str, Any]) -> dict[str, Any]:
     """The hyperparameters NASLib can handle: plain numbers, strings, bools and None."""
     out = {}
     for key, value in params.items():
-        if isinstance(value, np.generic):
-            value = value.item()
+        value = _plain_value(value)
         if isinstance(value, _PLAIN):
             out[key] = value
     return out
+
+
+def _plain_value(value: Any) -> Any:
+    """``value`` with numpy scalars as Python numbers and tuples as lists (so NASLib can log it as JSON)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (tuple, list)):
+        return [_plain_value(v) for v in value]
+    return value
 
 
 class GENNAPENASLibPredictor:
@@ -109,7 +117,10 @@ class GENNAPENASLibPredictor:
         probe = self._make(hyperparams)
         params = probe.get_params(deep=False)
         params.pop("random_state", None)
-        self.default_hyperparams: dict[str, Any] = {**_plain_params(params), **hyperparams}
+        self.default_hyperparams: dict[str, Any] = {
+            **_plain_params(params),
+            **{k: _plain_value(v) for k, v in hyperparams.items()},
+        }
         self.hyperparams: dict[str, Any] = dict(self.default_hyperparams)
         self.model: Predictor | None = None
 
@@ -185,8 +196,12 @@ class GENNAPENASLibPredictor:
             return np.asarray(self.model.predict(archs), dtype=np.float64).reshape(len(archs))
         members = getattr(self.model, "predict_members", None)
         if callable(members):
-            rows = np.asarray(members(archs), dtype=np.float64)
-            return rows.reshape(-1, len(archs))
+            # NASLib averages the rows over axis 0: the members' own accuracy maps are not linear (quantile
+            # calibration), so their mean is not the ensemble's prediction. The rows keep the members' spread
+            # around the ensemble's prediction, so that their mean is exactly what query_members=False gives.
+            rows = np.asarray(members(archs), dtype=np.float64).reshape(-1, len(archs))
+            mean = np.asarray(self.model.predict(archs), dtype=np.float64).reshape(len(archs))
+            return rows - rows.mean(axis=0) + mean
         if not self.model.supports_std:
             return np.asarray(self.model.predict(archs), dtype=np.float64).reshape(1, len(archs))
         mean, std = self.model.predict(archs, return_std=True)
@@ -206,6 +221,7 @@ class GENNAPENASLibPredictor:
         given = dict(hyperparams)
         if "random_state" in given:
             self.random_state = given.pop("random_state")
+        given = {k: _plain_value(v) for k, v in given.items()}
         self._make(given)  # validates the names
         self.hyperparams = {**self.default_hyperparams, **given}
 

@@ -239,6 +239,30 @@ def test_members_for_bananas(nb201: tuple[list[FakeGraph], np.ndarray]) -> None:
     assert flops.query(graphs[:3]).shape == (1, 3)
 
 
+def test_gennape_member_rows_average_to_its_prediction(nb201: tuple[list[FakeGraph], np.ndarray]) -> None:
+    graphs, y = nb201
+    params = {"members": ("pair", "flops"), "epochs": 2, "cl_epochs": 1, "random_state": 0}
+    model = GENNAPENASLibPredictor(query_members=True, **params)
+    model.fit(graphs[:40], y[:40])  # NASLib's fit returns the training error, not the predictor
+    rows = model.query(graphs[60:])
+    assert rows.shape == (2, 20) and rows.std(axis=0).max() > 0  # the members' spread is kept
+    plain = GENNAPENASLibPredictor(**params)
+    plain.fit(graphs[:40], y[:40])
+    np.testing.assert_allclose(rows.mean(axis=0), plain.query(graphs[60:]), rtol=0, atol=1e-9)
+
+
+def test_hyperparameters_given_as_numpy_values_are_plain() -> None:
+    import json
+
+    model = GENNAPENASLibPredictor(n_estimators=np.int64(4), predictor_type="cg_trees")
+    model.set_hyperparams({"max_features": np.float32(0.5)})
+    values = model.get_hyperparams()
+    assert type(values["n_estimators"]) is int and type(values["max_features"]) is float
+    json.dumps(values)
+    gennape = GENNAPENASLibPredictor(members=("pair", "flops"))
+    assert gennape.get_hyperparams()["members"] == ["pair", "flops"] and json.dumps(gennape.get_hyperparams())
+
+
 def test_seed_from_numpy_global_state(nb201: tuple[list[FakeGraph], np.ndarray]) -> None:
     graphs, y = nb201
     runs = []
