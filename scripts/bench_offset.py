@@ -39,7 +39,7 @@ def run_one(family: str, seed: int, shots: int, model: GENNAPEPredictor) -> dict
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--family", default="nb101")
     ap.add_argument("--first-seed", type=int, default=5)
     ap.add_argument("--seeds", type=int, default=5)

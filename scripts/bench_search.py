@@ -147,13 +147,22 @@ def method_config(
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("runs/bench_search"))
-    parser.add_argument("--seeds", type=int, default=10)
-    parser.add_argument("--first-seed", type=int, default=0)
-    parser.add_argument("--budget", type=int, default=300)
-    parser.add_argument("--methods", nargs="+", default=["rs", "re"])
-    parser.add_argument("--aggregate-only", action="store_true")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] + " Methods, resuming and counting: see the module docstring."
+    )
+    parser.add_argument("--out", type=Path, default=Path("runs/bench_search"), help="folder of the runs and results")
+    parser.add_argument("--seeds", type=int, default=10, help="seeds per method (default 10)")
+    parser.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
+    parser.add_argument("--budget", type=int, default=300, help="evaluations per run (default 300)")
+    parser.add_argument(
+        "--methods",
+        nargs="+",
+        default=["rs", "re"],
+        help="rs, re, bananas_<predictor>, npenas_<predictor> (a registry name, e.g. cg_trees or gennape), "
+        f"bananas_gennape_pretrained, bananas_gennape_finetune, {', '.join(f'bananas_{v}' for v in ONLINE_VARIANTS)}, "
+        "mo_latency, mo_flops (default: rs re)",
+    )
+    parser.add_argument("--aggregate-only", action="store_true", help="only aggregate the runs already in --out")
     parser.add_argument(
         "--checkpoint",
         default="pretrained",
@@ -232,11 +241,12 @@ def _padded(best: np.ndarray, budget: int) -> np.ndarray:
 
 
 def _hv_summary(hv: np.ndarray, budget: int) -> dict[int, dict[str, float]]:
-    return {
-        b: {"mean": float(hv[:, b - 1].mean()), "std": float(hv[:, b - 1].std())}
-        for b in (50, 100, 150, 200, 300)
-        if b <= budget
-    }
+    return {b: {"mean": float(hv[:, b - 1].mean()), "std": float(hv[:, b - 1].std())} for b in _report_budgets(budget)}
+
+
+def _report_budgets(budget: int) -> list[int]:
+    """The evaluation counts a summary reports: 50, 100, 150, 200, 300 up to ``budget``, and ``budget`` itself."""
+    return sorted({b for b in (50, 100, 150, 200, 300) if b <= budget} | {int(budget)})
 
 
 def _with_flops(records: list[dict[str, Any]], budget: int) -> list[dict[str, Any]]:
@@ -272,16 +282,15 @@ def aggregate(out: Path, methods: list[str], budget: int, optimum: float, datase
             int(np.flatnonzero(np.isclose(b, optimum))[0]) + 1 if np.isclose(b, optimum).any() else None for b in best
         ]
         entry: dict[str, Any] = {"seeds": len(runs), "stopped_at_optimum": stopped, "budgets": {}}
-        for b in (50, 100, 150, 200, 300):
-            if b <= budget:
-                col = best[:, b - 1]
-                entry["budgets"][b] = {
-                    "mean_best": float(col.mean()),
-                    "std_best": float(col.std()),
-                    "median_best": float(np.median(col)),
-                    "mean_regret": float((optimum - col).mean()),
-                    "found_optimum": int(np.isclose(col, optimum).sum()),
-                }
+        for b in _report_budgets(budget):
+            col = best[:, b - 1]
+            entry["budgets"][b] = {
+                "mean_best": float(col.mean()),
+                "std_best": float(col.std()),
+                "median_best": float(np.median(col)),
+                "mean_regret": float((optimum - col).mean()),
+                "found_optimum": int(np.isclose(col, optimum).sum()),
+            }
         reached = [r for r in reach if r is not None]
         entry["evals_to_optimum"] = reach
         entry["median_evals_to_optimum"] = float(np.median([r if r is not None else np.inf for r in reach]))

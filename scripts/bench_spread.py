@@ -123,7 +123,7 @@ def summary(rows: list[dict]) -> str:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("--families", nargs="+", default=["nb201", "nb101", "nb301"])
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--train", type=int, default=100)

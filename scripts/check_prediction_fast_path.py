@@ -21,7 +21,7 @@ import torch
 from scipy.stats import kendalltau, rankdata
 
 
-def _reference_raw(self, records):  # the pre-fast-path GENNAPEPredictor._raw (default members)
+def _reference_raw(self, records, family=None):  # the pre-fast-path _raw (default members; family unused)
     from gennape_naslib.predictors.gennape.model import CL_MEMBERS
     from gennape_naslib.predictors.gennape.regressor import predict_regressor
 

@@ -361,7 +361,7 @@ def cmd_timing(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="cmd", required=True)
-    run = sub.add_parser("run")
+    run = sub.add_parser("run", help="score the published NB-201 cells with every proxy (resumable JSON lines)")
     run.add_argument("--out", type=Path, default=DEFAULT_OUT)
     run.add_argument("--limit", type=int, default=725)
     run.add_argument("--workers", type=int, default=2)
@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
         help="comma-separated subset (default: all); scores cells that lack one of them and appends rows with only "
         "these proxies, which replace the earlier scores of the cell in 'report' (rerun after a definition change)",
     )
-    rep = sub.add_parser("report")
+    rep = sub.add_parser("report", help="Spearman of each proxy with the published scores and with accuracy")
     rep.add_argument("--out", type=Path, default=DEFAULT_OUT)
     rep.add_argument("--json", type=Path)
     rep.add_argument("--compare", type=Path, help="a second run (other seed) to measure seed-to-seed agreement")
@@ -384,7 +384,7 @@ def main(argv: list[str] | None = None) -> int:
     avg = sub.add_parser("average", help="several runs (other seeds) of the same cells, averaged")
     avg.add_argument("runs", type=Path, nargs="+", help="run files (JSON lines of 'run'), the first k averaged")
     avg.add_argument("--proxies", default="", help="comma-separated subset (default: every published one)")
-    tim = sub.add_parser("timing")
+    tim = sub.add_parser("timing", help="seconds per architecture of each proxy on a few architectures per family")
     tim.add_argument("--families", default="nb201,nb301,ofa_mbv3")
     tim.add_argument("--n", type=int, default=3)
     tim.add_argument("--threads", type=int, default=1)
