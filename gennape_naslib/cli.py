@@ -295,12 +295,15 @@ def build_parser() -> argparse.ArgumentParser:
     build = cg_commands.add_parser(
         "build",
         help="computation graph of a PyTorch model",
-        description="Build the computation graph of a PyTorch model through torch.fx. TARGET names an "
-        "nn.Module or a callable returning one when called without arguments, as MODULE:NAME where MODULE "
-        "is a dotted module path or a path/to/file.py.",
+        description="Build the computation graph of a PyTorch model through torch.fx. MODULE:CALLABLE names an "
+        "nn.Module or a callable returning one when called without arguments, where MODULE is a dotted module "
+        "path or a path/to/file.py.",
     )
     build.add_argument(
-        "target", nargs="?", metavar="MODULE:CALLABLE", help="e.g. torchvision.models:resnet18 or net.py:Net"
+        "target",
+        nargs="?",
+        metavar="MODULE:CALLABLE",
+        help="e.g. net.py:Net, or torchvision.models:resnet18 where torchvision is installed",
     )
     build.add_argument("--input-shape", type=_shape_type("C,H,W"), metavar="C,H,W", help="input tensor shape")
     build.add_argument("--family", help="build a family architecture instead (see 'gennape family list')")
