@@ -351,6 +351,24 @@ class PredictorContract:
             f"rescaling by 100 and by {same_gap:.3g} without (tolerance {tolerance:.3g})"
         )
 
+    def check_uses_its_inputs(self) -> None:
+        """A fitted predictor tells the test architectures apart; one that needs fitting learns from its labels
+        (other labels on the same architectures give other predictions), and a second ``fit`` of one instance
+        forgets the first (it predicts as a fresh predictor fitted on the second data)."""
+        X, y, X_test, _ = self.data()
+        model = self.make().fit(X, y)
+        pred = model.predict(X_test)
+        assert np.ptp(pred) > 0, "predict() gives one value for every test architecture; it must read X"
+        if not model.needs_fit:
+            return
+        # the labels shuffled over the architectures and rescaled: a predictor reading y changes its predictions
+        other = 1.1 * y[np.random.default_rng(self.seed).permutation(len(y))]
+        fresh = self.make().fit(X, other).predict(X_test)
+        assert not np.allclose(fresh, pred, rtol=0.0, atol=self.atol), (
+            "fit() on the same architectures with shuffled, rescaled labels predicts the same; fit() must read y"
+        )
+        self._assert_same(model.fit(X, other).predict(X_test), fresh, "a second fit() of one instance vs a fresh fit")
+
     def check_all(self, subprocess_check: bool = True) -> None:
         """Run every check (the cross-process one only when ``subprocess_check``)."""
         self.check_params()
@@ -363,5 +381,6 @@ class PredictorContract:
         self.check_std()
         self.check_input_forms()
         self.check_target_scale()
+        self.check_uses_its_inputs()
         if subprocess_check:
             self.check_deterministic_across_processes()

@@ -69,7 +69,9 @@ class Memorizer(Predictor):
         graphs = as_graphs(X, family)
         if not graphs:
             raise ValueError("X is empty")
-        return np.array([self.table_.get(g.content_hash(), self.mean_) + self.offset for g in graphs])
+        # unseen graphs: the training mean, told apart by their size (a predictor must read X)
+        unseen = [self.mean_ * (1.0 + 0.001 * len(g.nodes)) for g in graphs]
+        return np.array([self.table_.get(g.content_hash(), u) + self.offset for g, u in zip(graphs, unseen)])
 
 
 # ---------------------------------------------------------------------- registry
@@ -294,7 +296,11 @@ class _Careless(Memorizer):
             self.mean_ = float(np.mean(y)) if len(y) else 0.0
             self.table_ = {}
             return self
+        if self.flaw == "stale_refit" and hasattr(self, "mean_"):
+            return self  # keeps the first fit
         super().fit(X, y, family)
+        if self.flaw == "ignores_labels":
+            self.mean_, self.table_ = 1.0, {}  # a constant, not the labels
         if self.flaw == "returns_none":
             return None
         if self.flaw == "random":
@@ -302,10 +308,17 @@ class _Careless(Memorizer):
             self.table_ = {}
         return self
 
+    def predict(self, X: Any, return_std: bool = False, family: Any = None) -> np.ndarray:
+        pred = super().predict(X, return_std, family)
+        return np.full_like(pred, self.mean_) if self.flaw == "constant" else pred
+
 
 @pytest.mark.parametrize(
     ("flaw", "check", "message"),
     [
+        ("constant", "check_uses_its_inputs", "one value for every test architecture"),
+        ("ignores_labels", "check_uses_its_inputs", "shuffled, rescaled labels predicts the same"),
+        ("stale_refit", "check_uses_its_inputs", "a second fit\\(\\) of one instance vs a fresh fit"),
         ("returns_none", "check_fit_returns_self", "fit\\(\\) must return self"),
         ("random", "check_deterministic", "two fits with the same seed"),
         ("no_validation", "check_rejects_bad_inputs", "fit\\(\\[\\], \\[\\]\\): no error was raised"),
