@@ -207,3 +207,17 @@ def test_unlabelled_architectures_may_come_from_another_family(nb201):
     # encodings of the training family still read with the training family
     encoded = [search_spaces.get("nb201").to_json(a) for a in archs[30:34]]
     assert [r.key for r in unlabeled_pool("nb201", 0, 0, encoded)] == [r.key for r in prepare(archs[30:34])[0]]
+
+
+def test_quantile_map_never_extrapolates_non_negative_targets_below_zero() -> None:
+    # ten labels with one failed-training cell (10 %): std ~ 21, so min - std would be about -11
+    target = np.array([10.0, 80.0, 82.0, 84.0, 85.0, 86.0, 88.0, 89.0, 90.0, 91.0])
+    source = np.linspace(-1.0, 1.0, 10)
+    qmap = QuantileMap(source, target)
+    assert qmap.bounds[0] == 0.0
+    z = np.array([-3.0, -10.0, -100.0])
+    assert np.all(qmap.quantile_part(z) >= 0.0)
+    low = qmap(z[:2])  # only the 1e-3 linear blend, which keeps the map strictly increasing, reaches below 0
+    assert np.all(low > -0.2) and low[1] < low[0]
+    signed = QuantileMap(source, target - 50.0)  # targets with negative values keep min - std
+    assert signed.bounds[0] == pytest.approx(float((target - 50.0).min() - (target - 50.0).std()))

@@ -17,8 +17,9 @@ of the quantiles against the scores over the outer ``tail`` fraction of the sort
 2 points; computed on the sample with its ties, so that near-identical scores, e.g. of isomorphic
 cells, that float rounding merges or splits barely move it), kept between 0 and the slope of the
 linear map ``std_t / std_s`` (``std_s``: the scores' std), and stops one ``std_t`` beyond the target
-sample's smallest and largest value (a gap such as NB-201's ~10 % cells must not be extrapolated
-into negative accuracies; the top, which search cares about, stays linear). The small linear
+sample's smallest and largest value, and at 0 when the target sample has no negative value (a gap such
+as NB-201's ~10 % cells must not be extrapolated into negative accuracies; the top, which search cares
+about, stays linear). The small linear
 part (``blend``, 1e-3) makes ``f`` strictly increasing, so flat stretches of the quantile function
 (ties in the target, or extrapolation with a zero slope) never merge two different scores: the
 ranking of any set of architectures, and with it Spearman and Kendall tau, is exactly that of
@@ -92,7 +93,10 @@ class QuantileMap:
         self.knots_x, inverse = np.unique(s, return_inverse=True)
         self.knots_y = np.bincount(inverse, weights=q) / np.bincount(inverse)
         self.slope_lo = self.slope_hi = 0.0
-        self.bounds = (float(t.min()) - self.std, float(t.max()) + self.std)
+        lowest = float(t.min()) - self.std
+        if t.min() >= 0.0:  # non-negative targets (accuracies): the lower tail never crosses zero
+            lowest = max(lowest, 0.0)
+        self.bounds = (lowest, float(t.max()) + self.std)
         if self.knots_x.size < 3:
             self.blend = 1.0
             return
