@@ -375,6 +375,15 @@ def resolve_optimizer_name(name: str) -> str:
     raise KeyError(f"could not resolve optimizer {name!r} among choices {{{choices}}}")
 
 
+def optimizer_class(name: str) -> type[Optimizer]:
+    """The class registered as ``name`` (or an alias).
+
+    Raises:
+        KeyError: If the name is unknown (the message lists the choices).
+    """
+    return _REGISTRY[resolve_optimizer_name(name)]
+
+
 def get_optimizer(name: str, **kwargs: Any) -> Optimizer:
     """Build the optimizer registered as ``name`` (or an alias) with ``kwargs``.
 
@@ -382,7 +391,7 @@ def get_optimizer(name: str, **kwargs: Any) -> Optimizer:
         KeyError: If the name is unknown (the message lists the choices).
         TypeError: If a keyword argument is not accepted by that optimizer.
     """
-    cls = _REGISTRY[resolve_optimizer_name(name)]
+    cls = optimizer_class(name)
     try:
         return cls(**kwargs)
     except TypeError as exc:

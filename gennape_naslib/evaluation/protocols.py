@@ -198,8 +198,10 @@ def _cached_scores(cache: Any, model: Any, table: str, rows: np.ndarray) -> tupl
 def _label_scale(model: Any) -> float:
     """How many of a model's label units make one accuracy fraction: 100 for a model trained on percent
     accuracies (its stored training-label mean ``y_mean_`` above 1.5, e.g. the shipped GENNAPE model), else 1."""
+    from gennape_naslib.predictors._inputs import FRACTION_MAX
+
     mean = getattr(model, "y_mean_", None)
-    return 100.0 if mean is not None and np.isfinite(mean) and float(mean) > 1.5 else 1.0
+    return 100.0 if mean is not None and np.isfinite(mean) and float(mean) > FRACTION_MAX else 1.0
 
 
 def transfer_cell(task: dict[str, Any]) -> dict[str, Any]:

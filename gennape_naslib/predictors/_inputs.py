@@ -55,9 +55,9 @@ class LabelScaleWarning(UserWarning):
     """Labels given to a fitted predictor (e.g. fine-tuning shots) are about 100x off its training labels' scale."""
 
 
-#: Labels above this are taken as percent, labels within ``[0, _FRACTION_MAX]`` as fractions (the rule of
-#: ``gennape_naslib.evaluation.protocols``, which reads a model's training-label mean ``y_mean_``).
-_FRACTION_MAX = 1.5
+#: Labels above this are taken as percent, labels within ``[0, FRACTION_MAX]`` as fractions (also the rule by
+#: which ``gennape_naslib.evaluation.protocols`` reads a model's training-label mean ``y_mean_``).
+FRACTION_MAX = 1.5
 
 
 def resolve_family(family: Any) -> FamilyAdapter:
@@ -294,10 +294,10 @@ def warn_label_scale(
     if y.size == 0 or not np.isfinite(train_mean):
         return
     lo, hi = (train_mean, train_mean) if train_range is None else train_range
-    model_percent = train_mean > _FRACTION_MAX
-    model_fraction = 0.0 <= lo and hi <= _FRACTION_MAX
-    y_fraction = bool(np.all((y >= 0.0) & (y <= _FRACTION_MAX)))
-    y_percent = float(np.median(y)) > _FRACTION_MAX
+    model_percent = train_mean > FRACTION_MAX
+    model_fraction = 0.0 <= lo and hi <= FRACTION_MAX
+    y_fraction = bool(np.all((y >= 0.0) & (y <= FRACTION_MAX)))
+    y_percent = float(np.median(y)) > FRACTION_MAX
     if model_percent and y_fraction:
         seen, expected, fix = "fractions (all within [0, 1.5])", "percent", "multiply them by 100"
     elif model_fraction and y_percent:

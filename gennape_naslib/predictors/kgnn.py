@@ -24,6 +24,7 @@ from gennape_naslib.predictors.base import Predictor, check_is_fitted, check_xy,
 from gennape_naslib.predictors.gennape._train import check_integer, check_number, seeded, threads
 from gennape_naslib.predictors.gennape.data import prepare
 from gennape_naslib.predictors.gennape.encoder import encode_records
+from gennape_naslib.predictors.gennape.hyperparameters import check_finetune_epochs
 from gennape_naslib.predictors.gennape.regressor import KGNNModel, fit_regressor, predict_regressor
 
 __all__ = ["KGNNModel", "KGNNPredictor", "fit_regressor", "predict_regressor"]
@@ -137,8 +138,7 @@ class KGNNPredictor(Predictor):
         """
         check_is_fitted(self)
         self._check_params()
-        if epochs is not None:
-            check_integer("epochs", epochs, 0)
+        check_finetune_epochs(epochs)
         X, y = check_xy(X, y)
         warn_label_scale(y, self.y_mean_, None, f"{type(self).__name__}.finetune")
         records, _ = prepare(X, family)

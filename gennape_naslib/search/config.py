@@ -250,9 +250,9 @@ class SearchConfig:
         }
         if self.ask_batch != 1:
             identity["ask_batch"] = self.ask_batch
-        from gennape_naslib.optimizers.base import _REGISTRY, resolve_optimizer_name
+        from gennape_naslib.optimizers.base import optimizer_class
 
-        revision = _REGISTRY[resolve_optimizer_name(self.optimizer)].proposal_revision(self.ask_batch)
+        revision = optimizer_class(self.optimizer).proposal_revision(self.ask_batch)
         if revision != 1:  # an optimizer whose proposals changed: older folders of it are not resumed
             identity["revision"] = revision
         return identity
@@ -480,9 +480,9 @@ def optimizer_kwargs(config: SearchConfig) -> dict[str, Any]:
     ``search.predictor_checkpoint`` the loaded predictor is passed as ``predictor`` (see
     :func:`load_checkpoint`) and ``fit_predictor`` defaults to ``False``.
     """
-    from gennape_naslib.optimizers.base import _REGISTRY, resolve_optimizer_name
+    from gennape_naslib.optimizers.base import optimizer_class
 
-    cls = _REGISTRY[resolve_optimizer_name(config.optimizer)]
+    cls = optimizer_class(config.optimizer)
     accepted = _init_parameters(cls)
     kwargs = {k: v for k, v in config.search.items() if k in accepted and k not in ("family", "metric", "maximize")}
     kwargs["family"] = config.search_space

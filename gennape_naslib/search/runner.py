@@ -184,8 +184,8 @@ def _prepare_folder(folder: Path, config: SearchConfig, objective: Objective, re
             )
         if recorded != current:
             raise ValueError(
-                f"{folder} holds a search with other settings ({_recorded_identity(old)}); "
-                f"resuming with {config.identity()} would mix two searches"
+                f"{folder} holds a search with other settings ({recorded}); resuming with {current} would mix "
+                "two searches"
             )
         budget = old.get("config", {}).get("search", {}).get("epochs")
         if budget != config.search.get("epochs"):  # an extended (or shortened) budget: record it
