@@ -20,15 +20,23 @@ from gennape_naslib.search.objectives import _load_table
 from gennape_naslib.search_spaces import get
 
 
-class StandInNB201Graph:
-    def __init__(self) -> None:
-        self.op_indices = None
+class StandInGraph:
+    """What every NASLib graph of the contract has: ``get_type`` and ``clone``."""
+
+    naslib_type = ""
 
     def get_type(self) -> str:
-        return "nasbench201"
+        return self.naslib_type
 
-    def clone(self) -> StandInNB201Graph:
+    def clone(self) -> StandInGraph:
         return copy.deepcopy(self)
+
+
+class StandInNB201Graph(StandInGraph):
+    naslib_type = "nasbench201"
+
+    def __init__(self) -> None:
+        self.op_indices = None
 
     def set_op_indices(self, op_indices) -> None:
         self.op_indices = list(op_indices)
@@ -113,15 +121,11 @@ def test_same_seed_same_trajectory_and_checkpoint_round_trip(dataset_api):
         resumed.load_state_dict({})
 
 
-class StandInNB101Graph:
+class StandInNB101Graph(StandInGraph):
+    naslib_type = "nasbench101"
+
     def __init__(self) -> None:
         self.spec = None
-
-    def get_type(self) -> str:
-        return "nasbench101"
-
-    def clone(self) -> StandInNB101Graph:
-        return copy.deepcopy(self)
 
     def set_spec(self, spec) -> None:  # NASLib's NB-101 graph: ModelSpec(**spec) needs the dict
         assert isinstance(spec, dict) and set(spec) == {"matrix", "ops"}, spec
