@@ -29,6 +29,19 @@ def normalise_input_shape(input_shape: Sequence[int] | None) -> tuple[int, int, 
     return dims  # type: ignore[return-value]
 
 
+def _example_shape(input_shape: Sequence[int]) -> tuple[int, ...]:
+    """The shape of one example: ``(H, W, C)``, tokens ``(L, C)`` or ``(C,)``; ``(1, H, W, C)`` drops its batch."""
+    dims = tuple(int(d) for d in input_shape)
+    if len(dims) == 4 and dims[0] == 1:
+        dims = dims[1:]
+    if not 1 <= len(dims) <= 3 or any(d <= 0 for d in dims):
+        raise ValueError(
+            f"input_shape must be one example's shape, (H, W, C), (L, C) or (C,), or (1, H, W, C), "
+            f"got {tuple(input_shape)!r}"
+        )
+    return dims
+
+
 def freeze_keras_model(model: Any, input_shape: Sequence[int]) -> Any:
     """Freeze a Keras model into an inference ``GraphDef`` the way GENNAPE's model maker does.
 
@@ -39,7 +52,8 @@ def freeze_keras_model(model: Any, input_shape: Sequence[int]) -> Any:
 
     Args:
         model: A Keras (2 or 3) model or any callable accepting ``training=``.
-        input_shape: ``(H, W, C)`` or ``(1, H, W, C)``; the batch size is 1.
+        input_shape: One example's shape: an image ``(H, W, C)`` (or ``(1, H, W, C)``), a token
+            sequence ``(L, C)`` or a vector ``(C,)``; the batch size is 1.
 
     Returns:
         A ``tf.compat.v1.GraphDef``.
@@ -50,8 +64,7 @@ def freeze_keras_model(model: Any, input_shape: Sequence[int]) -> Any:
     tf = require("tensorflow", "tf", "Freezing a Keras model")
     from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
 
-    hwc = normalise_input_shape(input_shape)
-    assert hwc is not None
+    example = _example_shape(input_shape)
 
     @tf.function
     def forward(x: Any) -> Any:
@@ -60,7 +73,7 @@ def freeze_keras_model(model: Any, input_shape: Sequence[int]) -> Any:
             raise ValueError(f"freeze_keras_model supports models with one output tensor, got {type(y).__name__}")
         return tf.identity(y, name="output")
 
-    concrete = forward.get_concrete_function(tf.TensorSpec((1, *hwc), tf.float32, name="x"))
+    concrete = forward.get_concrete_function(tf.TensorSpec((1, *example), tf.float32, name="x"))
     gd = convert_variables_to_constants_v2(concrete).graph.as_graph_def()
     out = tf.compat.v1.GraphDef()
     out.versions.CopyFrom(gd.versions)

@@ -23,7 +23,9 @@ PyTorch (:func:`~gennape_naslib.cg.from_torch.from_torch`):
 5. **Batch norm.** ``FusedBatchNorm*`` is one ``batchnorm`` node; its statistics are constants and
    vanish. The decomposed form that Keras 3 emits (a ``.../batchnorm/...`` name scope of mul/add/rsqrt
    ops, ``tf.nn.batch_normalization``) is collapsed into one ``batchnorm`` node; likewise a
-   ``.../Gelu/...`` scope becomes one ``gelu`` node.
+   ``.../Gelu/...`` scope becomes one ``gelu`` node, and a Keras ``up_sampling2d`` scope (nearest
+   upsampling is built from repeat/tile plumbing that would vanish) one ``<oov>`` node, as
+   ``nn.Upsample`` is in :func:`~gennape_naslib.cg.from_torch.from_torch`.
 6. **Paddings.** ``Pad``/``PadV2``/``MirrorPad`` become a ``paddings`` node between the producer and
    the consumer, with ``pad_h``/``pad_w`` metadata (GENNAPE re-attaches the ``paddings`` constant to
    the same place).
@@ -36,8 +38,12 @@ PyTorch (:func:`~gennape_naslib.cg.from_torch.from_torch`):
    ``input``/``output`` identities are contracted.
 9. **Resolutions.** The graph is imported with ``tf.compat.v1`` and every node's resolution is read
    from its first *data* input tensor and its first output tensor (NHWC; 2-D tensors as
-   ``(1, 1, C)``). Strides ``(1, s, s, 1)`` become ``(s, s)``; padding, data format, dilations and
-   pooling windows are kept in ``metadata``.
+   ``(1, 1, C)``). A ``MatMul`` counts rows as ``from_torch``'s ``Linear`` does: Keras applies a
+   dense layer to tokens ``(N, L, C)`` or a channels-last map by ``Reshape -> MatMul -> Reshape``,
+   and the matmul's resolution is that of the tensors around the reshapes (``(L, 1, C)``,
+   ``(H, W, C)``); a plain 2-D operand of ``R`` rows gives ``(R / batch, 1, C)``. Strides
+   ``(1, s, s, 1)`` become ``(s, s)``; padding, data format, dilations and pooling windows are kept
+   in ``metadata``.
 
 Deviations from the original pipeline (deliberate): edges follow inputs with port suffixes
 (``x:1``); a shared kernel gives its shape to every consumer; the first *data* input (not a
@@ -51,13 +57,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from gennape_naslib._optional import require
-from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of
+from gennape_naslib.cg._lowering import HWC, RawNode, finalize, hwc_of, rows_hwc_of
 from gennape_naslib.cg._tf_freeze import freeze_keras_model, normalise_input_shape, write_pb
 from gennape_naslib.cg.graph import ComputeGraph, GraphError
 from gennape_naslib.cg.vocab import OOV, WEIGHTED_OPS, op_from_label
@@ -132,6 +139,17 @@ _SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 _PASS_THROUGH = frozenset({"Identity", "IdentityN", "Snapshot", "StopGradient"})
 # Name scopes emitted as several primitive ops that stand for one vocabulary op.
 _SCOPES = {"batchnorm": "batchnorm", "gelu": "gelu"}
+# Keras 3 builds nearest-neighbour ``UpSamplingND`` from repeat/tile/reshape plumbing that would vanish;
+# the layer's scope becomes one <oov> node, as ``nn.Upsample`` is in from_torch.
+_UPSAMPLING_SCOPE = re.compile(r"up_sampling[123]d(_\d+)?")
+
+
+def _scope_op(part: str) -> str | None:
+    """The op that a name-scope part stands for (``None``: not a collapsed scope)."""
+    part = part.lower()
+    if part in _SCOPES:
+        return _SCOPES[part]
+    return OOV if _UPSAMPLING_SCOPE.fullmatch(part) else None
 
 
 def gennape_label(node_name: str, op_type: str = "") -> str:
@@ -299,6 +317,8 @@ class _Importer:
                 f"found {sorted(roots) or 'none'}"
             )
         self._import(roots)
+        batch = self._op(roots[0]).outputs[0].shape
+        self.batch = int(batch[0]) if batch.rank and batch[0] is not None and int(batch[0]) > 0 else 1
         formats = {n.attr["data_format"].s for n in self.gd.node if "data_format" in n.attr}
         self.layout = "NCHW" if b"NCHW" in formats else "NHWC"
 
@@ -337,6 +357,8 @@ class _Importer:
             else:
                 op = self._classify(n, labels[n], parents, ops)
             ops[n] = op
+            if op == "matmul" and node.op == "MatMul" and first is not None:
+                in_hwc, out_hwc = self._dense_rows(n, first, in_hwc, out_hwc)
             rn = RawNode(n, op, parents, in_hwc, out_hwc, label=n)
             if op in WEIGHTED_OPS:
                 rn.shape = self._weight_shape(n)
@@ -361,14 +383,14 @@ class _Importer:
         return dtype in (1, 2, 19, 14)  # float32, float64, float16, bfloat16
 
     def _scopes(self, order: list[str]) -> dict[str, str | None]:
-        """Collapse ``.../batchnorm/...`` and ``.../Gelu/...`` scopes: one node keeps the op."""
+        """Collapse ``.../batchnorm/...``, ``.../Gelu/...`` and Keras upsampling scopes: one node keeps the op."""
         groups: dict[str, list[str]] = {}
         for n in order:
             if n not in self.data:
                 continue
             parts = n.split("/")
             for i, part in enumerate(parts[:-1]):
-                if part.lower() in _SCOPES:
+                if _scope_op(part) is not None:
                     groups.setdefault("/".join(parts[: i + 1]), []).append(n)
                     break
         result: dict[str, str | None] = {}
@@ -379,7 +401,9 @@ class _Importer:
             rep = exits[-1] if exits else members[-1]
             for m in members:
                 result[m] = None
-            result[rep] = _SCOPES[prefix.rsplit("/", 1)[-1].lower()]
+            result[rep] = _scope_op(prefix.rsplit("/", 1)[-1])
+            if result[rep] == OOV:
+                self.oov["UpSampling"] = self.oov.get("UpSampling", 0) + 1
             self.scope_members[rep] = members
         return result
 
@@ -478,6 +502,31 @@ class _Importer:
         rep = self._effective(parents[0], ops) if parents else None
         if rep is not None and ops.get(rep) in WEIGHTED_OPS:
             by_key[rep].use_bias = True
+
+    def _dense_rows(self, n: str, first: Any, in_hwc: HWC | None, out_hwc: HWC | None) -> tuple[HWC | None, HWC | None]:
+        """``(H, W, C)`` of a ``MatMul``'s input and output counted in rows, as in :func:`from_torch`.
+
+        A ``MatMul`` sees 2-D ``(R, C)`` operands. Keras applies a dense layer to tokens or a
+        channels-last map by flattening the leading axes (``Tensordot``: ``Reshape -> MatMul ->
+        Reshape``), so the rows are read off the tensor before the first reshape and after the
+        second; otherwise a 2-D operand has ``R / batch`` rows (``(R/batch, 1, C)``).
+        """
+
+        def rows(tensor: Any, reshaped: Any) -> HWC | None:
+            if reshaped is not None and reshaped.shape.rank is not None and reshaped.shape.rank >= 3:
+                dims = reshaped.shape.as_list()
+                if all(d is not None for d in dims[1:]):
+                    return rows_hwc_of([1, *dims[1:]])
+            if tensor.shape.rank != 2 or any(d is None for d in tensor.shape.as_list()):
+                return None
+            r, c = tensor.shape.as_list()
+            return (r // self.batch, 1, c) if r % self.batch == 0 else None
+
+        source = first.op.inputs[0] if first.op.type == "Reshape" else None
+        output = self._op(n).outputs[0]
+        consumers = output.consumers()
+        target = consumers[0].outputs[0] if len(consumers) == 1 and consumers[0].type == "Reshape" else None
+        return rows(first, source) or in_hwc, rows(output, target) or out_hwc
 
     def _weight_shape(self, n: str) -> tuple[int, int, int, int]:
         node, op = self.nodes[n], self._op(n)

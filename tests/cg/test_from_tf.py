@@ -315,3 +315,83 @@ def test_keras_applications_mobilenetv3_small(tf: Any) -> None:
     assert (counts["depthwise"], counts["mean"], counts["add"]) == (11, 10, 6)
     assert counts["relu6"] == counts["mul"]  # every hard-swish and hard-sigmoid gate is relu6 + mul
     assert cg.nodes[1].op == "conv" and cg.nodes[1].resolution == (96, 48, 96, 48, 3, 16)
+
+
+# --------------------------------------------------------------------------- dense rows and upsampling
+@pytest.mark.tf
+def test_keras_dense_on_tokens_counts_every_row(tf: Any) -> None:
+    """Keras applies Dense to tokens as Reshape -> MatMul -> Reshape; the matmul keeps its L rows."""
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef
+    from gennape_naslib.cg.counting import count_flops
+
+    keras = pytest.importorskip("keras")
+    L = keras.layers
+    inp = keras.Input((16, 64), batch_size=1)
+    y = L.Dense(10)(L.GlobalAveragePooling1D()(L.Dense(64)(L.ReLU()(L.Dense(128)(inp)))))
+    cg = from_tf_graphdef(freeze_keras_model(keras.Model(inp, y), (16, 64)))
+    assert [n.op for n in cg.nodes] == ["input", "matmul", "relu", "matmul", "mean", "matmul", "output"]
+    first, _, second, mean, head = cg.nodes[1:6]
+    assert first.resolution == (16, 16, 1, 1, 64, 128) and second.resolution == (16, 16, 1, 1, 128, 64)
+    assert mean.resolution == (16, 1, 1, 1, 64, 64) and head.resolution == (1, 1, 1, 1, 64, 10)
+    assert count_flops(cg) == 2 * (16 * 64 * 128 + 16 * 128 * 64 + 64 * 10)
+
+
+@pytest.mark.tf
+def test_keras_dense_on_channels_last_map_matches_torch(tf: Any) -> None:
+    """A Dense on an NHWC map is a 1x1 position-wise product: H x W rows, as from_torch's Linear."""
+    torch = pytest.importorskip("torch")
+    keras = pytest.importorskip("keras")
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef, from_torch
+    from gennape_naslib.cg.counting import count_flops
+
+    L = keras.layers
+    inp = keras.Input((6, 5, 3), batch_size=1)
+    y = L.Conv2D(4, 1, use_bias=False)(L.Dense(8, use_bias=False)(L.Conv2D(8, 3, padding="same", use_bias=False)(inp)))
+    cg_tf = from_tf_graphdef(freeze_keras_model(keras.Model(inp, y), (6, 5, 3)))
+
+    class Twin(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a = torch.nn.Conv2d(3, 8, 3, padding=1, bias=False)
+            self.dense = torch.nn.Linear(8, 8, bias=False)
+            self.b = torch.nn.Conv2d(8, 4, 1, bias=False)
+
+        def forward(self, x: Any) -> Any:
+            y = self.dense(self.a(x).permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+            return self.b(y)
+
+    cg_torch = from_torch(Twin(), (3, 6, 5))
+    assert cg_tf.nodes[2].op == "matmul" and cg_tf.nodes[2].resolution == (6, 6, 5, 5, 8, 8)
+    assert cg_tf == cg_torch
+    assert count_flops(cg_tf) == count_flops(cg_torch) == 2 * 30 * (3 * 8 * 9 + 8 * 8 + 8 * 4)
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("interpolation", ["nearest", "bilinear"])
+def test_keras_upsampling_is_one_oov_node_like_torch(tf: Any, interpolation: str) -> None:
+    """Keras 3 builds nearest UpSampling2D from repeat/tile plumbing; it must not vanish from the graph."""
+    torch = pytest.importorskip("torch")
+    keras = pytest.importorskip("keras")
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef, from_torch
+
+    L = keras.layers
+    inp = keras.Input((8, 8, 3), batch_size=1)
+    y = L.Conv2D(4, 1)(L.UpSampling2D(2, interpolation=interpolation)(L.Conv2D(8, 3, padding="same")(inp)))
+    with pytest.warns(UserWarning, match="<oov>"):
+        cg_tf = from_tf_graphdef(freeze_keras_model(keras.Model(inp, y), (8, 8, 3)))
+    assert [n.op for n in cg_tf.nodes] == ["input", "conv", "<oov>", "conv", "output"]
+    assert cg_tf.nodes[2].resolution == (8, 16, 8, 16, 8, 8)
+
+    nn = torch.nn
+    up = nn.Upsample(scale_factor=2, mode=interpolation)
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), up, nn.Conv2d(8, 4, 1))
+    with pytest.warns(UserWarning, match="<oov>"):
+        assert cg_tf == from_torch(net, (3, 8, 8))
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (2, 3, 4, 5, 6), (2, 8, 8, 3), ()])
+def test_freeze_keras_model_rejects_bad_example_shapes(shape: tuple[int, ...]) -> None:
+    from gennape_naslib.cg._tf_freeze import _example_shape
+
+    with pytest.raises(ValueError, match="one example's shape"):
+        _example_shape(shape)
