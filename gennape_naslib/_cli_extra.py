@@ -159,7 +159,11 @@ def add_data_commands(commands: Any) -> None:
     imp.add_argument("format", choices=sorted(FORMATS), metavar="FORMAT", help=", ".join(sorted(FORMATS)))
     imp.add_argument("path", type=Path, metavar="PATH")
     imp.add_argument("--name", required=True, help="table name")
-    imp.add_argument("--family", help="family of a gennape_cache file")
+    imp.add_argument(
+        "--family",
+        help="the family the file must hold; picks the space of a multi-space zero-cost file; needed for a "
+        "gennape_cache whose name does not tell it (gpi_ofa_...: ofa_pn or ofa_mbv3)",
+    )
     imp.add_argument("--overwrite", action="store_true", help="replace an existing table of that name")
     imp.add_argument("--lenient", action="store_true", help="skip malformed rows (reported) instead of failing")
     imp.set_defaults(handler=_cmd_data_import)

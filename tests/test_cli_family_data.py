@@ -69,6 +69,18 @@ def test_data_list_info_import(tmp_path, monkeypatch, capsys) -> None:
     assert main(["data", "info", "nothing"]) == 2
 
 
+def test_data_import_passes_family_to_every_format(tmp_path, monkeypatch, capsys) -> None:
+    """--family reached readers without a family parameter as a TypeError traceback."""
+    monkeypatch.setenv("GENNAPE_HOME", str(tmp_path / "home"))
+    zc = tmp_path / "scores.json"  # one row of NASLib's zc_nasbench201.json (real values)
+    zc.write_text(json.dumps({"cifar10": {"(0, 2, 3, 2, 3, 1)": {"val_accuracy": 86.06, "flops": 88.307392}}}))
+    assert main(["data", "import", "naslib_zc", str(zc), "--name", "zc", "--family", "nb201"]) == 0
+    assert "imported 1 rows of family nb201" in capsys.readouterr().out
+    assert main(["data", "import", "nb101_records", str(zc), "--name", "n", "--family", "nb201"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "nb101_records file holds nb101 architectures, not 'nb201'" in err[0]
+
+
 @pytest.mark.parametrize("argv", [["data"], ["family"], ["data", "import", "parquet", "x", "--name", "y"]])
 def test_bad_arguments_exit_2(argv, capsys) -> None:
     assert main(argv) == 2

@@ -9,6 +9,12 @@ Two kinds of files exist (GENNAPE_FACTS 1.12):
   attributes), plain containers (and ``range``), numpy arrays and scalars, and a ``Genotype`` namedtuple (the
   NB-301 configs, under whatever module path it was written) may be constructed. Anything else
   raises :class:`UnsafePickleError` before it is called, so a crafted file cannot run code.
+  Unlabelled caches written by GENNAPE's ``make_new_family_cgs.py`` (records ``{"compute graph",
+  "original config"}``) keep Two-Path and Inception configs as objects of
+  ``model_src.search_space.hiaml_two_path.arch_configs`` (``TwoPathNetConfig``,
+  ``SinglePathBlockConfig``) and ``model_src.search_space.inception.arch_config`` (``NetConfig``,
+  ``BlockConfig``); those four names are read into stand-ins too and returned as the config's state
+  dict (what the configs' own ``state_dict()`` gives; sets of reduction positions become sorted lists).
 * **Labelled JSON files** (HiAML, Two-Path, Inception): ``{id: {"net_config", "max_perf" (percent),
   "perfs", "cg" (a GENNAPE state dict)}}``, read by :func:`load_gennape_json`.
 
@@ -47,6 +53,8 @@ __all__ = [
 ]
 
 _GENNAPE_MODULE = "model_src.comp_graph.tf_comp_graph"
+_TWO_PATH_MODULE = "model_src.search_space.hiaml_two_path.arch_configs"
+_INCEPTION_MODULE = "model_src.search_space.inception.arch_config"
 
 
 class UnsafePickleError(pickle.UnpicklingError):
@@ -88,6 +96,53 @@ class CachedWeightedNode(_StandIn):
     """Stand-in for GENNAPE's ``WeightedNode``."""
 
 
+class _CachedConfig(_StandIn):
+    """Stand-in for one of GENNAPE's architecture-config classes (attributes only)."""
+
+
+class _CachedTwoPathNetConfig(_CachedConfig):
+    pass
+
+
+class _CachedSinglePathBlockConfig(_CachedConfig):
+    pass
+
+
+class _CachedInceptionNetConfig(_CachedConfig):
+    pass
+
+
+class _CachedInceptionBlockConfig(_CachedConfig):
+    pass
+
+
+_CONFIG_FIELDS: dict[type, tuple[str, ...]] = {
+    _CachedTwoPathNetConfig: ("path1", "path2", "path1_reduce_inds", "path2_reduce_inds"),
+    _CachedSinglePathBlockConfig: ("op_names", "op_types"),
+    _CachedInceptionNetConfig: ("stages",),
+    _CachedInceptionBlockConfig: ("paths",),
+}
+
+
+def _config_state(value: Any, where: str) -> Any:
+    """GENNAPE's state dict of a config stand-in (recursively); plain values are returned unchanged."""
+    if isinstance(value, _CachedConfig):
+        state = {}
+        kind = type(value).__name__.removeprefix("_Cached").removeprefix("Inception")
+        for field in _CONFIG_FIELDS[type(value)]:
+            if not hasattr(value, field):
+                raise CGFormatError(f"{where}.{field}: missing attribute of a GENNAPE {kind}")
+            state[field] = _config_state(getattr(value, field), f"{where}.{field}")
+        return state
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    if isinstance(value, dict):
+        return {k: _config_state(v, f"{where}[{k!r}]") for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and any(isinstance(v, (_CachedConfig, set, frozenset, dict)) for v in value):
+        return type(value)(_config_state(v, f"{where}[{i}]") for i, v in enumerate(value))
+    return value
+
+
 def _numpy_attr(name: str, modules: tuple[str, ...]) -> Any:
     """The installed numpy's ``name`` from the first importable module (numpy 2 moved ``core``)."""
     for module in modules:
@@ -103,6 +158,10 @@ def _allowed() -> dict[tuple[str, str], Any]:
         (_GENNAPE_MODULE, "ComputeGraph"): CachedComputeGraph,
         (_GENNAPE_MODULE, "RegularNode"): CachedRegularNode,
         (_GENNAPE_MODULE, "WeightedNode"): CachedWeightedNode,
+        (_TWO_PATH_MODULE, "TwoPathNetConfig"): _CachedTwoPathNetConfig,
+        (_TWO_PATH_MODULE, "SinglePathBlockConfig"): _CachedSinglePathBlockConfig,
+        (_INCEPTION_MODULE, "NetConfig"): _CachedInceptionNetConfig,
+        (_INCEPTION_MODULE, "BlockConfig"): _CachedInceptionBlockConfig,
         ("collections", "OrderedDict"): collections.OrderedDict,
         ("copyreg", "_reconstructor"): copyreg._reconstructor,  # type: ignore[attr-defined]
         ("_codecs", "encode"): codecs.encode,  # bytes in protocol 0-2 pickles
@@ -153,8 +212,8 @@ class _RestrictedUnpickler(pickle.Unpickler):
             return Genotype
         raise UnsafePickleError(
             f"{self.source}: refusing to load {module}.{name}: a GENNAPE cache may only contain "
-            f"{_GENNAPE_MODULE}.{{ComputeGraph,RegularNode,WeightedNode}}, a Genotype namedtuple, "
-            "plain containers and numpy arrays"
+            f"{_GENNAPE_MODULE}.{{ComputeGraph,RegularNode,WeightedNode}}, GENNAPE's Two-Path and "
+            "Inception config classes, a Genotype namedtuple, plain containers and numpy arrays"
         )
 
     def persistent_load(self, pid: Any) -> Any:
@@ -174,7 +233,7 @@ def _attr(obj: Any, name: str, where: str) -> Any:
 
 def _node_state(node: Any, where: str, weighted: bool) -> dict[str, Any]:
     expected = CachedWeightedNode if weighted else CachedRegularNode
-    if not isinstance(node, _StandIn):
+    if not isinstance(node, (CachedRegularNode, CachedWeightedNode)):
         raise CGFormatError(f"{where}: expected a GENNAPE {_gennape_name(expected)}, got {type(node).__name__}")
     state = {
         "str_id": getattr(node, "str_id", None),
@@ -232,7 +291,8 @@ def load_gennape_cache(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         One dict per record, in file order, with ``"compute graph"`` (a
         :class:`~gennape_naslib.cg.graph.ComputeGraph`) and, where the record has them, ``"acc"``,
         ``"flops"``, ``"n_params"`` (numpy scalars turned into Python numbers) and ``"original
-        config"``; other keys are passed through.
+        config"`` (GENNAPE's Two-Path / Inception config objects as their state dicts); other keys
+        are passed through.
 
     Raises:
         UnsafePickleError: If the pickle references anything outside the allowed set (nothing it
@@ -258,6 +318,8 @@ def load_gennape_cache(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
         if "compute graph" not in record:
             raise CGFormatError(f"{where}: 'compute graph': missing (keys: {sorted(map(str, record))})")
         out = {key: _plain(value) for key, value in record.items()}
+        if "original config" in out:
+            out["original config"] = _config_state(out["original config"], f"{where}: original config")
         state = cached_graph_to_state_dict(record["compute graph"], f"{where}: compute graph")
         out["compute graph"] = from_gennape_state_dict(state, source=f"{where}: compute graph")
         records.append(out)

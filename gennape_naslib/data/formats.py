@@ -8,6 +8,7 @@ format             file
                    form) and one column per metric
 ``naslib_zc``      NASLib / NAS-Bench-Suite-Zero ``zc_<space>.json``
 ``naslib_nb201``   NASLib ``nb201_<dataset>_full_training.pickle``
+``naslib_nb301``   NASLib ``nb301_full_training.pickle`` (the NAS-Bench-301 training data, learning curves)
 ``nb101_records``  NAS-Bench-101 records ``{hash: (fixed_metrics, {epochs: [runs]})}`` (as ``nb101_records_30.pkl``)
 ``nb201_pth``      the official NAS-Bench-201 ``.pth`` through the ``nas-bench-201`` package (``[nb201]`` extra)
 ``gennape_cache``  the GENNAPE authors' pickled CG caches and labelled JSON files
@@ -15,18 +16,26 @@ format             file
 
 Every reader validates each architecture with its family adapter; a malformed row raises
 :class:`DataFormatError` naming the file and line (or key). With ``strict=False`` bad rows are
-skipped, counted in ``table.meta["skipped"]`` and reported with one warning.
+skipped, counted in ``table.meta["skipped"]`` and reported with one warning. Every reader takes
+``family=``: the family the file must hold (an error otherwise); it picks the search space of a
+NASLib zero-cost file holding several and is needed for GENNAPE caches whose name does not tell.
+JSON, JSONL, CSV and pickle files may be gzip-, bzip2- or xz-compressed (recognised by content).
 """
 
 from __future__ import annotations
 
 import ast
+import bz2
 import csv
+import gzip
+import io
 import json
+import lzma
 import math
 import numbers
 import os
 import pickle
+import re
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -41,6 +50,7 @@ __all__ = ["FORMATS", "load_file", "read_format"]
 DISTRIBUTION = {
     "naslib_zc": "NASLib's data folder (zc_nasbench101.json, zc_nasbench201.json, zc_nasbench301.json)",
     "naslib_nb201": "NASLib's data download (nb201_cifar10_full_training.pickle, ...)",
+    "naslib_nb301": "NASLib's data download (nb301_full_training.pickle)",
     "nb101_records": "NASLib's nb101 data (nb101_records.pkl) or the NAS-Bench-101 tfrecord converted to records",
     "nb201_pth": "the NAS-Bench-201 release (NAS-Bench-201-v1_1-096897.pth)",
     "gennape_cache": "the GENNAPE authors' data release (cache/*.pkl and data/*_labelled_cg_data.json)",
@@ -66,9 +76,7 @@ class _Rows:
             if family is None:
                 raise ValueError("no family given")
             if self.family is not None and family != self.family:
-                raise ValueError(
-                    f"family {family!r} differs from {self.family!r} of earlier rows (one family per file)"
-                )
+                raise ValueError(f"family {family!r} differs from {self.family!r} of this file (one family per file)")
             try:
                 adapter = get(family)
             except UnknownFamilyError as exc:
@@ -117,6 +125,40 @@ def _check(path: str | os.PathLike[str], fmt: str) -> Path:
     return p
 
 
+_COMPRESSED = ((b"\x1f\x8b", gzip.open), (b"BZh", bz2.open), (b"\xfd7zXZ\x00", lzma.open))
+_COMPRESSION_ERRORS = (OSError, EOFError, lzma.LZMAError)  # gzip.BadGzipFile is an OSError
+
+
+def _open_binary(path: Path) -> Any:
+    """``path`` opened for reading, decompressed when it is a gzip, bzip2 or xz file."""
+    with open(path, "rb") as handle:
+        head = handle.read(6)
+    for magic, opener in _COMPRESSED:
+        if head.startswith(magic):
+            return opener(path, "rb")
+    return open(path, "rb")
+
+
+def _open_text(path: Path, newline: str | None = None) -> Any:
+    return io.TextIOWrapper(_open_binary(path), encoding="utf-8", newline=newline)
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        with _open_binary(path) as handle:
+            return json.loads(handle.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DataFormatError(f"{path}: not valid JSON ({exc})") from exc
+    except _COMPRESSION_ERRORS as exc:
+        raise DataFormatError(f"{path}: not readable ({exc.__class__.__name__}: {exc})") from exc
+
+
+def _fixed_family(path: Path, fmt: str, family: str | None, expected: str) -> None:
+    """A reader of one family's files refuses another ``family=`` (a clear error, not a wrong table)."""
+    if family is not None and family != expected:
+        raise DataFormatError(f"{path}: a {fmt} file holds {expected} architectures, not {family!r}")
+
+
 # ---------------------------------------------------------------------- safe pickles
 _SAFE_GLOBALS = {
     ("builtins", "set"),
@@ -153,7 +195,7 @@ class _DataUnpickler(pickle.Unpickler):
 
 
 def _load_data_pickle(path: Path) -> Any:
-    with open(path, "rb") as handle:
+    with _open_binary(path) as handle:
         try:
             return _DataUnpickler(handle, str(path)).load()
         except DataFormatError:
@@ -210,25 +252,78 @@ def _infer_zc_family(key: str) -> str:
 
 
 _ZC_SPACES = {"nasbench101": "nb101", "nasbench201": "nb201", "nasbench301": "nb301"}
+_ZC_SPACE_OF = {family: space for space, family in _ZC_SPACES.items()}
 _DATASET_NAMES = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "imagenet16_120"}
+# Datasets of the image-classification benchmarks whose keys the NASLib tuples encode; NASLib's other
+# zero-cost files (TransNAS-Bench-101 micro/macro: class_scene, class_object, room_layout, ...) use
+# 6-tuples too, with other op meanings, so their keys must never be read as NAS-Bench-201 cells.
+_ZC_DATASETS = {"cifar10", "cifar10-valid", "cifar100", "ImageNet16-120"}
 
 
-def read_naslib_zc(path: str | os.PathLike[str], strict: bool = True, name: str = "") -> BenchmarkTable:
+def _is_zc_space(name: str) -> bool:
+    """Whether a top-level key of a NASLib zero-cost file names a search space (not a dataset)."""
+    return name in _ZC_SPACES or name.startswith(("nasbench", "transbench", "natsbench", "hierarchical"))
+
+
+def _zc_space(p: Path, doc: dict[str, Any], family: str | None) -> tuple[str | None, dict[str, Any]]:
+    """The family and the ``{dataset: {key: record}}`` part of a NASLib zero-cost file.
+
+    The search space comes from a top-level space key (``{"nasbench201": {...}}``, one or several), else
+    from ``family=``, else from the file name (``zc_<space>[_...].json``), else from the keys' shape
+    (only for the datasets of NAS-Bench-101/201/301).
+    """
+    supported = ", ".join(_ZC_SPACES)
+    if family is not None and family not in _ZC_SPACE_OF:
+        raise DataFormatError(f"{p}: NASLib zero-cost files hold {supported} architectures, not family {family!r}")
+    if doc and all(_is_zc_space(k) for k in doc):
+        if family is not None:
+            space = _ZC_SPACE_OF[family]
+            if space not in doc:
+                raise DataFormatError(f"{p}: no search space {space!r} (family {family}); the file has {sorted(doc)}")
+        elif len(doc) > 1:
+            raise DataFormatError(f"{p}: holds several search spaces ({', '.join(doc)}); pass family=... to pick one")
+        else:
+            space = next(iter(doc))
+        if space not in _ZC_SPACES:
+            raise DataFormatError(f"{p}: search space {space!r} has no gennape-naslib family (supported: {supported})")
+        if not isinstance(doc[space], dict):
+            raise DataFormatError(f"{p}: {space}: expected {{dataset: {{architecture key: {{metric: ...}}}}}}")
+        return _ZC_SPACES[space], doc[space]
+    if family is None:
+        named = re.search(r"(nasbench\d+|transbench\w*)", p.name)
+        if named and named.group(1) in _ZC_SPACES:
+            family = _ZC_SPACES[named.group(1)]
+        elif named:
+            raise DataFormatError(
+                f"{p}: a NASLib zero-cost file of {named.group(1)!r}, a search space with no gennape-naslib "
+                f"family (supported: {supported})"
+            )
+    if family is None:  # the keys' shape decides: only sound for the NAS-Bench datasets
+        foreign = sorted(str(d) for d in doc if d not in _ZC_DATASETS)
+        if foreign:
+            raise DataFormatError(
+                f"{p}: dataset(s) {foreign} are not CIFAR-10/100 or ImageNet16-120, so the architecture keys "
+                f"cannot be read as NAS-Bench-101/201/301 cells (TransNAS-Bench-101 files use the same tuples "
+                f"with other ops); name the file zc_<space>.json or pass family=... for {supported}"
+            )
+    return family, doc
+
+
+def read_naslib_zc(
+    path: str | os.PathLike[str], strict: bool = True, name: str = "", family: str | None = None
+) -> BenchmarkTable:
     """Read NASLib's ``zc_<space>.json``: per dataset, per architecture, proxy scores and ``val_accuracy``.
 
+    Both layouts NASLib has shipped are read: ``{dataset: {key: {"idx", "arch", proxy: {"score",
+    "time"}, "val_accuracy"}}}`` and ``{space: {dataset: {key: {proxy: score, "val_accuracy"}}}}``.
     Columns: ``val_acc/<dataset>`` (percent) and ``<proxy>/<dataset>`` (score).
     """
     p = _check(path, "naslib_zc")
-    try:
-        doc = json.loads(p.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise DataFormatError(f"{p}: not valid JSON ({exc})") from exc
-    if isinstance(doc, dict) and len(doc) == 1 and next(iter(doc)) in _ZC_SPACES:
-        family: str | None = _ZC_SPACES[next(iter(doc))]
-        doc = next(iter(doc.values()))
-    else:
-        family = None
-    if not isinstance(doc, dict) or not all(isinstance(v, dict) for v in doc.values()):
+    doc = _load_json(p)
+    if not isinstance(doc, dict):
+        raise DataFormatError(f"{p}: expected {{dataset: {{architecture key: {{metric: ...}}}}}}")
+    family, doc = _zc_space(p, doc, family)
+    if not all(isinstance(v, dict) for v in doc.values()):
         raise DataFormatError(f"{p}: expected {{dataset: {{architecture key: {{metric: ...}}}}}}")
     # Gather per architecture key across datasets, preserving first-seen order.
     merged: dict[str, dict[str, Any]] = {}
@@ -249,7 +344,7 @@ def read_naslib_zc(path: str | os.PathLike[str], strict: bool = True, name: str 
         try:
             fam = family or _infer_zc_family(key)
             arch = _parse_naslib_key(fam, key)
-        except (ValueError, SyntaxError) as exc:
+        except (ValueError, SyntaxError, TypeError) as exc:
             if strict:
                 raise DataFormatError(f"{p}: key {key[:60]}: {exc}") from exc
             rows_out.skipped.append(f"{p}: key {key[:60]}: {exc}")
@@ -259,7 +354,9 @@ def read_naslib_zc(path: str | os.PathLike[str], strict: bool = True, name: str 
     return rows_out.table(name or p.stem, meta)
 
 
-def read_naslib_nb201(path: str | os.PathLike[str], strict: bool = True, name: str = "") -> BenchmarkTable:
+def read_naslib_nb201(
+    path: str | os.PathLike[str], strict: bool = True, name: str = "", family: str | None = None
+) -> BenchmarkTable:
     """Read NASLib's ``nb201_<dataset>_full_training.pickle``.
 
     Layout: ``{arch_str: {dataset: {"eval_acc1es": [per epoch], "train_acc1es": [...], "cost_info":
@@ -268,6 +365,7 @@ def read_naslib_nb201(path: str | os.PathLike[str], strict: bool = True, name: s
     ``/<dataset>`` where present.
     """
     p = _check(path, "naslib_nb201")
+    _fixed_family(p, "naslib_nb201", family, "nb201")
     doc = _load_data_pickle(p)
     if not isinstance(doc, dict):
         raise DataFormatError(f"{p}: expected a dict keyed by NAS-Bench-201 arch strings")
@@ -302,13 +400,59 @@ def read_naslib_nb201(path: str | os.PathLike[str], strict: bool = True, name: s
     )
 
 
-def read_nb101_records(path: str | os.PathLike[str], strict: bool = True, name: str = "") -> BenchmarkTable:
+def read_naslib_nb301(
+    path: str | os.PathLike[str], strict: bool = True, name: str = "", family: str | None = None
+) -> BenchmarkTable:
+    """Read NASLib's ``nb301_full_training.pickle`` (the architectures NAS-Bench-301 trained, with curves).
+
+    Layout: ``{compact: {"val_accuracies": [per epoch], "train_losses": [...], "runtime": ...}}`` where
+    ``compact`` is NASLib's NB-301 compact tuple ``((normal 8 x (input, op id)), (reduce ...))``.
+    Columns: ``val_acc_final`` (percent, last epoch: a real training result, not a surrogate
+    prediction), ``train_loss_final`` and ``runtime`` (the last value where it is a per-epoch list).
+    """
+    from gennape_naslib.search_spaces import get
+
+    p = _check(path, "naslib_nb301")
+    _fixed_family(p, "naslib_nb301", family, "nb301")
+    doc = _load_data_pickle(p)
+    if not isinstance(doc, dict):
+        raise DataFormatError(f"{p}: expected a dict keyed by NASLib NB-301 compact tuples")
+    adapter = get("nb301")
+    rows = _Rows(str(p), "nb301", strict)
+    for key, result in doc.items():
+        where = f"compact {str(key)[:60]}"
+        try:
+            if not isinstance(result, dict):
+                raise ValueError(f"expected a dict of curves, got {type(result).__name__}")
+            arch = adapter.from_naslib(_NASLibGraph(key))
+            metrics: dict[str, Any] = {}
+            for src, column in (("val_accuracies", "val_acc_final"), ("train_losses", "train_loss_final"),
+                                ("runtime", "runtime")):  # fmt: skip
+                value = result.get(src)
+                if isinstance(value, (list, tuple, np.ndarray)):
+                    value = value[-1] if len(value) else None
+                metrics[column] = value
+        except (ValueError, TypeError, IndexError) as exc:
+            message = f"{p}: {where}: {exc}"
+            if strict:
+                raise DataFormatError(message) from exc
+            rows.skipped.append(message)
+            continue
+        rows.add(where, "nb301", arch, metrics)
+    return rows.table(name or p.stem, {"source": str(p), "format": "naslib_nb301",
+                                       "units": {"val_acc_final": "percent"}})  # fmt: skip
+
+
+def read_nb101_records(
+    path: str | os.PathLike[str], strict: bool = True, name: str = "", family: str | None = None
+) -> BenchmarkTable:
     """Read NAS-Bench-101 records ``{hash: (fixed_metrics, {epochs: [run, ...]})}``.
 
     Columns: ``val_acc_<E>ep`` and ``test_acc_<E>ep`` (percent, mean over runs) for every epoch budget
     ``E``, ``params`` (``trainable_parameters``) and ``train_time_<E>ep`` (seconds, mean).
     """
     p = _check(path, "nb101_records")
+    _fixed_family(p, "nb101_records", family, "nb101")
     doc = _load_data_pickle(p)
     if not isinstance(doc, dict):
         raise DataFormatError(f"{p}: expected a dict {{hash: (fixed_metrics, computed_metrics)}}")
@@ -340,7 +484,7 @@ def read_nb101_records(path: str | os.PathLike[str], strict: bool = True, name: 
 
 
 def read_nb201_pth(
-    path: str | os.PathLike[str], strict: bool = True, name: str = "", hp: str = "200"
+    path: str | os.PathLike[str], strict: bool = True, name: str = "", hp: str = "200", family: str | None = None
 ) -> BenchmarkTable:
     """Read the official NAS-Bench-201 ``.pth`` through ``nas_201_api`` (the ``[nb201]`` extra).
 
@@ -351,6 +495,7 @@ def read_nb201_pth(
     from gennape_naslib._optional import require
 
     p = _check(path, "nb201_pth")
+    _fixed_family(p, "nb201_pth", family, "nb201")
     api_module = require("nas_201_api", "nb201", "reading NAS-Bench-201 .pth files")
     try:
         api = api_module.NASBench201API(str(p), verbose=False)
@@ -421,6 +566,43 @@ def gennape_config_to_encoding(family: str, config: Any) -> Any:
     return config
 
 
+# GENNAPE's cache file names (GENNAPE_FACTS 1.12 and 4.4-4.5): family key -> our family. ``ofa`` is
+# the mixed ProxylessNAS + MobileNetV3 cache and needs family=.
+_GENNAPE_CACHE_FAMILIES = {
+    "nb101": "nb101", "nb201c10": "nb201", "nb201c100": "nb201", "nb201imgnet": "nb201", "nb301": "nb301",
+    "ofa_resnet": "ofa_resnet", "hiaml": "hiaml", "two_path": "two_path", "inception": "inception",
+}  # fmt: skip
+_GENNAPE_CACHE_NAME = re.compile(
+    r"^(?:gpi_test_|gpi_|demo_)?(?P<key>ofa_resnet|ofa|nb201c100|nb201c10|nb201imgnet|nb101|nb301|hiaml|"
+    r"two_path|inception)_(?:\d+_|full_unlabeled_|cifar10_labelled_cg_data|comp_graph_cache)"
+)
+
+
+def _gennape_family_from_name(p: Path) -> str | None:
+    """The family a GENNAPE cache's file name tells (``gpi_nb101_comp_graph_cache.pkl`` -> nb101)."""
+    found = _GENNAPE_CACHE_NAME.match(p.name)
+    return _GENNAPE_CACHE_FAMILIES.get(found.group("key")) if found else None
+
+
+def _ofa_subfamily(record: dict[str, Any]) -> str | None:
+    """``ofa_pn`` or ``ofa_mbv3`` for a record of GENNAPE's mixed OFA cache.
+
+    GENNAPE's data manager splits that cache by the graph's name (``OFA-PN-Net<i>`` / ``OFA-MBV3-Net<i>``,
+    case-insensitive "pn" / "mbv3"); its cache builder by the first block's prefix (``mbconv2`` /
+    ``mbconv3``). The name is used first, the prefix when the name tells neither.
+    """
+    graph_name = str(getattr(record.get("compute graph"), "name", "") or "").lower()
+    if "mbv3" in graph_name:
+        return "ofa_mbv3"
+    if "pn" in graph_name:
+        return "ofa_pn"
+    try:
+        first = str(record["original config"][1][0][0])
+    except (KeyError, IndexError, TypeError):
+        return None
+    return {"mbconv2": "ofa_pn", "mbconv3": "ofa_mbv3"}.get(first.split("_", 1)[0])
+
+
 def read_gennape_cache(
     path: str | os.PathLike[str], strict: bool = True, name: str = "", family: str | None = None
 ) -> BenchmarkTable:
@@ -428,19 +610,35 @@ def read_gennape_cache(
 
     The architectures come from each record's ``original config`` and must be given as the family's
     JSON encoding in the cache or be convertible by the family's ``from_gennape_config`` method.
-    Columns: ``acc`` (fraction, as GENNAPE stores it), ``flops`` and ``n_params`` where present.
+    Columns: ``acc`` (fraction, as GENNAPE stores it), ``flops`` and ``n_params`` where present
+    (GENNAPE's units; its NB-201 caches keep FLOPs min-max normalised over the space). The family
+    comes from ``family=`` or from GENNAPE's file name (``gpi_nb101_comp_graph_cache.pkl``,
+    ``gpi_test_hiaml_cifar10_labelled_cg_data.json``, ``two_path_10_comp_graph_cache.pkl``, ...). From
+    the mixed ``gpi_ofa_comp_graph_cache.pkl``, ``family="ofa_pn"`` or ``"ofa_mbv3"`` keeps that
+    family's records as GENNAPE does (``meta["other_family_records"]`` counts the rest).
     """
     from gennape_naslib.cg import gennape_cache as caches
     from gennape_naslib.search_spaces import get
 
     p = _check(path, "gennape_cache")
-    records = caches.load_gennape_json(p) if p.suffix == ".json" else caches.load_gennape_cache(p)
+    family = family or _gennape_family_from_name(p)
     if family is None:
-        raise DataFormatError(f"{p}: pass the family of the cache (family=..., CLI --family)")
-    adapter = get(family)
+        raise DataFormatError(
+            f"{p}: pass the family of the cache (family=..., CLI --family); the file name does not tell it"
+            + (" (the OFA cache mixes ofa_pn and ofa_mbv3)" if p.name.startswith(("gpi_ofa_", "demo_ofa_")) else "")
+        )
+    adapter = get(family)  # an unknown family fails here, before the file is read
+    try:
+        records = caches.load_gennape_json(p) if p.suffix == ".json" else caches.load_gennape_cache(p)
+    except pickle.UnpicklingError as exc:  # UnsafePickleError: a clear refusal, not a traceback
+        raise DataFormatError(str(exc)) from exc
+    others = 0
     rows = _Rows(str(p), family, strict)
     for i, record in enumerate(records):
-        metrics = {k: record[k] for k in ("acc", "flops", "n_params") if k in record}
+        if family in ("ofa_pn", "ofa_mbv3") and _ofa_subfamily(record) not in (family, None):
+            others += 1  # the other half of GENNAPE's mixed OFA cache
+            continue
+        metrics: dict[str, Any] = {k: record[k] for k in ("acc", "flops", "n_params") if k in record}
         try:
             arch = adapter.coerce(gennape_config_to_encoding(family, record.get("original config")))
         except (ValueError, TypeError) as exc:
@@ -450,21 +648,34 @@ def read_gennape_cache(
             rows.skipped.append(message)
             continue
         rows.add(f"record {i}", family, arch, metrics)
-    return rows.table(name or p.stem, {"source": str(p), "format": "gennape_cache", "units": {"acc": "fraction"}})
+    meta: dict[str, Any] = {"source": str(p), "format": "gennape_cache", "units": {"acc": "fraction"}}
+    if others:
+        meta["other_family_records"] = others
+    return rows.table(name or p.stem, meta)
 
 
-def read_records(path: str | os.PathLike[str], strict: bool = True, name: str = "") -> BenchmarkTable:
+def read_records(
+    path: str | os.PathLike[str], strict: bool = True, name: str = "", family: str | None = None
+) -> BenchmarkTable:
     """Read a "bring your own family" file: JSONL records or the equivalent CSV.
 
     JSONL: one object per line, ``{"family": name, "arch": <the family's JSON encoding>, "metrics":
     {name: value}}``; blank lines are ignored. CSV: a header with ``family`` and ``arch`` (JSON
     encoding, or the family's text form when it is not JSON) and one column per metric; empty cells
-    are missing values.
+    are missing values. ``family=`` makes rows of any other family errors.
     """
     p = _check(path, "records")
-    rows = _Rows(str(p), None, strict)
-    if p.suffix.lower() == ".csv":
-        with open(p, newline="", encoding="utf-8") as handle:
+    rows = _Rows(str(p), family, strict)
+    try:
+        _read_record_rows(p, rows, strict)
+    except (UnicodeDecodeError, *_COMPRESSION_ERRORS) as exc:
+        raise DataFormatError(f"{p}: not readable ({exc.__class__.__name__}: {exc})") from exc
+    return rows.table(name or p.stem, {"source": str(p), "format": "records"})
+
+
+def _read_record_rows(p: Path, rows: _Rows, strict: bool) -> None:
+    if Path(_plain_name(p)).suffix == ".csv":
+        with _open_text(p, newline="") as handle:
             reader = csv.DictReader(handle)
             missing = {"family", "arch"} - set(reader.fieldnames or [])
             if missing:
@@ -478,7 +689,7 @@ def read_records(path: str | os.PathLike[str], strict: bool = True, name: str = 
                     arch = arch_text
                 rows.add(f"line {line}", family, arch, dict(row))
     else:
-        with open(p, encoding="utf-8") as handle:
+        with _open_text(p) as handle:
             for line, text in enumerate(handle, start=1):
                 if not text.strip():
                     continue
@@ -496,13 +707,13 @@ def read_records(path: str | os.PathLike[str], strict: bool = True, name: str = 
                     rows.skipped.append(message)
                     continue
                 rows.add(f"line {line}", record["family"], record["arch"], metrics)
-    return rows.table(name or p.stem, {"source": str(p), "format": "records"})
 
 
 FORMATS: dict[str, Callable[..., BenchmarkTable]] = {
     "records": read_records,
     "naslib_zc": read_naslib_zc,
     "naslib_nb201": read_naslib_nb201,
+    "naslib_nb301": read_naslib_nb301,
     "nb101_records": read_nb101_records,
     "nb201_pth": read_nb201_pth,
     "gennape_cache": read_gennape_cache,
@@ -518,19 +729,30 @@ def read_format(fmt: str, path: str | os.PathLike[str], **kwargs: Any) -> Benchm
     return reader(path, **kwargs)
 
 
+def _plain_name(path: Path) -> str:
+    """The file name in lower case without compression suffixes (the content decides when reading)."""
+    name = path.name.lower()
+    while name.endswith((".gz", ".bz2", ".xz")):
+        name = name.rsplit(".", 1)[0]
+    return name
+
+
 def _sniff(path: Path) -> str:
-    suffix = "".join(path.suffixes[-2:]).lower() if path.suffix == ".gz" else path.suffix.lower()
+    name = _plain_name(path)
+    suffix = Path(name).suffix
     if suffix in (".jsonl", ".csv"):
         return "records"
     if suffix == ".pth":
         return "nb201_pth"
     if suffix == ".json":
-        return "gennape_cache" if path.name.endswith("_labelled_cg_data.json") else "naslib_zc"
+        return "gennape_cache" if name.endswith("_labelled_cg_data.json") else "naslib_zc"
     if suffix in (".pkl", ".pickle"):
-        if "nb201" in path.name:
-            return "naslib_nb201"
-        if "comp_graph_cache" in path.name:
+        if "comp_graph_cache" in name:  # before the benchmark names: gpi_nb201c10_comp_graph_cache.pkl
             return "gennape_cache"
+        if "nb201" in name:
+            return "naslib_nb201"
+        if "nb301" in name:
+            return "naslib_nb301"
         return "nb101_records"
     raise DataFormatError(f"{path}: cannot tell the format from the file name; use read_format(FORMAT, path)")
 
@@ -541,8 +763,10 @@ def load_file(
     """Load a user file in one call, choosing the reader from ``fmt`` or the file name.
 
     ``.jsonl``/``.csv`` -> ``records``; ``.json`` -> ``naslib_zc`` (``*_labelled_cg_data.json`` ->
-    ``gennape_cache``); ``.pth`` -> ``nb201_pth``; ``.pkl``/``.pickle`` -> ``naslib_nb201`` if the name
-    mentions nb201, ``gennape_cache`` for ``*comp_graph_cache*``, else ``nb101_records``.
+    ``gennape_cache``); ``.pth`` -> ``nb201_pth``; ``.pkl``/``.pickle`` -> ``gennape_cache`` for
+    ``*comp_graph_cache*``, else ``naslib_nb201`` / ``naslib_nb301`` if the name mentions nb201 / nb301,
+    else ``nb101_records`` (NASLib's ``nasbench_only108.pkl``). A ``.gz``/``.bz2``/``.xz`` suffix is
+    looked through.
     """
     p = Path(path).expanduser()
     if not p.exists():

@@ -30,7 +30,17 @@ from gennape_naslib.cg.gennape_cache import (
 )
 from gennape_naslib.cg.io import CGFormatError, to_gennape_state_dict
 
-_MODULES = ("model_src", "model_src.comp_graph", "model_src.comp_graph.tf_comp_graph", "fake_darts")
+_MODULES = (
+    "model_src",
+    "model_src.comp_graph",
+    "model_src.comp_graph.tf_comp_graph",
+    "model_src.search_space",
+    "model_src.search_space.hiaml_two_path",
+    "model_src.search_space.hiaml_two_path.arch_configs",
+    "model_src.search_space.inception",
+    "model_src.search_space.inception.arch_config",
+    "fake_darts",
+)
 
 
 @contextlib.contextmanager
@@ -40,6 +50,15 @@ def _gennape_modules() -> Iterator[types.ModuleType]:
     mod = types.ModuleType("model_src.comp_graph.tf_comp_graph")
     for cls_name in ("ComputeGraph", "RegularNode", "WeightedNode"):
         setattr(mod, cls_name, type(cls_name, (), {"__module__": mod.__name__}))
+    # GENNAPE's config classes, pickled as objects by make_new_family_cgs.py (attribute holders only)
+    configs = {}
+    for module, names in (
+        ("model_src.search_space.hiaml_two_path.arch_configs", ("TwoPathNetConfig", "SinglePathBlockConfig")),
+        ("model_src.search_space.inception.arch_config", ("NetConfig", "BlockConfig")),
+    ):
+        configs[module] = types.ModuleType(module)
+        for cls_name in names:
+            setattr(configs[module], cls_name, type(cls_name, (), {"__module__": module}))
     darts = types.ModuleType("fake_darts")
     darts.Genotype = collections.namedtuple("Genotype", "normal normal_concat reduce reduce_concat")  # type: ignore[attr-defined]
     darts.Genotype.__module__ = "fake_darts"
@@ -48,6 +67,10 @@ def _gennape_modules() -> Iterator[types.ModuleType]:
             "model_src": types.ModuleType("model_src"),
             "model_src.comp_graph": types.ModuleType("model_src.comp_graph"),
             mod.__name__: mod,
+            "model_src.search_space": types.ModuleType("model_src.search_space"),
+            "model_src.search_space.hiaml_two_path": types.ModuleType("model_src.search_space.hiaml_two_path"),
+            "model_src.search_space.inception": types.ModuleType("model_src.search_space.inception"),
+            **configs,
             "fake_darts": darts,
         }
     )
@@ -244,3 +267,138 @@ def test_labelled_json(tmp_path: Path) -> None:
         CGFormatError, match=r"\['1'\]\.cg: regular_nodes\[0\]\.op_type_idx: expected an integer in 0\.\.31"
     ):
         load_gennape_json(path)
+
+
+# ---------------------------------------------------------------------- real cache layouts through data.load_file
+def _family_cache(path: Path, family: str, archs: list[Any], names: list[str], config: Any) -> None:
+    """A GENNAPE cache of real graphs of ``family`` (acc/flops/n_params are placeholders)."""
+    from gennape_naslib.search_spaces import get
+
+    adapter = get(family)
+    with _gennape_modules() as mod:
+        records = [
+            {"compute graph": _gennape_object(adapter.to_cg(a).copy(name=n), mod), "acc": 0.5, "flops": 1.0,
+             "n_params": 10, "original config": config(adapter.to_json(a))}
+            for a, n in zip(archs, names)
+        ]  # fmt: skip
+        path.write_bytes(pickle.dumps(records, protocol=4))
+
+
+def _ofa_config(prefix: str) -> Any:
+    def config(enc: dict[str, Any]) -> Any:  # GENNAPE's (res, net_config) with its block names
+        stages = [[f"{prefix}_e{b[1]}_k{b[3]}" for b in stage] for stage in enc["stages"]]
+        return (enc["r"], stages)
+
+    return config
+
+
+def test_mixed_ofa_cache_is_split_like_gennape(tmp_path: Path) -> None:
+    """GENNAPE's gpi_ofa_comp_graph_cache.pkl mixes OFA-PN and OFA-MBv3; each family keeps its own records."""
+    from gennape_naslib.data import DataFormatError, load_file
+    from gennape_naslib.search_spaces import get
+
+    pn, mbv3 = tmp_path / "pn.pkl", tmp_path / "mbv3.pkl"
+    _family_cache(pn, "ofa_pn", [get("ofa_pn").sample(i) for i in range(2)], ["OFA-PN-Net0", "OFA-PN-Net1"],
+                  _ofa_config("mbconv2"))  # fmt: skip
+    _family_cache(mbv3, "ofa_mbv3", [get("ofa_mbv3").sample(5)], ["OFA-MBV3-Net2"], _ofa_config("mbconv3"))
+    path = tmp_path / "gpi_ofa_comp_graph_cache.pkl"
+    with _gennape_modules():
+        records = pickle.loads(pn.read_bytes()) + pickle.loads(mbv3.read_bytes())
+        records = [records[0], records[2], records[1]]  # GENNAPE shuffles its caches
+        path.write_bytes(pickle.dumps(records, protocol=4))
+    table = load_file(path, family="ofa_pn")
+    assert table.family == "ofa_pn" and len(table) == 2 and table.meta["other_family_records"] == 1
+    assert table.encodings == [get("ofa_pn").to_json(get("ofa_pn").sample(i)) for i in range(2)]
+    table = load_file(path, family="ofa_mbv3")
+    assert len(table) == 1 and table.encodings == [get("ofa_mbv3").to_json(get("ofa_mbv3").sample(5))]
+    with pytest.raises(
+        DataFormatError, match="gpi_ofa_comp_graph_cache.pkl: pass the family.*mixes ofa_pn and ofa_mbv3"
+    ):
+        load_file(path)
+
+
+def test_cache_family_from_gennape_file_names(tmp_path: Path) -> None:
+    """GENNAPE's cache names tell the family; an NB-201 cache is a cache, not NASLib's nb201 pickle."""
+    from gennape_naslib.data import load_file
+    from gennape_naslib.search_spaces import get
+
+    ops = ["nor_conv_3x3", "nor_conv_3x3", "avg_pool_3x3", "skip_connect", "nor_conv_1x1", "skip_connect"]
+    arch = get("nb201").coerce(ops)  # GENNAPE's edge order is the arch string's
+    path = tmp_path / "gpi_nb201c10_comp_graph_cache.pkl"
+    _family_cache(path, "nb201", [arch], ["NB201-Net0"], lambda enc: (ops, ((0,), (0,), (1,), (0,), (1,), (2, 3))))
+    table = load_file(path)
+    assert table.family == "nb201" and table.meta["format"] == "gennape_cache"
+    assert table.encodings == [get("nb201").to_json(arch)] and table["acc"].tolist() == [0.5]
+    nb101 = get("nb101").sample(3)
+    path = tmp_path / "demo_nb101_comp_graph_cache.pkl"
+    _family_cache(path, "nb101", [nb101], ["NB101-Net0"], lambda enc: (enc["ops"], np.array(enc["matrix"])))
+    assert load_file(path).encodings == [get("nb101").to_json(nb101)]
+
+
+def test_unlabelled_two_path_and_inception_caches(tmp_path: Path) -> None:
+    """make_new_family_cgs.py pickles TwoPathNetConfig / NetConfig objects; they load as state dicts."""
+    from gennape_naslib.data import load_file
+    from gennape_naslib.search_spaces import get
+    from gennape_naslib.search_spaces.inception import CONV_OPS as INCEPTION_CONV
+    from gennape_naslib.search_spaces.two_path import CONV_OPS as TWO_PATH_CONV
+
+    two_path, inception = get("two_path"), get("inception")
+    tp_arch, inc_arch = two_path.sample(0), inception.sample(0)
+    tp_enc, inc_enc = two_path.to_json(tp_arch), inception.to_json(inc_arch)
+    with _gennape_modules() as mod:
+        tp_mod = sys.modules["model_src.search_space.hiaml_two_path.arch_configs"]
+        inc_mod = sys.modules["model_src.search_space.inception.arch_config"]
+
+        def block(names: list[str]) -> Any:
+            obj = tp_mod.SinglePathBlockConfig()
+            obj.op_names, obj.op_types = names, ["conv" if n in TWO_PATH_CONV else "supp" for n in names]
+            return obj
+
+        tp_cfg = tp_mod.TwoPathNetConfig()
+        tp_cfg.path1, tp_cfg.path2 = [block(b) for b in tp_enc["path1"]], [block(b) for b in tp_enc["path2"]]
+        tp_cfg.path1_reduce_inds, tp_cfg.path2_reduce_inds = set(tp_enc["path1_reduce"]), set(tp_enc["path2_reduce"])
+        stages = []
+        for st in inc_enc["stages"]:
+            blk = inc_mod.BlockConfig()
+            blk.paths = [{"ops": p["ops"], "op_types": ["conv" if o in INCEPTION_CONV else "supp" for o in p["ops"]],
+                          "C_internal": p["c_internal"], "C_out": p["c_out"]} for p in st["paths"]]  # fmt: skip
+            stages.append({"block": blk, "n_blocks": st["n_blocks"], "C_in": st["c_in"], "C_out": st["c_out"],
+                           "stride": st["stride"]})  # fmt: skip
+        inc_cfg = inc_mod.NetConfig()
+        inc_cfg.stages = stages
+        for name, adapter, arch, cfg in (
+            ("two_path_1_comp_graph_cache.pkl", two_path, tp_arch, tp_cfg),
+            ("inception_1_comp_graph_cache.pkl", inception, inc_arch, inc_cfg),
+        ):
+            record = {"compute graph": _gennape_object(adapter.to_cg(arch).copy(name="0"), mod), "original config": cfg}
+            (tmp_path / name).write_bytes(pickle.dumps([record], protocol=4))
+    records = load_gennape_cache(tmp_path / "two_path_1_comp_graph_cache.pkl")
+    config = records[0]["original config"]
+    assert config["path1_reduce_inds"] == sorted(tp_enc["path1_reduce"])  # a set became a sorted list
+    assert config["path1"][0] == {"op_names": tp_enc["path1"][0], "op_types": block_types(tp_enc["path1"][0])}
+    table = load_file(tmp_path / "two_path_1_comp_graph_cache.pkl")  # unlabelled: no metric columns
+    assert table.family == "two_path" and table.encodings == [tp_enc] and table.metric_names == []
+    table = load_file(tmp_path / "inception_1_comp_graph_cache.pkl")
+    assert table.family == "inception" and table.encodings == [inc_enc]
+    assert records[0]["compute graph"] == two_path.to_cg(tp_arch)
+
+
+def block_types(names: list[str]) -> list[str]:
+    from gennape_naslib.search_spaces.two_path import CONV_OPS
+
+    return ["conv" if n in CONV_OPS else "supp" for n in names]
+
+
+def test_refused_pickle_is_a_data_error_for_the_importer(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`gennape data import gennape_cache` reports a refused pickle in one line, exit 2 (was a traceback)."""
+    from gennape_naslib.cli import main
+    from gennape_naslib.data import DataFormatError, read_format
+
+    marker = tmp_path / "pwned"
+    path = tmp_path / "gpi_nb101_comp_graph_cache.pkl"
+    path.write_bytes(pickle.dumps([{"compute graph": _RunsCode(f"touch {marker}")}], protocol=4))
+    with pytest.raises(DataFormatError, match="refusing to load"):
+        read_format("gennape_cache", path)
+    assert main(["data", "import", "gennape_cache", str(path), "--name", "x"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "refusing to load" in err[0] and not marker.exists()

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import pickle
 
 import numpy as np
@@ -204,10 +207,14 @@ def test_gennape_labelled_json(tmp_path) -> None:
     }
     path = tmp_path / "gpi_test_hiaml_cifar10_labelled_cg_data.json"
     path.write_text(json.dumps(doc))
-    with pytest.raises(DataFormatError, match="family"):
-        load_file(path)
-    table = load_file(path, family="hiaml")
-    assert table.encodings == configs and table["acc"].tolist() == pytest.approx([0.90, 0.91])
+    table = load_file(path)  # GENNAPE's file name tells the family
+    assert table.family == "hiaml" and table.encodings == configs
+    assert table["acc"].tolist() == pytest.approx([0.90, 0.91])
+    renamed = tmp_path / "mine_labelled_cg_data.json"
+    renamed.write_text(json.dumps(doc))
+    with pytest.raises(DataFormatError, match="mine_labelled_cg_data.json: pass the family"):
+        load_file(renamed)
+    assert load_file(renamed, family="hiaml").encodings == configs
 
 
 @pytest.mark.parametrize(
@@ -230,3 +237,153 @@ def test_gennape_configs_convert(family, config, expected) -> None:
         assert arch == adapter.coerce(expected)
     with pytest.raises(ValueError, match=f"not a GENNAPE {family} config"):
         gennape_config_to_encoding(family, 42)
+
+
+# ---------------------------------------------------------------------- real layouts, other datasets, sizes
+# Rows copied from NASLib's naslib/data zero-cost files (real values, trimmed to a few proxies).
+NB201_ZC_KEY = "(0, 2, 3, 2, 3, 1)"  # in zc_nasbench201.json (NAS-Bench-Suite-Zero layout, all three datasets)
+NB201_ZC = {
+    "cifar10": {"idx": "534", "arch": NB201_ZC_KEY, "val_accuracy": 86.06,
+                "flops": {"score": 88.307392, "time": 0.48845587600953877}},
+    "cifar100": {"idx": "534", "arch": NB201_ZC_KEY, "val_accuracy": 62.01999992675781,
+                 "flops": {"score": 88.313152, "time": 0.4938527438789606}},
+    "ImageNet16-120": {"idx": "534", "arch": NB201_ZC_KEY, "val_accuracy": 32.20000001017252,
+                       "flops": {"score": 22.084672, "time": 0.8884254461154342}},
+}  # fmt: skip
+TRANSNAS_MICRO = {  # zc_transbench101_micro.json: the same 6-tuples, ops of another space
+    "class_scene": {
+        "(1, 0, 0, 2, 1, 0)": {"idx": "534", "arch": "(1, 0, 0, 2, 1, 0)", "val_accuracy": 34.89251708984375,
+                               "flops": {"score": 263.299072, "time": 0.8095472559798509}},
+        "(1, 0, 0, 2, 2, 3)": {"idx": "164", "arch": "(1, 0, 0, 2, 2, 3)", "val_accuracy": 35.04180145263672,
+                               "flops": {"score": 1946.13248, "time": 0.83687689807266}},
+    }
+}  # fmt: skip
+
+
+def test_naslib_zc_all_three_nb201_datasets(tmp_path) -> None:
+    path = tmp_path / "zc_nasbench201.json"
+    path.write_text(json.dumps({dataset: {NB201_ZC_KEY: row} for dataset, row in NB201_ZC.items()}))
+    table = load_file(path)
+    row = table.lookup("|skip_connect~0|+|nor_conv_3x3~0|nor_conv_3x3~1|+|nor_conv_1x1~0|nor_conv_1x1~1|none~2|")
+    assert row["val_acc/cifar10"] == 86.06 and row["val_acc/cifar100"] == 62.01999992675781
+    assert row["val_acc/imagenet16_120"] == 32.20000001017252 and row["flops/imagenet16_120"] == 22.084672
+
+
+def test_naslib_zc_transnas_bench_is_refused_not_read_as_nb201(tmp_path) -> None:
+    """NASLib's TransNAS-Bench-101 files use NB-201-shaped keys; they were imported as NB-201 cells."""
+    path = tmp_path / "zc_transbench101_micro.json"
+    path.write_text(json.dumps(TRANSNAS_MICRO))
+    with pytest.raises(DataFormatError, match=r"zc_transbench101_micro.json: .*'transbench101_micro'.*no gennape"):
+        load_file(path)
+    renamed = tmp_path / "scores.json"  # the name no longer tells: the datasets do
+    renamed.write_text(json.dumps(TRANSNAS_MICRO))
+    with pytest.raises(DataFormatError, match=r"scores.json: dataset\(s\) \['class_scene'\] are not CIFAR"):
+        load_file(renamed)
+
+
+def test_naslib_zc_space_wrapped_layouts(tmp_path) -> None:
+    """NASLib's older files wrap the datasets in the space name and store plain scores."""
+    old = {"(4, 3, 3, 3, 2, 3)": {"flops": 62.508352, "params": 0.434196, "val_accuracy": 68.33999986572266}}
+    path = tmp_path / "zc_nasbench201.json"  # the first row of that NASLib file
+    path.write_text(json.dumps({"nasbench201": {"cifar100": old}}))
+    table = load_file(path)
+    assert (
+        len(table) == 1
+        and table["val_acc/cifar100"][0] == 68.33999986572266
+        and table["params/cifar100"][0] == 0.434196
+    )
+    both = {"nasbench201": {"cifar100": old}, "transbench101_micro": TRANSNAS_MICRO}
+    path = tmp_path / "zc_all.json"
+    path.write_text(json.dumps(both))
+    with pytest.raises(DataFormatError, match="holds several search spaces .*pass family="):
+        load_file(path)
+    assert load_file(path, family="nb201")["val_acc/cifar100"][0] == 68.33999986572266
+    with pytest.raises(DataFormatError, match="search space 'transbench101_micro' has no gennape-naslib family"):
+        read_format("naslib_zc", _write(tmp_path / "w.json", {"transbench101_micro": TRANSNAS_MICRO}))
+    with pytest.raises(
+        DataFormatError, match="hold nasbench101, nasbench201, nasbench301 architectures, not family 'hiaml'"
+    ):
+        load_file(path, family="hiaml")
+
+
+def _write(path, doc):
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_every_reader_takes_family(tmp_path) -> None:
+    """`gennape data import FORMAT --family F` passes family= to every reader (was a TypeError)."""
+    zc = _write(tmp_path / "scores.json", {"cifar10": {NB201_ZC_KEY: NB201_ZC["cifar10"]}})
+    assert read_format("naslib_zc", zc, family="nb201").family == "nb201"
+    nb201 = tmp_path / "nb201_cifar10_full_training.pickle"
+    nb201.write_bytes(pickle.dumps({A1: {"cifar10-valid": {"eval_acc1es": [1.0]}}}))
+    assert read_format("naslib_nb201", nb201, family="nb201").family == "nb201"
+    with pytest.raises(DataFormatError, match="naslib_nb201 file holds nb201 architectures, not 'nb101'"):
+        read_format("naslib_nb201", nb201, family="nb101")
+    with pytest.raises(DataFormatError, match="nb101_records file holds nb101 architectures, not 'nb201'"):
+        read_format("nb101_records", nb201, family="nb201")
+    records = _write(tmp_path / "mine.jsonl", {"family": "nb201", "arch": A1, "metrics": {"acc": 1}})
+    assert read_format("records", records, family="nb201").family == "nb201"
+    with pytest.raises(DataFormatError, match="line 1: family 'nb201' differs from 'hiaml'"):
+        read_format("records", records, family="hiaml")
+
+
+def test_nb101_full_record_layout(tmp_path) -> None:
+    """nasbench_only108.pkl / the full NAS-Bench-101 records: int8 adjacency, 4 epoch budgets, halfway keys.
+
+    Accuracies here are placeholders (the loader's arithmetic is what is checked).
+    """
+    matrix = np.array([[0, 1, 1, 0, 0], [0, 0, 0, 1, 0], [0, 0, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]], np.int8)
+    ops = ["input", "conv3x3-bn-relu", "maxpool3x3", "conv1x1-bn-relu", "output"]
+
+    def run(v):
+        return {"halfway_training_time": 5.0, "halfway_train_accuracy": v / 2, "halfway_validation_accuracy": v / 2,
+                "halfway_test_accuracy": v / 2, "final_training_time": 10.0, "final_train_accuracy": v,
+                "final_validation_accuracy": v, "final_test_accuracy": v}  # fmt: skip
+
+    computed = {e: [run(0.25), run(0.5), run(0.75)] for e in (4, 12, 36, 108)}
+    fixed = {"module_adjacency": matrix, "module_operations": ops, "trainable_parameters": np.int64(2694282)}
+    path = tmp_path / "nasbench_only108.pkl"
+    path.write_bytes(pickle.dumps({"7e0f3f1e4bb4c9e2b5b3f0c2a0a1d2e3": (fixed, computed)}, protocol=4))
+    table = load_file(path)
+    assert table.family == "nb101" and table.encodings[0]["matrix"] == matrix.tolist()
+    assert table["params"][0] == 2694282 and table["val_acc_4ep"][0] == pytest.approx(50.0)
+    assert {f"test_acc_{e}ep" for e in (4, 12, 36, 108)} <= set(table.metric_names)
+    assert table.meta["units"]["val_acc_36ep"] == "percent"
+
+
+def test_naslib_nb301_training_data(tmp_path) -> None:
+    """nb301_full_training.pickle: {compact: {val_accuracies, train_losses, runtime}}; values are placeholders."""
+    spec = (((0, 6), (1, 4), (0, 0), (1, 5), (1, 4), (3, 2), (0, 6), (3, 2)),
+            ((0, 1), (1, 4), (0, 1), (1, 4), (2, 6), (3, 4), (1, 5), (2, 1)))  # fmt: skip
+    doc = {spec: {"runtime": [100.0, 200.0], "train_losses": [2.0, 1.0], "val_accuracies": [50.0, 60.0]},
+           ((0, 9),): {"val_accuracies": [1.0]}}  # fmt: skip
+    path = tmp_path / "nb301_full_training.pickle"
+    path.write_bytes(pickle.dumps(doc))
+    with pytest.raises(DataFormatError, match=r"nb301_full_training.pickle: compact \(\(0, 9\),\)"):
+        load_file(path)
+    with pytest.warns(UserWarning, match="skipped 1 malformed rows"):
+        table = load_file(path, strict=False)
+    from gennape_naslib.search_spaces import get
+
+    assert table.family == "nb301" and table.encodings == [get("nb301").to_json(get("nb301").from_compact(spec))]
+    assert table["val_acc_final"].tolist() == [60.0] and table["runtime"].tolist() == [200.0]
+    assert table.meta["units"] == {"val_acc_final": "percent"}
+
+
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_compressed_files(tmp_path, compress) -> None:
+    zc = {dataset: {NB201_ZC_KEY: row} for dataset, row in NB201_ZC.items()}
+    path = tmp_path / "zc_nasbench201.json.gz"
+    path.write_bytes(compress(json.dumps(zc).encode()))
+    assert load_file(path)["val_acc/cifar100"][0] == 62.01999992675781
+    path = tmp_path / "nb201_cifar10_full_training.pickle.bz2"
+    path.write_bytes(compress(pickle.dumps({A1: {"cifar10-valid": {"eval_acc1es": [1.0, 91.6]}}})))
+    assert load_file(path)["eval_acc_final/cifar10_valid"].tolist() == [91.6]
+    path = tmp_path / "mine.csv.xz"
+    path.write_bytes(compress(f"family,arch,acc\nnb201,{A1},94.3\n".encode()))
+    assert load_file(path)["acc"].tolist() == [94.3]
+    truncated = tmp_path / "zc_nasbench201_cut.json"
+    truncated.write_bytes(compress(json.dumps(zc).encode())[:40])
+    with pytest.raises(DataFormatError, match="zc_nasbench201_cut.json: not"):
+        load_file(truncated)
