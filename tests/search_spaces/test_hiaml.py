@@ -91,6 +91,42 @@ def test_appendix_b_feature_facts() -> None:
     assert len(weighted) == 18
 
 
+# Mixed-block networks (Appendix A only has [block]*4). The numbers come from running the GENNAPE
+# authors' pipeline (their TF HiAMLNet frozen and read by their tf_comp_graph passes) on these
+# configs: nodes, weighted nodes, edges, op counts, weight elements (product of the non-zero
+# entries of every weight shape), weighted nodes with a bias, and the sums over nodes of
+# H_in * W_in * C_in and of H_out * W_out * C_out (a checksum of the resolutions).
+GENNAPE_MIXED = [
+    (
+        ["hiaml_src3", "hiaml_t31", "hiaml_t20", "hiaml_j30"],
+        (117, 35, 128),
+        {"add": 12, "batchnorm": 34, "conv": 34, "relu": 17, "relu6": 16},
+        2453696,
+        1,
+        (1075466, 1051924),
+    ),
+    (
+        ["hiaml_r30", "hiaml_src7", "hiaml_src8", "hiaml_g30"],
+        (135, 41, 148),
+        {"add": 14, "batchnorm": 40, "conv": 40, "relu": 9, "relu6": 28},
+        2429120,
+        1,
+        (1255690, 1248532),
+    ),
+]
+
+
+@pytest.mark.parametrize(("blocks", "counts", "ops", "weights", "n_bias", "act"), GENNAPE_MIXED)
+def test_mixed_blocks_match_gennape_pipeline(blocks, counts, ops, weights, n_bias, act) -> None:
+    cg = FAMILY.to_cg(FAMILY.from_json(blocks))
+    assert (cg.n_nodes, cg.n_weighted, cg.n_edges) == counts
+    assert cg.op_counts() == Counter(ops) + Counter({"input": 1, "mean": 1, "matmul": 1, "output": 1})
+    assert sum(int(np.prod([v for v in n.shape if v])) for n in cg.nodes if n.weighted) == weights
+    assert sum(n.use_bias for n in cg.nodes if n.weighted) == n_bias
+    assert sum(n.resolution[0] * n.resolution[2] * n.resolution[4] for n in cg.nodes) == act[0]
+    assert sum(n.resolution[1] * n.resolution[3] * n.resolution[5] for n in cg.nodes) == act[1]
+
+
 def test_cg_equals_lowered_module_for_every_block() -> None:
     # Each block appears in a reduction stage (1 or 3) and in a normal stage (0 or 2).
     archs = [BLOCKS[i : i + 4] for i in range(0, 12, 4)] + [BLOCKS[12:14] + BLOCKS[0:2]]

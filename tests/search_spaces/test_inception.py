@@ -123,6 +123,60 @@ def test_every_op_matches_the_lowered_module() -> None:
         assert FAMILY.params(a) == sum(p.numel() for p in FAMILY.to_module(a).parameters())
 
 
+# The numbers come from running the GENNAPE authors' pipeline (their TF InceptionNet frozen and read
+# by their tf_comp_graph passes) on these two sampled networks (all 12 ops, 1-4 paths, projections,
+# an expanded c_internal, depthwise width adapters, stride-2 inception_p): nodes, weighted nodes,
+# edges, op counts, weight elements (product of the non-zero entries of every weight shape) and
+# weighted nodes with a bias (all but the depthwise 1x1 adapters), and the sums over nodes of
+# H_in * W_in * C_in and of H_out * W_out * C_out (a checksum of the resolutions).
+GENNAPE_SAMPLES = [
+    (
+        [
+            [(["conv1x1", "conv3x3"], 32, 16), (["conv5x5", "depthwise5x5", "conv5x5"], 16, 16)]
+            + [(["inception_s5x5", "double1x1"], 16, 16)],
+            [(["avgpool3x3", "depthwise3x3"], 16, 16), (["conv3x3", "depthwise5x5"], 16, 16)]
+            + [(["inception_p5x5", "depthwise3x3", "inception_p5x5"], 16, 16)]
+            + [(["depthwise3x3", "inception_p5x5", "inception_s3x3"], 16, 16)],
+            [(["maxpool3x3", "conv5x5", "inception_p3x3"], 128, 128)],
+            [(["inception_s3x3"], 128, 128), (["inception_s5x5", "conv5x5", "avgpool3x3"], 128, 128)],
+        ],
+        (6, 2, 4, 3),
+        (393, 122, 435),
+        {"add": 12, "avgpool": 5, "batchnorm": 126, "concat": 21, "conv": 107, "depthwise": 14, "maxpool": 4},
+        (99, 5315008, 118),
+        (5311498, 4909076),
+    ),
+    (
+        [
+            [(["inception_s5x5"], 32, 32)],
+            [(["depthwise5x5"], 64, 64)],
+            [(["depthwise5x5", "inception_p5x5", "conv3x3"], 64, 64), (["inception_p5x5"], 64, 64)],
+            [(["inception_s5x5", "inception_s5x5", "depthwise3x3", "double1x1"], 64, 64)]
+            + [(["inception_s3x3", "depthwise5x5"], 64, 64), (["inception_p3x3", "maxpool3x3"], 64, 64)]
+            + [(["conv5x5", "maxpool3x3"], 64, 64)],
+        ],
+        (2, 2, 2, 3),
+        (215, 66, 238),
+        {"add": 6, "batchnorm": 69, "concat": 12, "conv": 55, "depthwise": 10, "maxpool": 6},
+        (52, 3142112, 64),
+        (1181194, 1082388),
+    ),
+]
+
+
+@pytest.mark.parametrize(("stage_paths", "n_blocks", "counts", "ops", "extra", "act"), GENNAPE_SAMPLES)
+def test_samples_match_gennape_pipeline(stage_paths, n_blocks, counts, ops, extra, act) -> None:
+    cg = FAMILY.to_cg(make(stage_paths, n_blocks))
+    assert (cg.n_nodes, cg.n_weighted, cg.n_edges) == counts
+    n_relu6, weights, n_bias = extra
+    rest = {"input": 1, "relu6": n_relu6, "mean": 1, "identity": 1, "matmul": 1, "output": 1}
+    assert cg.op_counts() == Counter(ops) + Counter(rest)
+    assert sum(int(np.prod([v for v in n.shape if v])) for n in cg.nodes if n.weighted) == weights
+    assert sum(n.use_bias for n in cg.nodes if n.weighted) == n_bias
+    assert sum(n.resolution[0] * n.resolution[2] * n.resolution[4] for n in cg.nodes) == act[0]
+    assert sum(n.resolution[1] * n.resolution[3] * n.resolution[5] for n in cg.nodes) == act[1]
+
+
 def test_random_samples_node_counts_near_gennape_range() -> None:
     # GENNAPE_FACTS Appendix A: random Inception samples have 456-571 nodes.
     rng = np.random.default_rng(2023)

@@ -86,6 +86,61 @@ def test_random_samples_node_counts_near_gennape_range() -> None:
     assert 30 <= counts[0] and counts[-1] <= 130, counts
 
 
+# The numbers come from running the GENNAPE authors' pipeline (their TF TwoPathNet frozen and read by
+# their tf_comp_graph passes) on these configs: nodes, weighted nodes, edges, op counts, weight
+# elements (product of the non-zero entries of every weight shape), weighted nodes with a bias, and
+# the sums over nodes of H_in * W_in * C_in and of H_out * W_out * C_out (a resolution checksum).
+# Together they hold all 13 ops, supp ops before and after the strided conv, and residual blocks.
+GENNAPE_SAMPLES = [
+    (
+        {
+            "path1": [
+                ["conv3x3", "inception_s3x3", "maxpool3x3"],
+                ["bottleneck-e2-k1", "bottleneck-r4-k3"],
+                ["double3x3"],
+                ["conv5x5", "avgpool3x3", "double3x3"],
+            ],
+            "path2": [
+                ["bottleneck-r2-k3"],
+                ["bottleneck-r2-k3", "bottleneck-e2-k3"],
+                ["inception_s5x5", "bottleneck-r2-k1", "bottleneck-r4-k3"],
+                ["maxpool3x3", "bottleneck-r4-k3", "conv3x3"],
+            ],
+            "path1_reduce": [2, 3],
+            "path2_reduce": [1, 3],
+        },
+        (90, 31, 94),
+        {"add": 4, "avgpool": 1, "batchnorm": 33, "concat": 1, "conv": 30, "maxpool": 2, "relu6": 14},
+        2155360,
+        (519690, 510484),
+    ),
+    (
+        {
+            "path1": [["maxpool3x3", "inception_s3x3"], ["conv5x5", "conv5x5", "double3x3"], ["conv3x3", "conv3x3"]],
+            "path2": [["conv1x1", "inception_s3x3"], ["double3x3", "bottleneck-r2-k1", "inception_s5x5"]],
+            "path1_reduce": [0, 1],
+            "path2_reduce": [0, 1],
+        },
+        (67, 21, 68),
+        {"add": 1, "batchnorm": 21, "concat": 1, "conv": 20, "maxpool": 1, "relu6": 18},
+        2727776,
+        (321546, 312340),
+    ),
+]
+
+
+@pytest.mark.parametrize(("config", "counts", "ops", "weights", "act"), GENNAPE_SAMPLES)
+def test_samples_match_gennape_pipeline(config, counts, ops, weights, act) -> None:
+    cg = FAMILY.to_cg(FAMILY.from_json(config))
+    assert (cg.n_nodes, cg.n_weighted, cg.n_edges) == counts
+    head = {"input": 1, "mean": 1, "identity": 1, "matmul": 1, "output": 1}
+    assert cg.op_counts() == Counter(ops) + Counter(head)
+    assert sum(int(np.prod([v for v in n.shape if v])) for n in cg.nodes if n.weighted) == weights
+    assert [n.op for n in cg.nodes if n.use_bias] == ["matmul"]  # only the dense layer has a bias
+    assert sum(n.resolution[0] * n.resolution[2] * n.resolution[4] for n in cg.nodes) == act[0]
+    assert sum(n.resolution[1] * n.resolution[3] * n.resolution[5] for n in cg.nodes) == act[1]
+
+
 def test_sampler_follows_gennape_rules() -> None:
     rng = np.random.default_rng(0)
     lengths, n_ops, first_supp = Counter(), Counter(), 0
