@@ -40,7 +40,12 @@ because GENNAPE's TensorFlow network differs from the benchmark's:
 * ``none`` is a ``zero`` node instead of vanishing, so ``none`` and ``skip_connect`` give different
   graphs (GENNAPE's all-none and all-skip networks gave the same graph);
 * the stem has no ReLU in either, but our head has GENNAPE's missing BN -> ReLU, and no ``identity``
-  node from an inference-time dropout.
+  node from an inference-time dropout;
+* node 3 sums its inputs in the benchmark's order, ``(e03 + e13) + e23``, where GENNAPE's TF cell sums
+  ``(e23 + e13) + e03``: the ``add`` nodes pair different summands, and where the first pair is the
+  same tensor twice (``skip~0`` into node 1 and ``skip~1`` into node 3) our ``x + x`` is one add fewer
+  (degenerate arithmetic vanishes), e.g. ``|skip_connect~0|+|skip_connect~0|nor_conv_1x1~1|+|skip_connect~0|
+  skip_connect~1|nor_conv_1x1~2|`` (found by comparing 30 random cells with a rebuild of GENNAPE's pipeline).
 
 Node counts therefore differ from GENNAPE_FACTS Appendix A: the all-``skip_connect`` cell gives 26
 nodes and 27 edges (GENNAPE: 21 and 22), the all-``none`` cell 161 nodes and 207 edges.
