@@ -8,7 +8,8 @@ fit CPU seconds). With ``--mode transfer`` a family is ``SOURCE:TARGET`` (e.g. `
 ``--size`` random architectures of the source table (all of them when ``--size`` is larger) and the test is
 zero-shot on every architecture of the target table (``SOURCE:T1+T2`` tests one fit on several targets, one row
 per target with family ``SOURCE:T``), standardised on the target family's reference sample as
-in ``gennape bench transfer``. Tasks already in ``--out`` are skipped, so an interrupted study resumes. A
+in ``gennape bench transfer``. Tasks already in ``--out`` are skipped, so an interrupted study resumes (the rows
+of a task are appended together; a line cut by a kill is dropped; one run per ``--out`` at a time). A
 config with ``n_repeats = R > 1`` also writes a row ``NAME:k`` for every ``k < R``: the same fit with only its
 first ``k`` copies, which is exactly the model ``n_repeats=k`` fits under the seed (fit CPU seconds scaled by
 ``k / R``). ``--anchors K ...`` also writes a row ``NAME@aK`` per ``K``: the same fit with ``K`` anchors for
@@ -47,6 +48,7 @@ import numpy as np
 from bench_predictor import inspace_table, metrics
 from scipy.stats import spearmanr
 
+from gennape_naslib._atomic import append_text, drop_torn_line, path_lock
 from gennape_naslib.predictors.gennape.align import EMBED_ALIGN
 
 #: One table load per worker process, not one per task.
@@ -111,6 +113,26 @@ def run_task(task: dict) -> list[dict]:
         name = task["config"] if k == n else f"{task['config']}:{k}"
         rows += row(name, model if k == n else first_copies(model, k), fit_cpu * k / n)
     return rows[::-1]
+
+
+def read_rows(out: Path) -> list[dict]:
+    """The rows of ``out`` (none when it is missing); a last line cut by a killed run is left out (its task
+    runs again), a bad line elsewhere is an error."""
+    if not out.is_file():
+        return []
+    text = out.read_text()
+    lines = text.splitlines()
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines) and not text.endswith("\n"):
+                break
+            raise ValueError(f"{out}:{number}: not a JSON line") from None
+    return rows
 
 
 def target_pool(task: dict) -> list | None:
@@ -274,9 +296,7 @@ def main() -> None:
     ap.add_argument("--seed-major", action="store_true", help="run seed by seed (default: family by family)")
     ap.add_argument("--quiet", action="store_true", help="no summary (e.g. to keep held-out families unread)")
     args = ap.parse_args()
-    rows = (
-        [json.loads(line) for line in args.out.read_text().splitlines() if line.strip()] if args.out.is_file() else []
-    )
+    rows = read_rows(args.out)
     rows = [r for r in rows if r.get("mode", "inspace") == args.mode]
     if not args.summary:
         configs = json.loads(args.configs.read_text())
@@ -322,13 +342,17 @@ def main() -> None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         if args.save_models:
             args.save_models.mkdir(parents=True, exist_ok=True)
-        with ProcessPoolExecutor(args.workers) as pool:
+        args.out.touch()
+        with path_lock(args.out, what="bench_hparams run"), ProcessPoolExecutor(args.workers) as pool:
+            drop_torn_line(args.out)  # a row cut by a kill: the next row would be glued onto it
             futures = [pool.submit(run_task, t) for t in tasks]
             for fut in as_completed(futures):
-                for row in fut.result():
+                task_rows = fut.result()
+                # all rows of a task in one append: a task counts as done by its main row, so its variant
+                # rows (NAME:k, NAME@aK, ...) must not be left out by a kill between two lines
+                append_text(args.out, "".join(json.dumps(row) + "\n" for row in task_rows))
+                for row in task_rows:
                     rows.append(row)
-                    with args.out.open("a") as fh:
-                        fh.write(json.dumps(row) + "\n")
                     if not args.quiet:
                         print(row["config"], row["family"], row["seed"], f"{row['spearman']:.3f}", flush=True)
     for spec in args.combine:

@@ -4,7 +4,8 @@
 (CIFAR-10 entries; keys are NASLib op-index tuples) with every proxy, in a fixed random order
 (``numpy.random.default_rng(order_seed).permutation`` of the sorted keys, so any prefix is a uniform
 random subset), appending one JSON line per cell to ``--out`` as it goes. Rerunning skips the cells
-already in the file (resumable); ``--limit N`` stops after the first N cells of the order. With
+already in the file (resumable; a line cut by a kill is dropped and its cell scored again; one run at a
+time per folder of ``--out``); ``--limit N`` stops after the first N cells of the order. With
 ``--proxies A,B`` only those proxies are scored and appended as rows of their own; ``report`` merges
 a cell's rows (later scores win). To rescore some proxies after a definition change, give the run a
 new ``--tag``: cells count as done only through rows of the same tag, e.g.
@@ -43,6 +44,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
+
+from gennape_naslib._atomic import append_text, drop_torn_line, path_lock
 
 ROOT = Path(__file__).resolve().parents[1]
 ZC_FILE = ROOT.parent / "shared" / "data" / "nb201" / "zc_nasbench201_725.json"
@@ -95,16 +98,32 @@ def _score_cell(key: str, seed: int, batch_size: int, names: list[str] | None = 
     }
 
 
+def read_rows(out: Path) -> list[dict]:
+    """The rows of ``out`` in file order; a last line cut by a killed run is left out (its cell is scored
+    again), a bad line elsewhere is an error."""
+    text = out.read_text()
+    lines = text.splitlines()
+    rows = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines) and not text.endswith("\n"):
+                break
+            raise ValueError(f"{out}:{number}: not a JSON line") from None
+    return rows
+
+
 def _done_keys(out: Path, names: list[str] | None = None, tag: str = "") -> set[str]:
     """Cells of ``out`` with every proxy of ``names`` in rows of run tag ``tag`` (``names=None``: any row)."""
     if not out.exists():
         return set()
     have: dict[str, set[str]] = {}
-    for line in out.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            if row.get("tag", "") == tag:
-                have.setdefault(row["key"], set()).update(row["scores"])
+    for row in read_rows(out):
+        if row.get("tag", "") == tag:
+            have.setdefault(row["key"], set()).update(row["scores"])
     if names is None:
         return set(have)
     return {k for k, v in have.items() if set(names) <= v}
@@ -117,10 +136,7 @@ def merged_rows(out: Path) -> list[dict]:
     a rerun of some proxies updates them without recomputing the others.
     """
     merged: dict[str, dict] = {}
-    for line in out.read_text().splitlines():
-        if not line.strip():
-            continue
-        row = json.loads(line)
+    for row in read_rows(out):
         cell = merged.setdefault(row["key"], {**row, "scores": {}, "seconds": {}})
         cell["scores"].update(row["scores"])
         cell["seconds"].update(row["seconds"])
@@ -135,19 +151,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     todo = [k for k in todo_all if k not in done]
     print(f"{len(done)} cells already scored, {len(todo)} to go -> {args.out}", flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.touch()
     start = time.time()
     with (
-        open(args.out, "a") as fh,
+        path_lock(args.out, what="validate_proxies run"),
         ProcessPoolExecutor(args.workers, initializer=_init_worker, initargs=(args.threads,)) as pool,
     ):
+        drop_torn_line(args.out)  # a row cut by a kill: the next row would be glued onto it
         futures = [pool.submit(_score_cell, k, args.seed, args.batch_size, names) for k in todo]
         for i, fut in enumerate(as_completed(futures), 1):
             row = fut.result()
             row.update(seed=args.seed, batch_size=args.batch_size)
             if args.tag:
                 row["tag"] = args.tag
-            fh.write(json.dumps(row, allow_nan=True) + "\n")
-            fh.flush()
+            append_text(args.out, json.dumps(row, allow_nan=True) + "\n")
             if i % 5 == 0 or i == len(todo):
                 rate = (time.time() - start) / i
                 print(f"{i}/{len(todo)} cells, {rate:.1f} s/cell wall", flush=True)

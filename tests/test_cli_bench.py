@@ -105,3 +105,15 @@ def test_bench_transfer_with_a_bad_load_leaves_no_folder_behind(tmp_path, capsys
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not (tmp_path / "b_x4").exists()  # a metadata.json of the failed config would refuse the corrected rerun
+
+
+def test_bench_into_a_folder_in_use_is_a_one_line_error(tmp_path, capsys) -> None:
+    from gennape_naslib._atomic import folder_lock
+
+    out = tmp_path / "run"
+    args = ["bench", "proxies", "--table", "nb201_zc/cifar10", "--published", "synflow", "--out", str(out)]
+    with folder_lock(out):  # another run holds it
+        assert main([*args, "--executor", "serial", "--no-progress"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gennape: error:") and "in use by another benchmark run" in err and "\n" not in err
+    assert main([*args, "--executor", "serial", "--no-progress"]) == 0

@@ -451,9 +451,11 @@ def precompute_proxies(
     finishes, so an interrupted run resumes here. Returns the cache path, or ``None`` when the
     configuration has no zero-cost proxy.
     """
+    from gennape_naslib._atomic import drop_torn_line
     from gennape_naslib.evaluation.proxy_cache import CACHE_NAME, ProxyScores, append_record, proxy_task
 
     path = Path(out) / CACHE_NAME
+    drop_torn_line(path)  # a record cut by a kill: appending after it would glue the next record onto it
     tasks = plan_proxy_tasks(config, ProxyScores(path))
     if not tasks:
         return path if path.is_file() else None
@@ -500,43 +502,47 @@ def run_benchmark(
 
     Raises:
         ValueError: For a configuration that does not fit the data, or a folder of another run.
+        FolderInUseError: If another process is running into ``out`` (an ``OSError``).
     """
+    from gennape_naslib._atomic import folder_lock
+
     cells = plan_cells(config)
-    folder = RunFolder(out)
-    extra = {"data": _data_info(config), "seeds": list(config.seeds), "naslib_errors": bool(naslib_errors)}
-    resumed = folder.start(config.to_dict(), extra=extra)
-    done = folder.done_cells()
-    todo = [(cell, task) for cell, task in cells if cell not in done]
-    if resumed:
-        logger.info("resuming %s: %d of %d cells done", folder.path, len(cells) - len(todo), len(cells))
-    own_executor = executor is None
-    if own_executor:
-        from gennape_naslib.execution import get_executor
-
-        executor = get_executor("serial" if len(todo) <= 1 else "process", max_workers=None)
-        if executor.max_workers and executor.max_workers > len(todo):
-            executor.max_workers = max(1, len(todo))
-
-    def persist(index: int, result: dict[str, Any]) -> None:
-        folder.record_cell(todo[index][0], result["rows"], result["predictions"])
-
-    try:
-        if isinstance(config, TransferBenchConfig) and todo:
-            cache_path = precompute_proxies(config, folder.path, executor, progress=progress)
-            if cache_path is not None:
-                todo = [(cell, {**task, "proxy_cache": str(cache_path)}) for cell, task in todo]
-        executor.map(
-            _CELL_FUNCTIONS[config.protocol],
-            [task for _, task in todo],
-            progress=progress,
-            desc=f"bench {config.protocol}",
-            on_result=persist,
-        )
-    finally:
+    with folder_lock(out, what="benchmark run"):
+        folder = RunFolder(out)
+        extra = {"data": _data_info(config), "seeds": list(config.seeds), "naslib_errors": bool(naslib_errors)}
+        resumed = folder.start(config.to_dict(), extra=extra)
+        done = folder.done_cells()
+        todo = [(cell, task) for cell, task in cells if cell not in done]
+        if resumed:
+            logger.info("resuming %s: %d of %d cells done", folder.path, len(cells) - len(todo), len(cells))
+        own_executor = executor is None
         if own_executor:
-            executor.close()
-    if render:
-        from gennape_naslib.evaluation.report import render_report
+            from gennape_naslib.execution import get_executor
 
-        render_report(folder, naslib_errors=naslib_errors)
+            executor = get_executor("serial" if len(todo) <= 1 else "process", max_workers=None)
+            if executor.max_workers and executor.max_workers > len(todo):
+                executor.max_workers = max(1, len(todo))
+
+        def persist(index: int, result: dict[str, Any]) -> None:
+            folder.record_cell(todo[index][0], result["rows"], result["predictions"])
+
+        try:
+            if isinstance(config, TransferBenchConfig) and todo:
+                cache_path = precompute_proxies(config, folder.path, executor, progress=progress)
+                if cache_path is not None:
+                    todo = [(cell, {**task, "proxy_cache": str(cache_path)}) for cell, task in todo]
+            executor.map(
+                _CELL_FUNCTIONS[config.protocol],
+                [task for _, task in todo],
+                progress=progress,
+                desc=f"bench {config.protocol}",
+                on_result=persist,
+            )
+        finally:
+            if own_executor:
+                executor.close()
+        if render:
+            from gennape_naslib.evaluation.report import render_report
+
+            render_report(folder, naslib_errors=naslib_errors)
     return folder

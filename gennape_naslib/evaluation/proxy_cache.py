@@ -71,10 +71,10 @@ def proxy_task(task: dict[str, Any]) -> dict[str, Any]:
 
 
 def append_record(path: Path, record: dict[str, Any]) -> None:
-    """Append one record as a JSON line (one ``write``, flushed to disk)."""
-    from gennape_naslib.evaluation.results import _append
+    """Append one record as a JSON line (whole or not at all, flushed to disk)."""
+    from gennape_naslib._atomic import append_text
 
-    _append(path, json.dumps(record, allow_nan=True) + "\n")
+    append_text(path, json.dumps(record, allow_nan=True) + "\n")
 
 
 class ProxyScores:

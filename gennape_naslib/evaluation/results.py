@@ -3,13 +3,16 @@
 Each finished *cell* (one method, one setting, one seed; a transfer cell covers every test family
 and shot count of one method and seed) is persisted as soon as it finishes: first its predictions
 (one JSON line), then its result rows, each group written with a single ``write`` on a file opened
-for appending and flushed to disk. A crash can therefore only leave a truncated last line, which
+for appending and flushed to disk; a write that fails (a full disk) cuts the file back, so a cell's
+rows are recorded whole or not at all. A kill can therefore only leave a truncated last line, which
 :class:`RunFolder` drops when it opens the folder again; cells listed in ``results.csv`` are not
-recomputed on resume.
+recomputed on resume. :func:`~gennape_naslib.evaluation.protocols.run_benchmark` holds a lock on the
+folder, so a second run into the same folder is refused instead of recording every cell twice.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -23,7 +26,7 @@ from importlib import metadata as importlib_metadata
 from pathlib import Path
 from typing import Any
 
-from gennape_naslib._atomic import atomic_write
+from gennape_naslib._atomic import append_text, atomic_write, drop_torn_line
 from gennape_naslib.evaluation.metrics import ERROR_METRICS, RANK_METRICS
 
 __all__ = ["RESULT_COLUMNS", "RunFolder", "environment_info"]
@@ -87,22 +90,12 @@ def _format_value(value: Any) -> str:
 
 def _drop_partial_line(path: Path) -> None:
     """Cut a file back to its last complete line (a run killed while appending)."""
-    if not path.is_file():
-        return
-    data = path.read_bytes()
-    if data and not data.endswith(b"\n"):
-        keep = data[: data.rfind(b"\n") + 1]
-        with atomic_write(path, "wb") as handle:
-            handle.write(keep)
+    drop_torn_line(path)
 
 
 def _append(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        os.write(fd, text.encode("utf-8"))
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    """Append whole or not at all (a full disk cuts the file back), flushed to disk."""
+    append_text(path, text)
 
 
 class RunFolder:
@@ -133,7 +126,9 @@ class RunFolder:
 
         Args:
             config: The run configuration (``BenchConfig.to_dict()``).
-            extra: More metadata (data versions, executor ...), refreshed on every start.
+            extra: More metadata (data versions, executor ...), refreshed on every start. So are the package
+                versions and the machine; a resume under other versions appends them to ``version_changes``
+                (``from`` / ``to``), as the earlier rows were computed with the old ones.
 
         Returns:
             True when resuming an existing run.
@@ -150,11 +145,19 @@ class RunFolder:
                     f"{self.path} holds a run with a different configuration; choose another output folder "
                     "or delete it to start over"
                 )
-            meta.setdefault("resumed", []).append(datetime.now(timezone.utc).isoformat(timespec="seconds"))
+            now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            meta.setdefault("resumed", []).append(now)
         else:
             self.path.mkdir(parents=True, exist_ok=True)
             meta = {"config": dict(config), "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
-        meta.update(environment_info())
+        environment = environment_info()
+        before = {k: meta.get(k) for k in ("versions", "python")}
+        if resuming and before != {k: environment[k] for k in before}:
+            # the rows written so far came from other package versions: keep that on record
+            meta.setdefault("version_changes", []).append(
+                {"at": now, "from": before, "to": {k: environment[k] for k in before}}
+            )
+        meta.update(environment)
         meta.update(dict(extra or {}))
         self.write_metadata(meta)
         _drop_partial_line(self.results_path)
@@ -189,6 +192,7 @@ class RunFolder:
     ) -> None:
         """Persist one finished cell: its predictions, then its result rows (each in one append)."""
         lines = "".join(json.dumps({"cell": cell, **p}, allow_nan=True) + "\n" for p in predictions)
+        before = self.predictions_path.stat().st_size if self.predictions_path.is_file() else 0
         if lines:
             _append(self.predictions_path, lines)
         buffer = io.StringIO()
@@ -197,7 +201,13 @@ class RunFolder:
             writer.writeheader()
         for row in rows:
             writer.writerow({k: _format_value(row.get(k)) for k in RESULT_COLUMNS} | {"cell": cell})
-        _append(self.results_path, buffer.getvalue())
+        try:
+            _append(self.results_path, buffer.getvalue())
+        except BaseException:
+            if lines:  # the cell is not recorded: take its predictions back, the resumed run writes them again
+                with contextlib.suppress(OSError):
+                    os.truncate(self.predictions_path, before)
+            raise
 
     def read_results(self) -> list[dict[str, Any]]:
         """Rows of ``results.csv`` with numbers parsed (missing file: no rows)."""

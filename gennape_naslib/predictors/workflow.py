@@ -180,7 +180,8 @@ def run_training(
         finetune_epochs: Fine-tuning epochs on test families (the predictor's default when ``None``).
         dev_ratio, test_ratio: Fractions of each training family held out for dev and in-domain test.
         metric: Label column (default: each table's accuracy column).
-        out_dir: Folder for ``model.npz``, ``metrics.json`` (and ``<family>_ft.npz`` with ``save_finetuned``).
+        out_dir: Folder for ``model.npz``, ``metrics.json`` (and ``<family>_ft.npz`` with ``save_finetuned``);
+            ``metrics.json`` is written last, so a folder without it holds an unfinished run.
         save_finetuned: Also save every fine-tuned copy.
         log: Called with every progress line (default: the module logger).
 
@@ -234,6 +235,10 @@ def run_training(
     splits = [(fam, _split(len(fam.y), dev_ratio, test_ratio, seed)) for fam in train_data]
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)  # before training: an unusable folder must not cost a training run
+        # metrics.json is written last and describes model.npz: a rerun into the folder removes an earlier
+        # run's before it replaces the model, so an interrupted rerun never leaves the old metrics next to
+        # the new model (a folder without metrics.json is an unfinished run)
+        (out / "metrics.json").unlink(missing_ok=True)
     for fam, (tr, dev, te) in splits:
         say(f"train family {fam.token}: {len(tr)} train / {len(dev)} dev / {len(te)} test ({fam.metric})")
 

@@ -141,7 +141,7 @@ def plot_curves(
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
-    fig.savefig(path, dpi=110)
+    _save_png(fig, path)
     plt.close(fig)
     return path
 
@@ -167,9 +167,24 @@ def _plot_pareto(
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save_png(fig, path)
     plt.close(fig)
     return path
+
+
+def _save_png(fig: Any, path: Path) -> None:
+    """Draw ``fig`` into ``path`` atomically: a run killed while drawing keeps the previous picture, never
+    half of a new one."""
+    from gennape_naslib._atomic import atomic_write
+
+    try:
+        with atomic_write(path, "wb") as handle:
+            fig.savefig(handle, dpi=110, format="png")
+    except BaseException:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+        raise
 
 
 def write_report(

@@ -9,10 +9,14 @@ told. A resumed run rebuilds the optimizer with the same seed and replays the se
 proposal already in ``trials.jsonl`` is told its recorded metrics without being evaluated again,
 and evaluation continues where the file ends. So a search killed at any moment loses only the
 evaluations in flight, and its final trials equal those of an uninterrupted run of the same seed.
+A run holds a lock on its folder (:func:`gennape_naslib._atomic.folder_lock`, released by the kernel
+when the process dies), so a second run into the same folder is refused instead of appending every
+trial a second time.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -23,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from gennape_naslib._atomic import folder_lock
 from gennape_naslib.search.config import SearchConfig, ask_batch_size, load_checkpoint, load_config, optimizer_kwargs
 from gennape_naslib.search.objectives import FunctionObjective, Objective, PredictorObjective, TabularObjective
 
@@ -187,16 +192,19 @@ def _prepare_folder(folder: Path, config: SearchConfig, objective: Objective, re
                 f"{folder} holds a search with other settings ({recorded}); resuming with {current} would mix "
                 "two searches"
             )
+        now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        changed = False
         budget = old.get("config", {}).get("search", {}).get("epochs")
         if budget != config.search.get("epochs"):  # an extended (or shortened) budget: record it
-            old.setdefault("budget_changes", []).append(
-                {
-                    "from": budget,
-                    "to": config.search.get("epochs"),
-                    "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                }
-            )
+            old.setdefault("budget_changes", []).append({"from": budget, "to": config.search.get("epochs"), "at": now})
             old["config"] = config.to_dict()
+            changed = True
+        versions = _versions()
+        if old.get("versions") != versions:  # trials from here on come from other versions: record it
+            old.setdefault("version_changes", []).append({"from": old.get("versions"), "to": versions, "at": now})
+            old["versions"] = versions
+            changed = True
+        if changed:
             _write_json(meta_path, old)
         return
     folder.mkdir(parents=True, exist_ok=True)
@@ -239,17 +247,40 @@ def run_search(
         config = load_config(config)
     folder = Path(folder) if folder is not None else config.run_dir()
     objective = objective or build_objective(config, table=table)
+    with contextlib.ExitStack() as stack:
+        try:
+            # Everything a config can get wrong fails here, before the folder is written: a folder left
+            # with the metadata of a failed configuration would refuse the corrected rerun.
+            optimizer = get_optimizer(config.optimizer, **optimizer_kwargs(config))
+            if config.search.get("initial_archs"):
+                optimizer.enqueue(list(config.search["initial_archs"]))
+            # one writer per folder: a second run into it would append every trial again
+            stack.enter_context(folder_lock(folder, what="search"))
+            _prepare_folder(folder, config, objective, resume)
+        except BaseException:
+            objective.close()
+            raise
+        trials, resumed = _run_trials(folder, config, optimizer, objective)
+        if report:
+            from gennape_naslib.search.report import write_report
+
+            write_report(folder, config, trials, objective)
+    return SearchResult(folder, trials, optimizer, resumed=resumed)
+
+
+def _run_trials(
+    folder: Path, config: SearchConfig, optimizer: Any, objective: Objective
+) -> tuple[list[dict[str, Any]], int]:
+    """Replay the trials already in ``folder`` and evaluate the rest of the budget; closes ``objective``.
+
+    Returns:
+        The trial records in tell order, and how many of them came from an earlier run.
+    """
     try:
-        # Everything a config can get wrong fails here, before the folder is written: a folder left
-        # with the metadata of a failed configuration would refuse the corrected rerun.
-        optimizer = get_optimizer(config.optimizer, **optimizer_kwargs(config))
-        if config.search.get("initial_archs"):
-            optimizer.enqueue(list(config.search["initial_archs"]))
-        _prepare_folder(folder, config, objective, resume)
+        done = {rec["hash"]: rec for rec in read_trials(folder)}
     except BaseException:
         objective.close()
         raise
-    done = {rec["hash"]: rec for rec in read_trials(folder)}
     resumed = len(done)
     family = optimizer.family
     batch_size = config.ask_batch
@@ -306,9 +337,4 @@ def run_search(
         logger.warning(
             "%d trials of %s were not proposed again when resuming (non-deterministic setup?)", len(unused), folder
         )
-    result = SearchResult(folder, trials, optimizer, resumed=min(resumed, len(trials)))
-    if report:
-        from gennape_naslib.search.report import write_report
-
-        write_report(folder, config, trials, objective)
-    return result
+    return trials, min(resumed, len(trials))

@@ -308,3 +308,87 @@ def test_a_folder_from_before_an_optimizer_revision_is_not_resumed(tmp_path, tab
     with pytest.raises(ValueError, match=r"another revision of .*'s proposals \(1, this version makes 2\)"):
         run_search(load_config(longer), folder=tmp_path / "s", table=table, report=False)
     assert len(read_trials(tmp_path / "s")) == 6
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused(tmp_path, table):
+    """Two runs into one folder each appended every trial (600 lines for a 300-evaluation search)."""
+    from gennape_naslib._atomic import FolderInUseError, folder_lock
+
+    config = load_config({**RE_CONFIG, "search": {"epochs": 5}})
+    with folder_lock(tmp_path / "run"), pytest.raises(FolderInUseError, match="in use by another search"):
+        run_search(config, folder=tmp_path / "run", table=table, report=False)
+    assert not (tmp_path / "run" / "trials.jsonl").exists()
+    # the lock goes with the run that held it: the next run (or a resume) proceeds
+    run_search(config, folder=tmp_path / "run", table=table, report=False)
+    again = run_search(config, folder=tmp_path / "run", table=table, report=False)
+    assert again.resumed == 5 and len((tmp_path / "run" / "trials.jsonl").read_text().splitlines()) == 5
+
+
+def test_killed_search_leaves_no_lock_behind(tmp_path, table):
+    code = textwrap.dedent(
+        f"""
+        import os, signal
+        from gennape_naslib.search import load_config, run_search
+        from gennape_naslib.search import runner
+        told = runner._check_metrics
+        count = [0]
+        def check(*args):
+            count[0] += 1
+            if count[0] == 4:
+                os.kill(os.getpid(), signal.SIGKILL)
+            told(*args)
+        runner._check_metrics = check
+        run_search(load_config({RE_CONFIG!r}), folder={str(tmp_path / "run")!r}, report=False)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, timeout=300)
+    assert proc.returncode == -signal.SIGKILL
+    assert len(read_trials(tmp_path / "run")) == 4
+    resumed = run_search(load_config(RE_CONFIG), folder=tmp_path / "run", table=table, report=False)
+    assert resumed.resumed == 4 and len(resumed.trials) == 30
+
+
+def test_a_resume_under_other_package_versions_is_recorded(tmp_path, table):
+    """Before: the folder kept the versions of its first run only, with no trace of the later ones."""
+    config = load_config({**RE_CONFIG, "search": {"epochs": 5}})
+    run_search(config, folder=tmp_path / "run", table=table, report=False)
+    meta_path = tmp_path / "run" / "metadata.json"
+    meta = json.loads(meta_path.read_text())
+    current = meta["versions"]
+    run_search(config, folder=tmp_path / "run", table=table, report=False)  # same versions: nothing to record
+    assert "version_changes" not in json.loads(meta_path.read_text())
+    meta["versions"] = {**current, "gennape_naslib": "0.0.1"}  # as if the first part ran under an older package
+    meta_path.write_text(json.dumps(meta))
+    longer = load_config({**RE_CONFIG, "search": {"epochs": 8}})
+    assert run_search(longer, folder=tmp_path / "run", table=table, report=False).resumed == 5
+    meta = json.loads(meta_path.read_text())
+    (change,) = meta["version_changes"]
+    assert change["from"]["gennape_naslib"] == "0.0.1" and change["to"] == current == meta["versions"]
+    assert [c["to"] for c in meta["budget_changes"]] == [8]
+
+
+def test_a_plot_interrupted_while_drawing_keeps_the_previous_picture(tmp_path, table, monkeypatch):
+    """Before: ``savefig`` wrote straight into the PNG, so a kill while drawing left half a picture."""
+    pytest.importorskip("matplotlib")
+    from matplotlib.figure import Figure
+
+    from gennape_naslib.search.report import render_search_report
+
+    run_search(load_config({**RE_CONFIG, "search": {"epochs": 5}}), folder=tmp_path / "run", table=table)
+    picture = tmp_path / "run" / "best_so_far.png"
+    before = picture.read_bytes()
+    real = Figure.savefig
+
+    def killed_while_drawing(self, fname, *args, **kwargs):
+        if hasattr(fname, "write"):
+            fname.write(before[:100])
+        else:
+            Path(fname).write_bytes(before[:100])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(Figure, "savefig", killed_while_drawing)
+    with pytest.raises(KeyboardInterrupt):
+        render_search_report(tmp_path / "run")
+    monkeypatch.setattr(Figure, "savefig", real)
+    assert picture.read_bytes() == before
+    assert sorted(p.name for p in (tmp_path / "run").iterdir() if p.name.startswith(".")) == []
