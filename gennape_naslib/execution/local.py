@@ -6,6 +6,8 @@ import concurrent.futures as cf
 import multiprocessing
 import os
 import sys
+import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -42,11 +44,38 @@ def _limit_threads(threads: int) -> None:
         torch.set_num_threads(threads)
 
 
+#: Seconds between a worker's checks that the process that started it is still alive.
+ORPHAN_POLL_S = 1.0
+
+
+def _exit_with_parent() -> None:
+    """Stop this worker when its parent dies (a ``SIGKILL``ed run would otherwise leave idle workers forever).
+
+    A daemon thread polls the parent pid: a killed parent's children are re-parented, so a changed
+    ``getppid()`` means the run is gone and nothing will ever collect this worker's results.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(ORPHAN_POLL_S)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="gennape-orphan-watch", daemon=True).start()
+
+
+def _init_worker(threads: int) -> None:
+    _limit_threads(threads)
+    _exit_with_parent()
+
+
 class ProcessExecutor(Executor):
     """A local process pool (the default for benchmarks).
 
     Workers are started with the ``spawn`` method by default (safe with torch and threads; each
-    worker imports what ``fn`` needs once) and each uses ``threads_per_worker`` torch threads. At
+    worker imports what ``fn`` needs once) and each uses ``threads_per_worker`` torch threads. A worker
+    whose parent dies (a run killed with ``SIGKILL``) exits within about a second. At
     most ``max_workers`` calls are in flight; further items are submitted as earlier ones finish.
 
     Workers import ``fn`` by its module name: predictors registered only inside a script (not
@@ -79,7 +108,7 @@ class ProcessExecutor(Executor):
             self._pool = cf.ProcessPoolExecutor(
                 max_workers=self.max_workers,
                 mp_context=multiprocessing.get_context(self.start_method),
-                initializer=_limit_threads,
+                initializer=_init_worker,
                 initargs=(self.threads_per_worker,),
             )
         return self._pool
