@@ -66,6 +66,8 @@ def invalid(field: str, value: Any, reason: str) -> ArchValidationError:
 
 
 def as_bit(value: Any, field: str) -> int:
+    if type(value) is int and (value == 0 or value == 1):  # the common case, without the ABC checks below
+        return value
     if isinstance(value, (bool, np.bool_)):
         return int(value)
     if isinstance(value, (Real, np.number)) and not isinstance(value, complex) and value in (0, 1):
