@@ -17,15 +17,24 @@ PyTorch (:func:`~gennape_naslib.cg.from_torch.from_torch`):
 3. **Kernels.** The weight tensor of ``Conv2D``, ``DepthwiseConv2dNative`` and ``MatMul`` becomes
    the op node's weight shape (TF ``[k1, k2, Cin, Cout]`` -> ``[Cin, Cout, k1, k2]``, depthwise
    ``[k1, k2, C, m]`` -> ``[C, m, k1, k2]``, dense ``[Cin, Cout]`` -> ``[Cin, Cout, 0, 0]``); the
-   kernel constant and its reads disappear.
+   kernel constant and its reads disappear. A ``Conv2D`` whose kernel has ``C_in / groups`` input
+   channels is a grouped convolution: ``groups == C_in`` gives a ``depthwise`` node
+   ``[C, C_out / C, k1, k2]``, other groupings a ``conv`` with the per-group input channels, as
+   ``nn.Conv2d(groups=...)`` in :func:`~gennape_naslib.cg.from_torch.from_torch`. Keras 3 runs a
+   grouped convolution as a call (``StatefulPartitionedCall``) of an XLA function whose body is the
+   one convolution (with ``SpaceToBatchND``/``BatchToSpaceND`` around it when dilated); such a call
+   is imported as that convolution, its attributes and dilation read from the body.
 4. **Bias.** A ``BiasAdd`` (or any node labelled ``*bias*``) is folded into the weighted op that feeds
-   it as ``use_bias``.
+   it as ``use_bias`` (through the ``BatchToSpaceND`` that follows a dilated convolution).
 5. **Batch norm.** ``FusedBatchNorm*`` is one ``batchnorm`` node; its statistics are constants and
    vanish. The decomposed form that Keras 3 emits (a ``.../batchnorm/...`` name scope of mul/add/rsqrt
    ops, ``tf.nn.batch_normalization``) is collapsed into one ``batchnorm`` node; likewise a
    ``.../Gelu/...`` scope becomes one ``gelu`` node, and a Keras ``up_sampling2d`` scope (nearest
    upsampling is built from repeat/tile plumbing that would vanish) one ``<oov>`` node, as
-   ``nn.Upsample`` is in :func:`~gennape_naslib.cg.from_torch.from_torch`.
+   ``nn.Upsample`` is in :func:`~gennape_naslib.cg.from_torch.from_torch`. A layer scope that
+   normalises over ``tf.nn.moments`` with nothing but normalisation arithmetic (Keras 3
+   ``LayerNormalization``, ``GroupNormalization``) is one ``<oov>`` node too, as ``nn.LayerNorm`` and
+   ``nn.GroupNorm`` are.
 6. **Paddings.** ``Pad``/``PadV2``/``MirrorPad`` become a ``paddings`` node between the producer and
    the consumer, with ``pad_h``/``pad_w`` metadata (GENNAPE re-attaches the ``paddings`` constant to
    the same place).
@@ -38,10 +47,12 @@ PyTorch (:func:`~gennape_naslib.cg.from_torch.from_torch`):
    ``input``/``output`` identities are contracted.
 9. **Resolutions.** The graph is imported with ``tf.compat.v1`` and every node's resolution is read
    from its first *data* input tensor and its first output tensor (NHWC; 2-D tensors as
-   ``(1, 1, C)``). A ``MatMul`` counts rows as ``from_torch``'s ``Linear`` does: Keras applies a
-   dense layer to tokens ``(N, L, C)`` or a channels-last map by ``Reshape -> MatMul -> Reshape``,
-   and the matmul's resolution is that of the tensors around the reshapes (``(L, 1, C)``,
-   ``(H, W, C)``); a plain 2-D operand of ``R`` rows gives ``(R / batch, 1, C)``. Strides
+   ``(1, 1, C)``; a tensor of rank 5 or more keeps C and its last spatial axis as W and folds the
+   other spatial axes into H). A ``MatMul`` counts rows as ``from_torch``'s ``Linear`` does: Keras
+   applies a dense layer to tokens ``(N, L, C)`` or a channels-last map by ``Reshape -> MatMul ->
+   Reshape``, and the matmul's resolution is that of the tensors around the reshapes (``(L, 1, C)``,
+   ``(H, W, C)``); a plain 2-D operand of ``R`` rows (also after a ``Flatten``, which folds the map
+   into C) gives ``(R / batch, 1, C)``. Strides
    ``(1, s, s, 1)`` become ``(s, s)``; padding, data format, dilations and pooling windows are kept
    in ``metadata``.
 
@@ -49,8 +60,10 @@ Deviations from the original pipeline (deliberate): edges follow inputs with por
 (``x:1``); a shared kernel gives its shape to every consumer; the first *data* input (not a
 constant) defines ``H_in/W_in/C_in``; node order is topological rather than "weighted first".
 Known differences from :func:`from_torch`: Keras 3 drops ``Dropout`` at inference (no ``identity``
-node), dilated depthwise convolutions appear as ``spacetobatchnd -> depthwise -> batchtospacend``
-(GENNAPE 1.7), and grouped Keras convolutions are function calls (``<oov>``).
+node), and dilated (not grouped) convolutions appear as ``spacetobatchnd -> conv/depthwise ->
+batchtospacend`` (GENNAPE 1.7); the inner node's resolution is that of one of the
+``dilation_h x dilation_w`` batch blocks, so ``count_flops`` counts ``1 / (dilation_h x dilation_w)``
+of such a convolution's FLOPs. Function calls other than a single convolution are ``<oov>``.
 """
 
 from __future__ import annotations
@@ -61,7 +74,7 @@ import re
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from gennape_naslib._optional import require
 from gennape_naslib.cg._lowering import HWC, RawNode, finalize, hwc_of, rows_hwc_of
@@ -137,11 +150,36 @@ _ALWAYS_PLUMBING = frozenset({"IdentityN", "NoOp", "Shape", "ShapeN", "Size", "R
 # Their outputs describe a tensor's shape, not its values: never data.
 _SHAPE_OPS = frozenset({"Shape", "ShapeN", "Size", "Rank"})
 _PASS_THROUGH = frozenset({"Identity", "IdentityN", "Snapshot", "StopGradient"})
+# Function calls. Keras 3 runs a grouped convolution (ConvNeXt's depthwise 7x7) as a call of an
+# XLA-compiled function whose body is that one convolution; the call is imported as the convolution.
+_CALL_OPS = frozenset({"PartitionedCall", "StatefulPartitionedCall"})
+_CONV_TYPES = frozenset({"Conv2D", "DepthwiseConv2dNative"})
+_SPACE_BATCH = frozenset({"SpaceToBatchND", "BatchToSpaceND"})
+_CALL_BODY_PLUMBING = _PASS_THROUGH | _SPACE_BATCH | {"NoOp", "Const"}
+
+
+class _CalledConv(NamedTuple):
+    """The convolution in the body of a function call and the call inputs that feed it."""
+
+    conv: Any  # the body's NodeDef (its attrs: strides, padding, data format)
+    data: int  # index of the call input holding the data
+    kernel: int  # index of the call input holding the kernel
+    dilation: tuple[int, int] | None  # the SpaceToBatchND block shape of a dilated convolution
+
+
 # Name scopes emitted as several primitive ops that stand for one vocabulary op.
 _SCOPES = {"batchnorm": "batchnorm", "gelu": "gelu"}
 # Keras 3 builds nearest-neighbour ``UpSamplingND`` from repeat/tile/reshape plumbing that would vanish;
 # the layer's scope becomes one <oov> node, as ``nn.Upsample`` is in from_torch.
 _UPSAMPLING_SCOPE = re.compile(r"up_sampling[123]d(_\d+)?")
+# A layer scope holding ``tf.nn.moments`` (``.../moments/mean``, ``.../moments/variance``) and only the
+# arithmetic of a normalisation is a layer/group norm (Keras 3 ``LayerNormalization``,
+# ``GroupNormalization``): one <oov> node, as ``nn.LayerNorm``/``nn.GroupNorm`` are in from_torch.
+_MOMENTS = "moments"
+_NORM_ARITHMETIC = frozenset(
+    "Mean StopGradient SquaredDifference Square Sub AddV2 Add Mul RealDiv Rsqrt Sqrt Neg Maximum Identity Reshape "
+    "Squeeze ExpandDims Cast".split()
+)
 
 
 def _scope_op(part: str) -> str | None:
@@ -252,6 +290,8 @@ class _Importer:
         self.inputs = _resolve_inputs(self.nodes)
         self.input_hwc = input_hwc
         self.oov: dict[str, int] = {}
+        self.functions = {f.signature.name: f for f in gd.library.function}
+        self.calls: dict[str, _CalledConv] = {}  # function-call node -> the convolution it runs
 
     def _import(self, roots: list[str]) -> None:
         tf = self.tf
@@ -284,7 +324,15 @@ class _Importer:
             dims[0] = 1
         if any(d is None for d in dims):
             return None
-        return hwc_of(dims, self.layout)
+        if len(dims) <= 4:
+            return hwc_of(dims, self.layout)
+        # Rank 5 or more (a grouped reshape (N, H, W, G, C/G), a 3-D map): C stays C, the last spatial
+        # axis is W and the axes before it fold into H, as from_torch reads such tensors.
+        spatial = dims[2:-1] if self.layout == "NCHW" else dims[1:-1]
+        h = 1
+        for d in spatial[:-1]:
+            h *= d
+        return (h, spatial[-1], dims[1] if self.layout == "NCHW" else dims[-1])
 
     def _static(self, tensor: Any) -> Any:
         try:
@@ -347,6 +395,7 @@ class _Importer:
             first = next((t for t, p in zip(self._op(n).inputs, self.inputs[n]) if p in data), None)
             in_hwc = self._hwc(first) if first is not None else None
             out_hwc = self._hwc(self._op(n).outputs[0]) if self._op(n).outputs else None
+            op: str | None
             if n in roots:
                 op, in_hwc = "input", self.input_hwc or out_hwc
                 out_hwc = in_hwc
@@ -361,7 +410,7 @@ class _Importer:
                 in_hwc, out_hwc = self._dense_rows(n, first, in_hwc, out_hwc)
             rn = RawNode(n, op, parents, in_hwc, out_hwc, label=n)
             if op in WEIGHTED_OPS:
-                rn.shape = self._weight_shape(n)
+                rn.shape = self._weight_shape(n, str(op))
             if op is not None and self._op(n).node_def.attr:
                 rn.strides, rn.metadata = self._attrs(n, op)
             if op == "bias":
@@ -382,16 +431,41 @@ class _Importer:
         dtype = self.nodes[n].attr["dtype"].type if "dtype" in self.nodes[n].attr else 1
         return dtype in (1, 2, 19, 14)  # float32, float64, float16, bfloat16
 
-    def _scopes(self, order: list[str]) -> dict[str, str | None]:
-        """Collapse ``.../batchnorm/...``, ``.../Gelu/...`` and Keras upsampling scopes: one node keeps the op."""
+    def _norm_scopes(self, order: list[str]) -> dict[str, list[str]]:
+        """Layer scopes computing a normalisation over ``tf.nn.moments`` -> their data nodes."""
+        prefixes = set()
+        for n in order:
+            parts = n.split("/")
+            if n in self.data and _MOMENTS in parts[1:-1]:
+                prefixes.add("/".join(parts[: parts.index(_MOMENTS, 1)]))
         groups: dict[str, list[str]] = {}
         for n in order:
-            if n not in self.data:
+            parts = n.split("/")
+            prefix = next(("/".join(parts[:i]) for i in range(1, len(parts)) if "/".join(parts[:i]) in prefixes), None)
+            if n in self.data and prefix is not None:
+                groups.setdefault(prefix, []).append(n)
+        # Only pure normalisation arithmetic: a scope that also convolves or activates is left alone.
+        return {p: ms for p, ms in groups.items() if all(self.nodes[m].op in _NORM_ARITHMETIC for m in ms)}
+
+    def _scopes(self, order: list[str]) -> dict[str, str | None]:
+        """Collapse ``.../batchnorm/...``, ``.../Gelu/...``, upsampling and layer/group-norm scopes.
+
+        One node of each scope (its last exit) keeps the scope's op; the others vanish.
+        """
+        groups = self._norm_scopes(order)
+        ops: dict[str, str | None] = {prefix: OOV for prefix in groups}
+        sources = {prefix: "LayerNorm/GroupNorm (moments)" for prefix in groups}  # <oov> warning names
+        normalised = {m for ms in groups.values() for m in ms}
+        for n in order:
+            if n not in self.data or n in normalised:
                 continue
             parts = n.split("/")
             for i, part in enumerate(parts[:-1]):
                 if _scope_op(part) is not None:
-                    groups.setdefault("/".join(parts[: i + 1]), []).append(n)
+                    prefix = "/".join(parts[: i + 1])
+                    groups.setdefault(prefix, []).append(n)
+                    ops[prefix] = _scope_op(part)
+                    sources[prefix] = "UpSampling"
                     break
         result: dict[str, str | None] = {}
         self.scope_members: dict[str, list[str]] = {}
@@ -401,9 +475,9 @@ class _Importer:
             rep = exits[-1] if exits else members[-1]
             for m in members:
                 result[m] = None
-            result[rep] = _scope_op(prefix.rsplit("/", 1)[-1])
+            result[rep] = ops[prefix]
             if result[rep] == OOV:
-                self.oov["UpSampling"] = self.oov.get("UpSampling", 0) + 1
+                self.oov[sources[prefix]] = self.oov.get(sources[prefix], 0) + 1
             self.scope_members[rep] = members
         return result
 
@@ -464,12 +538,15 @@ class _Importer:
         if op_type in _ALWAYS_PLUMBING:
             return None
         kind = _OP_TYPES.get(op_type)
+        if op_type in _CALL_OPS and self._called_conv(n) is not None:
+            kind = _OP_TYPES[self.calls[n].conv.op]
         if op_type == "BiasAdd" or "bias" in label:
             return "bias"
         if kind in WEIGHTED_OPS:
-            weights = [p for p in self.inputs[n][1:2] if p not in self.data]
+            k = self._conv_inputs(n)[1]
+            weights = [p for p in self.inputs[n][k : k + 1] if p not in self.data]
             if weights:
-                return kind
+                return "depthwise" if kind == "conv" and self._conv_groups(n) == "depthwise" else kind
             self.oov[op_type] = self.oov.get(op_type, 0) + 1
             return OOV
         by_label = op_from_label(label) if is_kept(label) else OOV
@@ -488,6 +565,70 @@ class _Importer:
             return OOV
         return kind or None
 
+    def _called_conv(self, n: str) -> _CalledConv | None:
+        """The convolution that a function call runs, if its body is that one convolution.
+
+        Besides the convolution the body may hold only pass-throughs, constants and the
+        ``SpaceToBatchND``/``BatchToSpaceND`` pair that TF wraps around a dilated convolution (whose
+        block shape is then the dilation); the call's output must be the convolution's.
+        """
+        if n in self.calls:
+            return self.calls[n]
+        node = self.nodes[n]
+        fn = self.functions.get(node.attr["f"].func.name) if "f" in node.attr else None
+        if fn is None or len(fn.signature.output_arg) != 1 or len(fn.ret) != 1:
+            return None
+        body = {d.name: d for d in fn.node_def}
+        convs = [d for d in fn.node_def if d.op in _CONV_TYPES]
+        if len(convs) != 1 or any(d.op not in _CONV_TYPES | _CALL_BODY_PLUMBING for d in fn.node_def):
+            return None
+        args = [a.name for a in fn.signature.input_arg]
+        conv, blocks = convs[0], []
+
+        def upstream(ref: str) -> str:
+            """The body node or argument behind ``ref``, through identities and space-to-batch moves."""
+            name = ref.split(":", 1)[0]
+            for _ in range(len(body) + 1):
+                d = body.get(name)
+                if d is None or d.op not in _PASS_THROUGH | _SPACE_BATCH:
+                    break
+                if d.op == "SpaceToBatchND" and len(d.input) > 1:
+                    blocks.append(body.get(d.input[1].split(":", 1)[0]))
+                name = d.input[0].split(":", 1)[0]
+            return name
+
+        data, kernel = upstream(conv.input[0]), upstream(conv.input[1])
+        if data not in args or kernel not in args or upstream(next(iter(fn.ret.values()))) != conv.name:
+            return None
+        dilation = None
+        if blocks and blocks[0] is not None and blocks[0].op == "Const":
+            value = self.tf.make_ndarray(blocks[0].attr["value"].tensor).reshape(-1).tolist()
+            dilation = (int(value[0]), int(value[-1]))
+        self.calls[n] = _CalledConv(conv, args.index(data), args.index(kernel), dilation)
+        return self.calls[n]
+
+    def _conv_inputs(self, n: str) -> tuple[int, int]:
+        """Input indices of a (possibly called) convolution's data and kernel."""
+        return (self.calls[n].data, self.calls[n].kernel) if n in self.calls else (0, 1)
+
+    def _conv_groups(self, n: str) -> str:
+        """``"depthwise"`` for a ``Conv2D`` with one input channel per group (groups = C_in > 1), else ``"conv"``.
+
+        TF writes a grouped convolution as a ``Conv2D`` whose kernel has ``C_in / groups`` input
+        channels; as in :func:`~gennape_naslib.cg.from_torch.from_torch`, ``groups == C_in`` is a
+        depthwise convolution and other groupings stay ``conv`` with the per-group input channels.
+        """
+        data, kernel = (self._op(n).inputs[i] for i in self._conv_inputs(n))
+        if data.shape.rank != 4 or kernel.shape.rank != 4:
+            return "conv"
+        c_in = data.shape[1] if self._node_attr(n, "data_format") == "NCHW" else data.shape[3]
+        per_group = kernel.shape[2]
+        return "depthwise" if per_group == 1 and c_in is not None and c_in > 1 else "conv"
+
+    def _node_attr(self, n: str, key: str) -> str:
+        attr = (self.calls[n].conv if n in self.calls else self.nodes[n]).attr
+        return attr[key].s.decode() if key in attr else ""
+
     def _times_zero(self, n: str) -> bool:
         if self.nodes[n].op != "Mul":
             return False
@@ -500,6 +641,10 @@ class _Importer:
 
     def _fold_bias(self, n: str, parents: list[str], ops: dict[str, str | None], by_key: dict[str, RawNode]) -> None:
         rep = self._effective(parents[0], ops) if parents else None
+        if rep is not None and ops.get(rep) == "batchtospacend":
+            # TF's dilated convolution: SpaceToBatchND -> conv -> BatchToSpaceND -> BiasAdd
+            above = [p for p in self.inputs[rep] if p in self.data]
+            rep = self._effective(above[0], ops) if above else None
         if rep is not None and ops.get(rep) in WEIGHTED_OPS:
             by_key[rep].use_bias = True
 
@@ -509,13 +654,17 @@ class _Importer:
         A ``MatMul`` sees 2-D ``(R, C)`` operands. Keras applies a dense layer to tokens or a
         channels-last map by flattening the leading axes (``Tensordot``: ``Reshape -> MatMul ->
         Reshape``), so the rows are read off the tensor before the first reshape and after the
-        second; otherwise a 2-D operand has ``R / batch`` rows (``(R/batch, 1, C)``).
+        second when those keep the last axis; otherwise (a ``Flatten`` in front) a 2-D operand has
+        ``R / batch`` rows (``(R/batch, 1, C)``).
         """
 
         def rows(tensor: Any, reshaped: Any) -> HWC | None:
             if reshaped is not None and reshaped.shape.rank is not None and reshaped.shape.rank >= 3:
                 dims = reshaped.shape.as_list()
-                if all(d is not None for d in dims[1:]):
+                # Only a reshape that merges the row axes and keeps C (Tensordot); a Flatten before
+                # a Dense folds the map into C, and the matmul then sees one row of H*W*C.
+                keeps_c = tensor.shape.rank is not None and dims[-1] == tensor.shape.as_list()[-1]
+                if keeps_c and all(d is not None for d in dims[1:]):
                     return rows_hwc_of([1, *dims[1:]])
             if tensor.shape.rank != 2 or any(d is None for d in tensor.shape.as_list()):
                 return None
@@ -528,19 +677,25 @@ class _Importer:
         target = consumers[0].outputs[0] if len(consumers) == 1 and consumers[0].type == "Reshape" else None
         return rows(first, source) or in_hwc, rows(output, target) or out_hwc
 
-    def _weight_shape(self, n: str) -> tuple[int, int, int, int]:
-        node, op = self.nodes[n], self._op(n)
-        dims = op.inputs[1].shape.as_list() if op.inputs[1].shape.rank is not None else None
+    def _weight_shape(self, n: str, op_name: str) -> tuple[int, int, int, int]:
+        node = self.nodes[n]
+        kernel = self._op(n).inputs[self._conv_inputs(n)[1]]
+        dims = kernel.shape.as_list() if kernel.shape.rank is not None else None
         if dims is None or any(d is None for d in dims):
             raise GraphError(f"{self.source}: the weight of node {n!r} ({node.op}) has an unknown shape")
         if node.op == "MatMul":
             if node.attr["transpose_b"].b:
                 dims = dims[::-1]
             return (dims[0], dims[1], 0, 0)
+        if op_name == "depthwise" and (self.calls[n].conv if n in self.calls else node).op == "Conv2D":
+            # groups = C_in: a [k1, k2, 1, C_out] kernel is C channels times C_out / C filters each
+            data = self._op(n).inputs[self._conv_inputs(n)[0]]
+            c = data.shape[1] if self._node_attr(n, "data_format") == "NCHW" else data.shape[3]
+            return (c, dims[3] // c, dims[0], dims[1])
         return (dims[2], dims[3], dims[0], dims[1])
 
     def _attrs(self, n: str, op: str) -> tuple[tuple[int, int] | None, dict[str, Any] | None]:
-        attr = self.nodes[n].attr
+        attr = (self.calls[n].conv if n in self.calls else self.nodes[n]).attr
         meta: dict[str, Any] = {}
         strides = self._pair(attr["strides"].list.i) if "strides" in attr and attr["strides"].list.i else None
         if "padding" in attr and attr["padding"].s:
@@ -551,6 +706,8 @@ class _Importer:
             dil = self._pair(attr["dilations"].list.i)
             if dil != (1, 1):
                 meta["dilation"] = list(dil)
+        if n in self.calls and self.calls[n].dilation not in (None, (1, 1)):
+            meta["dilation"] = list(self.calls[n].dilation)  # type: ignore[arg-type]
         if op in ("maxpool", "avgpool"):
             ksize = list(attr["ksize"].list.i) if "ksize" in attr else None
             if ksize is None and len(self._op(n).inputs) > 1:

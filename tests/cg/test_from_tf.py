@@ -395,3 +395,161 @@ def test_freeze_keras_model_rejects_bad_example_shapes(shape: tuple[int, ...]) -
 
     with pytest.raises(ValueError, match="one example's shape"):
         _example_shape(shape)
+
+
+# --------------------------------------------------------------------------- grouped convolutions and norms
+@pytest.mark.tf
+def test_keras_grouped_convolutions_match_torch(tf: Any) -> None:
+    """Keras 3 runs a grouped Conv2D as a call of an XLA function; it is the convolution, not <oov>.
+
+    ``groups == C_in`` is a depthwise convolution (ConvNeXt's 7x7), other groupings a conv with the
+    per-group input channels, as in from_torch; strides and padding come from the called Conv2D.
+    """
+    torch = pytest.importorskip("torch")
+    keras = pytest.importorskip("keras")
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef, from_torch
+    from gennape_naslib.cg.counting import count_flops, count_weight_params
+
+    L = keras.layers
+    inp = keras.Input((9, 9, 8), batch_size=1)
+    x = L.Conv2D(8, 7, padding="same", groups=8)(inp)
+    x = L.Conv2D(16, 3, strides=2, groups=4, use_bias=False)(x)
+    model = keras.Model(inp, L.Conv2D(32, 3, padding="same", groups=16)(x))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # no <oov> nodes
+        cg_tf = from_tf_graphdef(freeze_keras_model(model, (9, 9, 8)))
+    assert [n.op for n in cg_tf.nodes] == ["input", "depthwise", "conv", "depthwise", "output"]
+    dw, grouped, dw2 = cg_tf.nodes[1:4]
+    assert dw.shape == (8, 1, 7, 7) and dw.use_bias and dw.resolution == (9, 9, 9, 9, 8, 8)
+    assert grouped.shape == (2, 16, 3, 3) and grouped.strides == (2, 2) and grouped.metadata["padding"] == "valid"
+    assert grouped.resolution == (9, 4, 9, 4, 8, 16) and not grouped.use_bias
+    assert dw2.shape == (16, 2, 3, 3)  # channel multiplier 2
+
+    nn = torch.nn
+    twin = nn.Sequential(
+        nn.Conv2d(8, 8, 7, padding=3, groups=8),
+        nn.Conv2d(8, 16, 3, stride=2, groups=4, bias=False),
+        nn.Conv2d(16, 32, 3, padding=1, groups=16),
+    )
+    cg_torch = from_torch(twin, (8, 9, 9))
+    assert cg_tf == cg_torch, cg_torch.diff(cg_tf)
+    assert count_flops(cg_tf) == 2 * (81 * 8 * 49 + 16 * 2 * 16 * 9 + 16 * 16 * 2 * 9)
+    assert count_weight_params(cg_tf) == model.count_params()
+
+
+@pytest.mark.tf
+def test_plain_grouped_conv2d_is_depthwise(tf: Any) -> None:
+    """A TF Conv2D whose kernel has one input channel per group (groups = C_in) is depthwise."""
+    from gennape_naslib.cg import from_tf_graphdef
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (1, 8, 8, 4), name="x")
+        y = tf.nn.conv2d(x, _const(tf, (3, 3, 1, 4), "dw/kernel"), 1, "SAME", name="dw/Conv2D")
+        tf.nn.conv2d(y, _const(tf, (1, 1, 2, 6), "g/kernel"), 1, "VALID", name="g/Conv2D")  # 2 groups
+    cg = from_tf_graphdef(graph.as_graph_def())
+    assert [(n.op, n.shape) for n in cg.nodes[1:3]] == [("depthwise", (4, 1, 3, 3)), ("conv", (2, 6, 1, 1))]
+
+
+@pytest.mark.tf
+def test_keras_layer_and_group_norm_are_one_oov_node_like_torch(tf: Any) -> None:
+    """Keras 3 normalises over ``tf.nn.moments`` (mean, squared difference, rsqrt, ...): one <oov> node.
+
+    Without the collapse a LayerNormalization became ten nodes (two ``mean``, ``mul``s, ``add``s and
+    three <oov> ops), where from_torch makes one <oov> node of ``nn.LayerNorm``/``nn.GroupNorm``.
+    """
+    torch = pytest.importorskip("torch")
+    keras = pytest.importorskip("keras")
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef, from_torch
+
+    L = keras.layers
+    inp = keras.Input((6, 5, 8), batch_size=1)
+    x = L.LayerNormalization(axis=[1, 2, 3], epsilon=1e-6)(L.Conv2D(8, 3, padding="same")(inp))
+    y = L.Conv2D(4, 1)(L.Add()([inp, x]))
+    model = keras.Model(inp, L.GroupNormalization(groups=2)(y))
+    with pytest.warns(UserWarning, match=r"LayerNorm/GroupNorm \(moments\) \(2x\)"):
+        cg_tf = from_tf_graphdef(freeze_keras_model(model, (6, 5, 8)))
+    assert [n.op for n in cg_tf.nodes] == ["input", "conv", "<oov>", "add", "conv", "<oov>", "output"]
+    assert cg_tf.nodes[2].resolution == (6, 6, 5, 5, 8, 8)
+
+    nn = torch.nn
+
+    class Twin(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv, self.norm = nn.Conv2d(8, 8, 3, padding=1), nn.GroupNorm(1, 8)
+            self.proj, self.out_norm = nn.Conv2d(8, 4, 1), nn.GroupNorm(2, 4)
+
+        def forward(self, x: Any) -> Any:
+            return self.out_norm(self.proj(x + self.norm(self.conv(x))))
+
+    with pytest.warns(UserWarning, match="<oov>"):
+        cg_torch = from_torch(Twin(), (8, 6, 5))
+    assert cg_tf == cg_torch, cg_torch.diff(cg_tf)
+
+
+@pytest.mark.tf
+def test_rank5_tensors_have_a_geometry(tf: Any) -> None:
+    """Ops on a 5-D tensor (a grouped reshape) fold the leading spatial axes into H instead of failing."""
+    from gennape_naslib.cg import from_tf_graphdef
+
+    graph = tf.Graph()
+    with graph.as_default():
+        x = tf.compat.v1.placeholder(tf.float32, (1, 4, 5, 6), name="x")
+        y = tf.reshape(x, (1, 4, 5, 2, 3), name="split/Reshape")
+        y = tf.nn.sigmoid(tf.nn.relu(y, name="Relu"), name="Sigmoid")
+        tf.reshape(y, (1, 4, 5, 6), name="merge/Reshape")
+    cg = from_tf_graphdef(graph.as_graph_def())  # was: GraphError "cannot determine the geometry"
+    assert [n.op for n in cg.nodes] == ["input", "relu", "sigmoid", "output"]
+    assert cg.nodes[1].resolution == (20, 20, 2, 2, 3, 3)
+
+
+@pytest.mark.tf
+def test_keras_dilated_convolutions_keep_bias_and_dilation(tf: Any) -> None:
+    """A dilated grouped conv is called with SpaceToBatchND inside: one node with its dilation, like torch.
+
+    A plain dilated Conv2D keeps GENNAPE's ``spacetobatchnd -> conv -> batchtospacend`` (1.7); its
+    ``BiasAdd`` follows the ``BatchToSpaceND`` and must still set the conv's bias flag.
+    """
+    torch = pytest.importorskip("torch")
+    keras = pytest.importorskip("keras")
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef, from_torch
+    from gennape_naslib.cg.counting import count_weight_params
+
+    L = keras.layers
+    inp = keras.Input((12, 12, 8), batch_size=1)
+    model = keras.Model(inp, L.Conv2D(8, 3, dilation_rate=2, groups=8)(inp))
+    cg_tf = from_tf_graphdef(freeze_keras_model(model, (12, 12, 8)))
+    dw = cg_tf.nodes[1]
+    assert dw.op == "depthwise" and dw.metadata["dilation"] == [2, 2] and dw.resolution == (12, 8, 12, 8, 8, 8)
+    assert cg_tf == from_torch(torch.nn.Conv2d(8, 8, 3, dilation=2, groups=8), (8, 12, 12))
+
+    model = keras.Model(inp, L.Conv2D(4, 3, dilation_rate=2, padding="same")(inp))
+    cg_tf = from_tf_graphdef(freeze_keras_model(model, (12, 12, 8)))
+    assert [n.op for n in cg_tf.nodes] == ["input", "spacetobatchnd", "conv", "batchtospacend", "output"]
+    assert cg_tf.nodes[2].use_bias and count_weight_params(cg_tf) == model.count_params()
+
+
+@pytest.mark.tf
+def test_keras_flatten_then_dense_is_one_row(tf: Any) -> None:
+    """VGG's head: Flatten -> Dense. The Flatten reshape folds the map into C; it is not a Tensordot.
+
+    The matmul sees one row of H*W*C inputs, as from_torch's Linear after nn.Flatten; reading the
+    rows off the tensor before the Flatten gave (4, 1, 4, 1, 8, 32) for a [128, 32] kernel.
+    """
+    torch = pytest.importorskip("torch")
+    keras = pytest.importorskip("keras")
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef, from_torch
+
+    L = keras.layers
+    inp = keras.Input((8, 8, 3), batch_size=1)
+    x = L.MaxPooling2D(2)(L.Conv2D(8, 3, padding="same", activation="relu")(inp))
+    model = keras.Model(inp, L.Dense(10)(L.Dense(32, activation="relu")(L.Flatten()(x))))
+    cg_tf = from_tf_graphdef(freeze_keras_model(model, (8, 8, 3)))
+    assert cg_tf.nodes[4].op == "matmul" and cg_tf.nodes[4].resolution == (1, 1, 1, 1, 128, 32)
+
+    nn = torch.nn
+    twin = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 32), nn.ReLU()
+    )
+    assert cg_tf == from_torch(nn.Sequential(*twin, nn.Linear(32, 10)), (3, 8, 8))
