@@ -22,7 +22,7 @@ from typing import Any
 
 from gennape_naslib.cg.graph import ComputeGraph, GraphError, Node
 
-__all__ = ["RawNode", "finalize", "hwc_of", "rows_hwc_of"]
+__all__ = ["RawNode", "any_rank_hwc", "dense_rows_hwc", "finalize", "hwc_of", "rows_hwc_of"]
 
 logger = logging.getLogger(__name__)
 
@@ -66,6 +66,42 @@ def rows_hwc_of(shape: Sequence[int | None] | None) -> HWC | None:
     for d in rows[:-1]:
         h *= d
     return (h, rows[-1], dims[-1]) if len(rows) > 1 else (rows[0], 1, dims[-1])
+
+
+def any_rank_hwc(shape: Sequence[int | None] | None) -> HWC | None:
+    """``(H, W, C)`` of an NCHW-like tensor of any rank (``None`` only for an unknown shape).
+
+    Ranks 1 to 4 are read by :func:`hwc_of`; a scalar is ``(1, 1, 1)``;
+    a tensor of rank 5 or more (``(N, C, D1, ..., Dk)``: 3-D maps, windowed attention) keeps axis 1
+    as C and the last axis as W and folds the axes between them into H. Without this, an op on such a
+    tensor (MaxViT's ``einsum``) left its node without geometry and the whole import failed.
+    """
+    hwc = hwc_of(shape)
+    if hwc is not None or shape is None:
+        return hwc
+    dims = [int(d) if d is not None and int(d) >= 0 else 1 for d in shape]
+    if not dims:
+        return (1, 1, 1)
+    h = 1
+    for d in dims[2:-1]:
+        h *= d
+    return (h, dims[-1], dims[1])
+
+
+def dense_rows_hwc(shape: Sequence[int | None] | None) -> HWC | None:
+    """``(H, W, C)`` of a dense layer's operand in a batch-1 graph: every axis but the last is rows.
+
+    :func:`rows_hwc_of` reads axis 0 as the batch. The graphs are built
+    for one input, so when axis 0 is not 1 it holds rows too: a sequence-first ``(L, 1, C)`` tensor
+    (``nn.MultiheadAttention`` and ``nn.Transformer*`` with ``batch_first=False``) or a flattened
+    ``(L, C)`` matrix has L rows, not one.
+    """
+    if shape is None:
+        return None
+    dims = [int(d) if d is not None and int(d) >= 0 else 1 for d in shape]
+    if len(dims) >= 2 and dims[0] != 1:
+        dims = [1, *dims]
+    return rows_hwc_of(dims)
 
 
 @dataclass

@@ -30,21 +30,26 @@ ONNX                                     computation-graph nodes
 anything else                            ``<oov>``, with one warning naming the op types
 =======================================  ======================================================
 
-Resolutions come from :func:`onnx.shape_inference.infer_shapes`: the first *data* input tensor and
-the first output tensor of each node, NCHW read as ``(H, W, C)`` and 2-D tensors as ``(1, 1, C)``;
-a dense layer (``Gemm``, ``MatMul``) acts on the last axis, so its C is the last axis and its rows
-(tokens ``(N, L, C)``: ``L x 1``; channels-last ``(N, H, W, C)``: ``H x W``) are H x W.
-Anything computed only from initializers and constants (weights, shape arithmetic) is not data and
-vanishes; such subgraphs are first evaluated with ``onnx.reference`` so that shape inference can see
-through them (the legacy torch exporter computes pad sizes that way).
+Resolutions come from shape inference: the first *data* input tensor and the first output tensor
+of each node, NCHW read as ``(H, W, C)``, 2-D tensors as ``(1, 1, C)``, tensors of rank 5 or more
+with the axes between C and the last one folded into H; a dense layer (``Gemm``, ``MatMul``) acts on
+the last axis, so its C is the last axis and its rows (tokens ``(N, L, C)``: ``L x 1``;
+channels-last ``(N, H, W, C)``: ``H x W``) are H x W. The graph describes one input (a free batch
+axis counts as 1), so a dense layer's leading axis is rows too when it is not 1 (sequence-first
+``(L, 1, C)``, flattened ``(L, C)``, stacked windows). Anything computed only from initializers and
+constants (weights, shape arithmetic) is not data and vanishes; such subgraphs are first evaluated
+with ``onnx.reference``, and ``Shape``/``Size`` of data tensors are constants too, so that every
+data tensor gets its shape (the legacy torch exporter computes pad sizes, ``torch.chunk`` splits and
+Swin's window partitions from them).
 
 Exporters may change the graph before it gets here: ``torch.onnx.export`` in eval mode folds
 batch norm into the preceding convolution (export with
 ``training=torch.onnx.TrainingMode.PRESERVE`` to keep it) and drops ``Dropout``; the legacy exporter
 also merges identical ops on the same tensor (common-subexpression elimination: several ``ReLU`` of
-one node, as in NB-201 / DARTS cells whose edges each start with a ReLU, become one). Such graphs
-then have fewer nodes than ``from_torch`` of the same module; the lowering can only show what the
-file holds.
+one node, as in NB-201 / DARTS cells whose edges each start with a ReLU, become one) and nested
+concatenations into one ``Concat`` (Inception-v3's ``InceptionE``: 1 instead of 3), and writes
+``torch.roll`` as slices and a ``Concat``. Such graphs then differ from ``from_torch`` of the same
+module; the lowering can only show what the file holds.
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from gennape_naslib._optional import require
-from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of, rows_hwc_of
+from gennape_naslib.cg._lowering import RawNode, any_rank_hwc, dense_rows_hwc, finalize, rows_hwc_of
 from gennape_naslib.cg.graph import ComputeGraph, GraphError
 from gennape_naslib.cg.vocab import OOV
 
@@ -132,24 +137,66 @@ def _dims(value_info: Any) -> list[int | None] | None:
     return [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
 
 
-def _fold_constants(onnx: Any, proto: Any) -> Any:
-    """Evaluate the nodes computed only from constants (exporters build pad sizes that way).
+def _shape_value(node: Any, dims: list[int], onnx: Any) -> Any:
+    """The value of ``Shape`` (with its ``start``/``end``) or ``Size`` of a tensor of shape ``dims``."""
+    import numpy as np
 
-    Shape inference cannot see through such subgraphs; replacing them by initializers lets it
-    infer every data tensor's shape. Nodes that cannot be evaluated are kept as they are.
+    if node.op_type == "Size":
+        return np.array(int(np.prod(dims)), dtype=np.int64)
+    attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+    start, end = attrs.get("start", 0), attrs.get("end", None)
+    return np.array(dims[start:end], dtype=np.int64)
+
+
+def _static_dims(type_proto: Any) -> list[int] | None:
+    tensor_type = type_proto.tensor_type
+    if not tensor_type.HasField("shape"):
+        return None
+    dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
+    return None if any(d is None for d in dims) else [int(d) for d in dims]
+
+
+def _fold_constants(onnx: Any, proto: Any) -> Any:
+    """Fold what the fixed input shape determines, and give every data tensor its shape, in one pass.
+
+    Nodes computed only from constants are evaluated with ``onnx.reference`` (exporters build pad
+    sizes that way), and so are ``Shape`` and ``Size`` of data tensors, whose shapes are fixed by the
+    input's: the size arithmetic that exporters write for ``torch.chunk``, ``x.size(0) // 2`` or
+    Swin's window partition (``Shape -> Gather -> Div -> Reshape``) becomes constants. The other
+    nodes' output shapes are inferred one node at a time, from their inputs' shapes and constant
+    values, in graph order; they become the returned model's value infos. (Whole-model shape
+    inference cannot see through such arithmetic, and leaves the windows axis of Swin unknown.)
+    Nodes that cannot be evaluated or inferred are kept as they are.
     """
     from onnx.reference import ReferenceEvaluator
 
     graph = proto.graph
+    opset = {o.domain or "": o.version for o in proto.opset_import}
     known = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
-    data = {vi.name for vi in graph.input if vi.name not in known}
+    types: dict[str, Any] = {}
+    for vi in graph.input:
+        if vi.name in known:
+            continue
+        t = onnx.TypeProto()
+        t.CopyFrom(vi.type)
+        dims = t.tensor_type.shape.dim if t.tensor_type.HasField("shape") else []
+        if dims and not dims[0].HasField("dim_value"):
+            dims[0].dim_value = 1  # a free batch axis: the graph describes one input
+        types[vi.name] = t
+    data = set(types)
     kept, folded = [], {}
     for node in graph.node:
         inputs = [t for t in node.input if t]
+        if node.op_type in _SHAPE_OPS and len(inputs) == 1 and inputs[0] in types:
+            dims = _static_dims(types[inputs[0]])
+            if dims is not None:
+                known[node.output[0]] = folded[node.output[0]] = _shape_value(node, dims, onnx)
+                continue
         if any(t in data for t in inputs) or not all(t in known for t in inputs) or node.op_type in _NO_FOLD:
             if any(t in data for t in inputs):
                 data.update(node.output)
             kept.append(node)
+            types.update(_infer_node(onnx, node, types, known, opset))
             continue
         try:
             outs = ReferenceEvaluator(node).run(None, {t: known[t] for t in inputs})
@@ -158,23 +205,51 @@ def _fold_constants(onnx: Any, proto: Any) -> Any:
             continue
         for t, value in zip(node.output, outs):
             known[t] = folded[t] = value
-    if not folded:
-        return proto
     used = {t for node in kept for t in node.input} | {vo.name for vo in graph.output}
     new = onnx.ModelProto()
     new.CopyFrom(proto)
     del new.graph.node[:]
     new.graph.node.extend(kept)
     new.graph.initializer.extend(onnx.numpy_helper.from_array(value, t) for t, value in folded.items() if t in used)
+    outputs = {vo.name for vo in graph.output}
+    del new.graph.value_info[:]
+    new.graph.value_info.extend(
+        onnx.helper.make_value_info(t, type_proto)
+        for t, type_proto in types.items()
+        if t in data and t not in outputs and type_proto.HasField("tensor_type")
+    )
     return new
+
+
+def _infer_node(onnx: Any, node: Any, types: dict[str, Any], known: dict[str, Any], opset: dict[str, int]) -> Any:
+    """Output types of one node from its inputs' types and constant values (empty if it cannot be inferred)."""
+    try:
+        schema = onnx.defs.get_schema(node.op_type, opset.get(node.domain or "", 1), node.domain or "")
+        in_types = {}
+        for t in node.input:
+            if not t:
+                continue
+            if t in types:
+                in_types[t] = types[t]
+            elif t in known:
+                in_types[t] = onnx.helper.make_tensor_type_proto(
+                    onnx.helper.np_dtype_to_tensor_dtype(known[t].dtype), list(known[t].shape)
+                )
+            else:
+                return {}
+        # Constant values matter to inference only as shapes, pads, axes, ...: small (weights would be slow).
+        small = [t for t in node.input if t in known and known[t].size <= 64]
+        in_data = {t: onnx.numpy_helper.from_array(known[t], t) for t in small}
+        return onnx.shape_inference.infer_node_outputs(schema, node, in_types, in_data)
+    except Exception:  # unknown op or failed inference: whole-model inference may still know
+        return {}
 
 
 class _Importer:
     def __init__(self, onnx: Any, proto: Any, name: str, source: str) -> None:
         self.onnx, self.name, self.source = onnx, name, source
         try:
-            proto = _fold_constants(onnx, proto)
-            proto = onnx.shape_inference.infer_shapes(proto, data_prop=True)
+            proto = onnx.shape_inference.infer_shapes(_fold_constants(onnx, proto), data_prop=True)
         except Exception as exc:
             raise GraphError(f"{source}: ONNX shape inference failed ({exc.__class__.__name__}: {exc})") from exc
         self.graph = proto.graph
@@ -192,6 +267,7 @@ class _Importer:
                         self.consts[node.output[0]] = attr.t
                         self.shapes[node.output[0]] = list(attr.t.dims)
         self.oov: dict[str, int] = {}
+        self.batch_one = True
 
     def _hwc(self, tensor: str, rows: bool = False) -> tuple[int, int, int] | None:
         """``(H, W, C)`` of an NCHW tensor, or with ``rows`` of a dense layer's operand (last axis C)."""
@@ -203,7 +279,10 @@ class _Importer:
             dims[0] = 1
         if any(d is None for d in dims):
             return None
-        return rows_hwc_of(dims) if rows else hwc_of(dims, "NCHW")
+        if not rows:
+            return any_rank_hwc(dims)
+        # With one input (batch 1) every axis but the last is rows: (L, 1, C) and (L, C) too.
+        return dense_rows_hwc(dims) if self.batch_one else rows_hwc_of(dims)
 
     def _scalar(self, tensor: str) -> float | None:
         value = self._value(tensor)
@@ -275,6 +354,7 @@ class _Importer:
         if len(outputs) != 1:
             raise GraphError(f"{self.source}: from_onnx supports one output, found {[vo.name for vo in outputs]}")
         in_name = inputs[0].name
+        self.batch_one = (self.shapes.get(in_name) or [None])[0] in (None, 1)
         in_hwc = self._hwc(in_name)
         if in_hwc is None:
             raise GraphError(f"{self.source}: the input {in_name!r} has no fixed shape {self.shapes.get(in_name)}")

@@ -9,6 +9,11 @@ PyTorch                            computation-graph nodes
 ``Conv2d`` (``groups == C_in``)    ``depthwise`` ``[C, C_out/C, k1, k2]`` (else ``conv``
                                    ``[C_in/groups, C_out, k1, k2]``), bias flag
 ``Linear``                         ``matmul`` ``[C_in, C_out, 0, 0]``, bias flag
+``MultiheadAttention``             ``matmul`` ``[E, 3E]`` (one per input if query, key and
+                                   value differ), two ``<oov>`` (the heads' products
+                                   ``q k^T`` and ``(.) v``), ``matmul`` ``[E, E]``, as
+                                   ``torch.onnx.export`` writes it
+``F.scaled_dot_product_attention`` the two ``<oov>`` products
 ``BatchNorm*d``                    ``batchnorm``
 ReLU, ReLU6, Sigmoid, Tanh, GELU   ``relu``, ``relu6``, ``sigmoid``, ``tanh``, ``gelu``
 LeakyReLU                          ``relu`` (TensorFlow's ``LeakyRelu`` label contains relu)
@@ -23,14 +28,20 @@ global average pooling             ``mean`` (``AdaptiveAvgPool2d(1)``, ``x.mean(
 ``F.pad``, ``ZeroPad2d``           ``paddings``
 Dropout (inference)                ``identity``
 flatten, reshape, view, slicing,   vanish (their parents connect to their children)
-``Identity``, softmax, ``size``
+``Identity``, softmax, ``size``,
+axis moves (``swapaxes``, ...),
+``unbind``, ``narrow``, ``select``
+an unknown op that returns its     vanishes (e.g. torchvision's fx-wrapped ``stochastic_depth``
+input tensor untouched             in eval mode: drop-path computes nothing at inference)
 anything else                      ``<oov>``, with one warning naming the ops
 =================================  ==========================================================
 
 Every node's resolution is the geometry of its *first* tensor input and of its output, NCHW
-tensors read as ``(H, W, C)`` and 2-D tensors as ``(1, 1, C)``. A ``Linear`` acts on the last axis,
-so its C is the last axis and its rows are H x W: tokens ``(N, L, C)`` give ``(L, 1, C)``, a
-channels-last map ``(N, H, W, C)`` gives ``(H, W, C)``.
+tensors read as ``(H, W, C)``, 2-D tensors as ``(1, 1, C)`` and tensors of rank 5 or more with the
+axes between C and the last one folded into H (``_lowering.any_rank_hwc``). A ``Linear`` acts on the last
+axis, so its C is the last axis and its rows are H x W: tokens ``(N, L, C)`` give ``(L, 1, C)``, a
+channels-last map ``(N, H, W, C)`` gives ``(H, W, C)``; the graph is built for one input, so a
+leading axis that is not 1 is rows too (sequence-first ``(L, 1, C)``: ``(L, 1, C)``).
 
 Only tensors are data: sizes, shapes and the ints computed from them (``x.size(0)``,
 ``b, c, h, w = x.shape``, ``c // 2``) make no nodes and no edges. An in-place op (a method ending in
@@ -47,10 +58,10 @@ import logging
 import operator
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from gennape_naslib.cg._lowering import RawNode, finalize, hwc_of, rows_hwc_of
+from gennape_naslib.cg._lowering import RawNode, any_rank_hwc, dense_rows_hwc, finalize
 from gennape_naslib.cg.graph import ComputeGraph, GraphError
 
 __all__ = ["from_torch", "TraceError"]
@@ -131,6 +142,10 @@ def _function_rules() -> dict[Any, str]:
         F.pad: "paddings",
         F.conv2d: "conv_fn",
         F.linear: "linear_fn",
+        F.scaled_dot_product_attention: "sdpa",
+        torch.matmul: "matmul_fn",
+        torch.mm: "matmul_fn",
+        operator.matmul: "matmul_fn",
         torch.add: "add",
         operator.add: "add",
         operator.iadd: "add",
@@ -158,6 +173,13 @@ def _function_rules() -> dict[Any, str]:
         getattr: "",
         torch.chunk: "",
         torch.split: "",
+        torch.unbind: "",
+        torch.swapaxes: "",
+        torch.swapdims: "",
+        torch.movedim: "",
+        torch.moveaxis: "",
+        torch.narrow: "",
+        torch.select: "",
     }
 
 
@@ -175,6 +197,8 @@ _METHOD_RULES = {
     "div": "div",
     "div_": "div",
     "mean": "mean",
+    "matmul": "matmul_fn",
+    "mm": "matmul_fn",
     "view": "",
     "reshape": "",
     "flatten": "",
@@ -189,6 +213,16 @@ _METHOD_RULES = {
     "expand_as": "",
     "chunk": "",
     "split": "",
+    "unbind": "",
+    "swapaxes": "",
+    "swapdims": "",
+    "movedim": "",
+    "moveaxis": "",
+    "narrow": "",
+    "select": "",
+    "view_as": "",
+    "reshape_as": "",
+    "unflatten": "",
     "softmax": "",
     "clone": "",
     "detach": "",
@@ -228,11 +262,37 @@ def _flat_nodes(arg: Any) -> list[Any]:
     return out
 
 
+def _shape_prop(gm: Any) -> Any:
+    """``ShapeProp`` that also notes the nodes that return their first tensor argument untouched."""
+    import torch
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    class _Prop(ShapeProp):  # type: ignore[misc]
+        def __init__(self, module: Any) -> None:
+            super().__init__(module)
+            self.passthrough: set[str] = set()
+
+        def run_node(self, n: Any) -> Any:
+            first = next(iter(_flat_nodes((n.args, n.kwargs))), None) if n.op.startswith("call_") else None
+            value = self.env.get(first) if first is not None else None
+            version = value._version if isinstance(value, torch.Tensor) else None
+            result = super().run_node(n)
+            # The same tensor object, not modified in place (its version counter did not move): a no-op
+            # such as torchvision's fx-wrapped stochastic_depth in eval mode.
+            if version is not None and result is value and value._version == version:
+                self.passthrough.add(n.name)
+            return result
+
+    return _Prop(gm)
+
+
 class _Lowerer:
-    def __init__(self, gm: Any, input_hwc: tuple[int, int, int]) -> None:
+    def __init__(self, gm: Any, input_hwc: tuple[int, int, int], passthrough: Collection[str] = ()) -> None:
         self.gm = gm
+        self.passthrough = frozenset(passthrough)
         self.modules = dict(gm.named_modules())
         self.raw: list[RawNode] = []
+        self.by_key: dict[str, RawNode] = {}
         self.oov: dict[str, int] = {}
         self.input_hwc = input_hwc
         self.module_rules = _module_rules()
@@ -300,11 +360,12 @@ class _Lowerer:
 
     def _add(self, key: str, op: str | None, parents: Sequence[str], in_hwc: Any, out_hwc: Any, **kw: Any) -> None:
         self.raw.append(RawNode(key, op, list(parents), in_hwc, out_hwc, label=kw.pop("label", key), **kw))
+        self.by_key[key] = self.raw[-1]
 
     def _lower_call(self, node: Any, tensor_args: list[Any]) -> None:
         parents = [self._current(a.name) for a in tensor_args]
-        in_hwc = hwc_of(_shape_of(tensor_args[0]))
-        out_hwc = hwc_of(_shape_of(node))
+        in_hwc = any_rank_hwc(_shape_of(tensor_args[0]))
+        out_hwc = any_rank_hwc(_shape_of(node))
         if node.op == "call_module":
             mod = self.modules[node.target]
             kind = self._module_kind(mod)
@@ -317,6 +378,10 @@ class _Lowerer:
             kind = _METHOD_RULES.get(node.target)
             label = str(node.target)
             mod = None
+        if kind is None and node.name in self.passthrough:
+            # An unknown op that returned its input untouched (e.g. a drop-path function in eval mode)
+            # computes nothing: it vanishes like the training-only branches that are never traced.
+            kind = ""
         if kind is None:
             self.oov[label] = self.oov.get(label, 0) + 1
             self._add(node.name, "<oov>", parents, in_hwc, out_hwc, label=label)
@@ -335,8 +400,14 @@ class _Lowerer:
                 shape = (w[1], w[0], 0, 0)
                 bias = len(node.args) > 2 and node.args[2] is not None or node.kwargs.get("bias") is not None
             # A dense layer acts on the last axis: its rows (tokens, pixels of a channels-last map) are H x W.
-            in_hwc, out_hwc = rows_hwc_of(_shape_of(tensor_args[0])), rows_hwc_of(_shape_of(node))
+            in_hwc, out_hwc = dense_rows_hwc(_shape_of(tensor_args[0])), dense_rows_hwc(_shape_of(node))
             self._add(node.name, "matmul", parents[:1], in_hwc, out_hwc, shape=shape, use_bias=bias, **common)
+        elif kind == "matmul_fn":
+            self._matmul(node, parents, in_hwc, out_hwc, label)
+        elif kind == "mha":
+            self._multihead_attention(node, mod, label)
+        elif kind == "sdpa":
+            self._sdpa(node, label)
         elif kind in _SIMPLE_ACT.values() or kind in ("batchnorm", "identity"):
             self._add(node.name, kind, parents[:1], in_hwc, out_hwc, **common)
         elif kind == "hardtanh":
@@ -375,6 +446,104 @@ class _Lowerer:
         else:  # pragma: no cover - every rule value is handled above
             raise AssertionError(kind)
 
+    def _matmul(self, node: Any, parents: list[str], in_hwc: Any, out_hwc: Any, label: str) -> None:
+        """``x @ W`` with a 2-D parameter ``W`` is a dense layer ``[K, N]`` (as ONNX's ``MatMul``); else ``<oov>``."""
+        x, w = (list(node.args) + [None, None])[:2]
+        if (
+            self._is_data(x)
+            and getattr(w, "op", None) == "get_attr"
+            and len(_shape_of(w) or ()) == 2
+            and len(_shape_of(x) or ()) >= 2
+        ):
+            k, n = _shape_of(w)  # type: ignore[misc]
+            rows_in, rows_out = dense_rows_hwc(_shape_of(x)), dense_rows_hwc(_shape_of(node))
+            self._add(node.name, "matmul", parents[:1], rows_in, rows_out, shape=(k, n, 0, 0), label=label)
+            return
+        self._oov_node(node.name, parents, in_hwc, out_hwc, label)
+
+    def _dense_producer(self, key: str) -> RawNode | None:
+        """The ``matmul`` node whose output ``key`` is, through vanishing plumbing (reshapes, views)."""
+        node = self.by_key.get(key)
+        while node is not None and node.op is None and len(node.parents) == 1:
+            node = self.by_key.get(node.parents[0])
+        return node if node is not None and node.op == "matmul" else None
+
+    def _oov_node(self, key: str, parents: list[str], in_hwc: Any, out_hwc: Any, label: str) -> None:
+        self.oov[label] = self.oov.get(label, 0) + 1
+        self._add(key, "<oov>", parents, in_hwc, out_hwc, label=label)
+
+    def _attention_core(
+        self, key: str, q: str, k: str, v: str, q_shape: Sequence[int], s_len: int, label: str, out_hwc: Any = None
+    ) -> None:
+        """The two data-by-data products of attention, ``scores = q k^T`` and ``scores v``, as ``<oov>`` nodes.
+
+        ``q_shape`` is ``(..., L, d)``; the scores are ``(..., L, S)``. A product of two computed
+        tensors has no weight, so it is not a ``matmul`` node (as a ``MatMul`` of two data tensors in
+        :func:`~gennape_naslib.cg.from_onnx`); the softmax and the scaling between them vanish.
+        """
+        q_hwc = any_rank_hwc(q_shape)
+        scores_hwc = any_rank_hwc([*q_shape[:-1], s_len])
+        self._oov_node(key + "/scores", [q, k], q_hwc, scores_hwc, label)
+        self._oov_node(key, [key + "/scores", v], scores_hwc, out_hwc or q_hwc, label)
+
+    def _multihead_attention(self, node: Any, mod: Any, label: str) -> None:
+        """``nn.MultiheadAttention``: input projections, the attention core, the output projection.
+
+        As ``F.multi_head_attention_forward`` computes it (and ``torch.onnx.export`` writes it): one
+        ``matmul`` ``[E, 3E]`` when query, key and value are one tensor (else one per input), the two
+        products of the heads (:meth:`_attention_core`; ``(N, h, L, d)`` tensors, or ``(N h, L, d)``
+        with ``need_weights=True``), and the ``matmul`` ``[E, E]`` of ``out_proj``.
+        """
+        bound = inspect.signature(type(mod).forward).bind(mod, *node.args, **node.kwargs)
+        args = bound.arguments
+        query, key_, value = args["query"], args["key"], args["value"]
+        need_weights = args.get("need_weights", True) is not False
+
+        def tokens(tensor: Any) -> list[int]:  # (N, L, E)
+            shape = list(_shape_of(tensor) or ())
+            if len(shape) == 2:
+                return [1, *shape]
+            return shape if mod.batch_first else [shape[1], shape[0], shape[2]]
+
+        n, length, embed = tokens(query)
+        source = tokens(key_)[1]
+        heads, bias = mod.num_heads, mod.in_proj_bias is not None
+        rows = lambda width, length=length: (length, 1, width)
+        name = node.name
+        if query is key_ is value and mod._qkv_same_embed_dim:
+            proj = name + "/in_proj"
+            self._add(proj, "matmul", [self._current(query.name)], rows(embed), rows(3 * embed),
+                      shape=(embed, 3 * embed, 0, 0), use_bias=bias, label=label + "/in_proj")  # fmt: skip
+            q = k = v = proj
+        else:
+            projected = []
+            for which, tensor, width in (("q", query, embed), ("k", key_, mod.kdim), ("v", value, mod.vdim)):
+                proj = f"{name}/{which}_proj"
+                n_rows = length if which == "q" else source
+                self._add(proj, "matmul", [self._current(tensor.name)], rows(width, n_rows), rows(embed, n_rows),
+                          shape=(width, embed, 0, 0), use_bias=bias, label=f"{label}/{which}_proj")  # fmt: skip
+                projected.append(proj)
+            q, k, v = projected
+        head_dim = embed // heads
+        q_shape = [n * heads, length, head_dim] if need_weights else [n, heads, length, head_dim]
+        self._attention_core(name + "/attention", q, k, v, q_shape, source, label)
+        out = mod.out_proj
+        self._add(name, "matmul", [name + "/attention"], rows(embed), rows(out.out_features),
+                  shape=(out.in_features, out.out_features, 0, 0), use_bias=out.bias is not None,
+                  label=label + "/out_proj")  # fmt: skip
+
+    def _sdpa(self, node: Any, label: str) -> None:
+        """``F.scaled_dot_product_attention(q, k, v)``: the two products of :meth:`_attention_core`."""
+        names = ("query", "key", "value")
+        q, k, v = (node.kwargs[n] if n in node.kwargs else node.args[i] for i, n in enumerate(names))
+        q_shape, k_shape = _shape_of(q), _shape_of(k)
+        if q_shape is None or k_shape is None or any(not self._is_data(t) for t in (q, k, v)):
+            self._oov_node(node.name, [self._current(a.name) for a in (q, k, v) if self._is_data(a)],
+                           any_rank_hwc(q_shape), any_rank_hwc(_shape_of(node)), label)  # fmt: skip
+            return
+        current = [self._current(t.name) for t in (q, k, v)]
+        self._attention_core(node.name, *current, list(q_shape), k_shape[-2], label, any_rank_hwc(_shape_of(node)))
+
     def _module_kind(self, mod: Any) -> str | None:
         import torch.nn as nn
 
@@ -382,6 +551,8 @@ class _Lowerer:
             return "conv"
         if isinstance(mod, nn.Linear):
             return "linear"
+        if isinstance(mod, nn.MultiheadAttention):
+            return "mha"
         if isinstance(mod, nn.Hardtanh) and not isinstance(mod, nn.ReLU6):
             return "hardtanh"
         if isinstance(mod, nn.AdaptiveAvgPool2d):
@@ -467,7 +638,11 @@ class _Lowerer:
             self._add(node.name, "zero", parents[:1], in_hwc, out_hwc, label="zero")
             return
         if len(set(parents)) < 2:
-            # Arithmetic with a constant (x + 3, x / 6, x * gamma) is not topology.
+            # Arithmetic with a constant (x + 3, x / 6, x * gamma) is not topology; a constant added
+            # to a dense layer's output is its bias (``x @ W + b``, as in from_onnx).
+            producer = self._dense_producer(parents[0]) if kind == "add" and parents else None
+            if producer is not None and any(getattr(a, "op", None) == "get_attr" for a in operands):
+                producer.use_bias = True
             self._add(node.name, None, parents, in_hwc, out_hwc)
             return
         if kind in ("sub", "div"):
@@ -519,7 +694,6 @@ def from_torch(
     """
     import torch
     import torch.fx as fx
-    from torch.fx.passes.shape_prop import ShapeProp
 
     shape = _normalise_input_shape(input_shape)
     name = name or type(module).__name__
@@ -527,6 +701,7 @@ def from_torch(
     known = tuple(_module_rules()) + (
         torch.nn.modules.conv._ConvNd,
         torch.nn.Linear,
+        torch.nn.MultiheadAttention,
         torch.nn.Hardtanh,
         torch.nn.AdaptiveAvgPool2d,
         torch.nn.AdaptiveMaxPool2d,
@@ -559,7 +734,8 @@ def from_torch(
         printed = io.StringIO()
         try:
             with torch.no_grad(), contextlib.redirect_stderr(printed):
-                ShapeProp(gm).propagate(torch.zeros(shape[0], shape[1], shape[2], shape[3]))
+                propagation = _shape_prop(gm)
+                propagation.propagate(torch.zeros(shape[0], shape[1], shape[2], shape[3]))
         except Exception as exc:
             logger.debug("shape propagation of %s printed:\n%s", type(module).__name__, printed.getvalue())
             cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc  # ShapeProp wraps the error
@@ -571,7 +747,7 @@ def from_torch(
         module.train(was_training)
     sys.stderr.write(printed.getvalue())  # e.g. warnings of the user's module
 
-    lowerer = _Lowerer(gm, (shape[2], shape[3], shape[1]))
+    lowerer = _Lowerer(gm, (shape[2], shape[3], shape[1]), propagation.passthrough)
     raw = lowerer.lower()
     if lowerer.oov:
         names = ", ".join(f"{k} ({v}x)" for k, v in sorted(lowerer.oov.items()))

@@ -189,3 +189,112 @@ def test_dense_layers_on_tokens_agree_with_from_torch() -> None:
     assert dense == [((16, 32, 0, 0), True, (4, 4, 1, 1, 16, 32)), ((32, 8, 0, 0), False, (4, 4, 1, 1, 32, 8))]
     reference = from_torch(module, (3, 8, 8))
     assert dense == [(n.shape, n.use_bias, n.resolution) for n in reference.nodes if n.op == "matmul"]
+
+
+def test_ops_on_tensors_of_rank_five_get_a_geometry() -> None:
+    # Chained Einsum nodes on 5-D tensors (MaxViT's window attention) used to fail the whole import.
+    from .test_from_torch import WindowAttention
+
+    module = WindowAttention().eval()
+    with pytest.warns(UserWarning, match=r"Einsum \(2x\)"):
+        cg = from_onnx(export(module, (1, 8, 8, 8)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert cg == from_torch(module, (8, 8, 8))
+    assert [n.resolution for n in cg.nodes if n.op == "<oov>"] == [(16, 16, 16, 4, 2, 2), (16, 16, 4, 16, 2, 2)]
+
+
+class _ChunkedBranches(nn.Module):
+    """ShuffleNet-v2's split: ``torch.chunk`` exports as ``Shape -> Gather -> Div -> Slice`` arithmetic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 16, 3, padding=1)
+        self.branch = nn.Conv2d(8, 8, 3, stride=2, padding=1)
+        self.pool = nn.MaxPool2d(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = self.conv(x).chunk(2, dim=1)
+        return torch.cat([self.pool(a), self.branch(b)], dim=1)
+
+
+@pytest.mark.parametrize("free_batch", [False, True])
+def test_size_arithmetic_on_data_tensors_is_folded(free_batch: bool) -> None:
+    module = _ChunkedBranches().eval()
+    if free_batch:  # a symbolic batch axis counts as one input
+        buffer = io.BytesIO()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module, torch.zeros(1, 3, 8, 8), buffer, dynamo=False, input_names=["x"], dynamic_axes={"x": {0: "n"}}
+            )
+        proto = onnx.load_from_string(buffer.getvalue())
+        assert proto.graph.input[0].type.tensor_type.shape.dim[0].dim_param == "n"
+    else:
+        proto = export(module, (1, 3, 8, 8))
+    assert "Shape" in {node.op_type for node in proto.graph.node}
+    cg = from_onnx(proto)
+    # Without folding, the slices' shapes were unknown and the import failed (no geometry for the pool).
+    assert cg == from_torch(module, (3, 8, 8)), from_torch(module, (3, 8, 8)).diff(cg)
+    branch = next(n for n in cg.nodes if n.op == "conv" and n.shape == (8, 8, 3, 3))
+    assert branch.resolution == (8, 4, 8, 4, 8, 8)
+
+
+@pytest.mark.parametrize(
+    ("batch_first", "need_weights", "cross"),
+    [(True, False, False), (False, False, False), (True, True, False), (False, True, True)],
+)
+def test_multihead_attention_agrees_with_from_torch(batch_first: bool, need_weights: bool, cross: bool) -> None:
+    # The exporter writes the projections on sequence-first (L, 1, E) and flattened (L, E) tensors: every
+    # leading axis of a batch-1 graph is rows (they used to read as one row, dividing the FLOPs by L).
+    from .test_from_torch import Attention
+
+    module = Attention(batch_first, need_weights, cross).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cg = from_onnx(export(module, (1, 3, 16, 16)))
+        reference = from_torch(module, (3, 16, 16))
+    assert cg == reference, reference.diff(cg)
+    assert [n.resolution[:2] for n in cg.nodes if n.op == "matmul"][0] == (16, 16)
+
+
+class _Windows(nn.Module):
+    """Swin's window partition: sizes read off the tensor, windows stacked on the leading axis."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, 16, 2, 2)
+        self.fc = nn.Linear(16, 24)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.patch(x).permute(0, 2, 3, 1)  # (1, 8, 8, 16)
+        b, h, w, c = x.shape
+        x = x.view(b, h // 4, 4, w // 4, 4, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, 16, c)  # (4 windows, 16, 16)
+        return self.fc(x).mean(1)
+
+
+def test_dense_layer_on_windows_counts_every_window() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gennape_naslib.cg.counting import count_flops
+
+    module = _Windows().eval()
+    cg = from_onnx(export(module, (1, 3, 16, 16)))
+    fc = next(n for n in cg.nodes if n.op == "matmul")
+    # 4 windows x 16 tokens: H = 4, W = 16 (the windows axis used to be read as the batch: 16 rows).
+    assert fc.resolution == (4, 4, 16, 16, 16, 24)
+    assert cg == from_torch(module, (3, 16, 16))
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(torch.zeros(1, 3, 16, 16))
+    assert count_flops(cg) == counter.get_total_flops()
+
+
+def test_matmul_with_a_parameter_agrees_with_from_torch() -> None:
+    from .test_from_torch import _ParameterDense
+
+    module = _ParameterDense().eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cg = from_onnx(export(module, (1, 3, 16, 16)))
+        reference = from_torch(module, (3, 16, 16))
+    assert cg == reference, reference.diff(cg)

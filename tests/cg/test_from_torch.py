@@ -147,6 +147,59 @@ def test_training_only_branches_are_not_traced() -> None:
     assert not net.training
 
 
+def _drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """A drop-path function that torch.fx keeps as one call, as torchvision's ``stochastic_depth`` is."""
+    if not training or p == 0.0:
+        return x
+    keep = torch.rand(x.shape[0], 1, 1, 1).ge(p).to(x.dtype) / (1.0 - p)
+    return x * keep
+
+
+def _clamp_in_place(x: torch.Tensor) -> torch.Tensor:
+    return x.clamp_(0.0, 1.0)  # returns its input, but changed
+
+
+def _softsign(x: torch.Tensor) -> torch.Tensor:
+    return x / (1 + x.abs())
+
+
+torch.fx.wrap("_drop_path")
+torch.fx.wrap("_clamp_in_place")
+torch.fx.wrap("_softsign")
+
+
+class _WrappedCalls(nn.Module):
+    def __init__(self, fn: str) -> None:
+        super().__init__()
+        self.fn = fn
+        self.conv = nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        y = self.conv(x)
+        if self.fn == "drop_path":
+            y = _drop_path(y, 0.2, self.training)
+        elif self.fn == "clamp_":
+            y = _clamp_in_place(y)
+        else:
+            y = _softsign(y)
+        return x + y
+
+
+def test_wrapped_function_that_returns_its_input_vanishes() -> None:
+    # torchvision's EfficientNet, ConvNeXt, Swin, MaxViT: `stochastic_depth` is fx-wrapped and returns its
+    # input in eval mode; it must vanish (as in the ONNX export), not become an <oov> node per block.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no <oov> warning
+        cg = from_torch(_WrappedCalls("drop_path"), (8, 8, 8))
+    assert dict(cg.op_counts()) == {"input": 1, "conv": 1, "add": 1, "output": 1}
+    assert cg == from_torch(_StochasticDepth(), (8, 8, 8))
+    # Unknown ops that compute something stay <oov>: a new tensor, or the input changed in place.
+    for fn, label in (("softsign", "_softsign"), ("clamp_", "_clamp_in_place")):
+        with pytest.warns(UserWarning, match=label):
+            cg = from_torch(_WrappedCalls(fn), (8, 8, 8))
+        assert cg.op_counts()["<oov>"] == 1, fn
+
+
 # ---------------------------------------------------------------------- in-place ops
 class _UnassignedInPlace(nn.Module):
     def __init__(self, how: str) -> None:
@@ -264,4 +317,176 @@ def test_dense_layer_resolution_describes_its_rows(net: type, shape: tuple[int, 
     with torch.no_grad(), FlopCounterMode(display=False) as counter:
         module(torch.zeros(1, *shape))
     assert count_flops(cg) == counter.get_total_flops()
+    assert count_weight_params(cg) == sum(p.numel() for p in module.parameters())
+
+
+# ---------------------------------------------------------------------- tensors of rank 5 and more
+class WindowAttention(nn.Module):
+    """Attention inside windows on 5-D tensors (batch, heads, windows, tokens, dim), as MaxViT computes it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qkv = nn.Conv2d(8, 24, 1)
+        self.proj = nn.Conv2d(8, 8, 1)
+
+    def forward(self, x):  # (1, 8, 8, 8)
+        qkv = self.qkv(x).reshape(1, 2, 4, 4, 3, 16)
+        q, k, v = qkv[..., 0, :], qkv[..., 1, :], qkv[..., 2, :]  # each (1, 2, 4, 4, 16)
+        attn = torch.einsum("bhwnd,bhwmd->bhwnm", q, k).softmax(-1)
+        out = torch.einsum("bhwnm,bhwmd->bhwnd", attn, v)
+        return self.proj(out.reshape(1, 8, 8, 8))
+
+
+def test_ops_on_tensors_of_rank_five_get_a_geometry() -> None:
+    # Two chained ops on 5-D tensors used to leave a node without geometry: GraphError for all of MaxViT.
+    with pytest.warns(UserWarning, match=r"einsum \(2x\)"):
+        cg = from_torch(WindowAttention(), (8, 8, 8))
+    assert [n.op for n in cg.nodes] == ["input", "conv", "<oov>", "<oov>", "conv", "output"]
+    first, second = cg.nodes[2], cg.nodes[3]
+    # (N, C, D1, ..., Dk): C = axis 1, W = the last axis, H = the axes between folded.
+    assert first.resolution == (4 * 4, 4 * 4, 16, 4, 2, 2)
+    assert second.resolution == (4 * 4, 4 * 4, 4, 16, 2, 2)
+    assert sorted(cg.parents()[3]) == [1, 2]
+
+
+class _AxisMoves(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 6, 1)
+        self.fc = nn.Linear(2, 4)
+
+    def forward(self, x):
+        y = self.conv(x).swapaxes(1, 3).movedim(3, 1)  # MaxViT swaps axes around its attention
+        a, b, c = torch.unbind(y.reshape(1, 3, 2, 4, 4), 1)
+        d = torch.swapdims(a + b * c, 1, 3).narrow(1, 0, 2).select(1, 0)  # (1, 4, 2)
+        return self.fc(d.unflatten(1, (2, 2)))
+
+
+def test_layout_ops_vanish() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no <oov> warning
+        cg = from_torch(_AxisMoves(), (3, 4, 4))
+    # a, b and c are views of one tensor: the arithmetic between them is degenerate and vanishes too.
+    assert [n.op for n in cg.nodes] == ["input", "conv", "matmul", "output"]
+
+
+# ---------------------------------------------------------------------- attention and sequence-first tensors
+class Attention(nn.Module):
+    """Patch tokens through ``nn.MultiheadAttention`` (self- or cross-attention), as ViT does."""
+
+    def __init__(self, batch_first: bool = True, need_weights: bool = False, cross: bool = False) -> None:
+        super().__init__()
+        self.batch_first, self.need_weights, self.cross = batch_first, need_weights, cross
+        self.patch = nn.Conv2d(3, 16, 4, 4)
+        self.context = nn.Conv2d(3, 8, 8, 8) if cross else None
+        self.attn = nn.MultiheadAttention(
+            16, 2, batch_first=batch_first, kdim=8 if cross else None, vdim=8 if cross else None
+        )
+        self.head = nn.Linear(16, 10)
+
+    def tokens(self, t: torch.Tensor) -> torch.Tensor:
+        t = t.flatten(2).transpose(1, 2)  # (1, L, C)
+        return t if self.batch_first else t.transpose(0, 1)  # (L, 1, C)
+
+    def forward(self, x):
+        q = self.tokens(self.patch(x))
+        kv = self.tokens(self.context(x)) if self.context is not None else q
+        y, _ = self.attn(q, kv, kv, need_weights=self.need_weights)
+        return self.head(y)
+
+
+@pytest.mark.parametrize("batch_first", [True, False])
+@pytest.mark.parametrize("cross", [False, True])
+def test_multihead_attention_keeps_its_projections(batch_first: bool, cross: bool) -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gennape_naslib.cg.counting import count_flops, count_weight_params
+
+    module = Attention(batch_first, cross=cross).eval()
+    with pytest.warns(UserWarning, match=r"MultiheadAttention \(2x\)"):
+        cg = from_torch(module, (3, 16, 16))  # 16 query tokens, 4 context tokens
+    dense = [(n.shape, n.resolution) for n in cg.nodes if n.op == "matmul"]
+    if cross:
+        projections = [
+            ((16, 16, 0, 0), (16, 16, 1, 1, 16, 16)),
+            ((8, 16, 0, 0), (4, 4, 1, 1, 8, 16)),
+            ((8, 16, 0, 0), (4, 4, 1, 1, 8, 16)),
+        ]
+    else:
+        projections = [((16, 48, 0, 0), (16, 16, 1, 1, 16, 48))]
+    assert dense == [*projections, ((16, 16, 0, 0), (16, 16, 1, 1, 16, 16)), ((16, 10, 0, 0), (16, 16, 1, 1, 16, 10))]
+    # The two products of the heads: (N, h, L, d) = (1, 2, 16, 8) by (1, 2, S, 8).
+    source = 4 if cross else 16
+    core = [n.resolution for n in cg.nodes if n.op == "<oov>"]
+    assert core == [(16, 16, 8, source, 2, 2), (16, 16, source, 8, 2, 2)]
+    # FLOPs and parameters: everything but the (weightless) products of the heads, which the fused
+    # attention kernel FlopCounterMode sees does not count either.
+    fast_path = torch.backends.mha.get_fastpath_enabled()
+    torch.backends.mha.set_fastpath_enabled(False)  # the fused inference path is one uncounted op
+    try:
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            module(torch.zeros(1, 3, 16, 16))
+    finally:
+        torch.backends.mha.set_fastpath_enabled(fast_path)
+    assert count_flops(cg) == counter.get_total_flops()
+    assert count_weight_params(cg) == sum(p.numel() for p in module.parameters())
+
+
+class _SequenceFirstDense(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, 16, 4, 4)
+        self.fc = nn.Linear(16, 32)
+
+    def forward(self, x):
+        tokens = self.patch(x).flatten(2).permute(2, 0, 1)  # (L, 1, C), as batch_first=False transformers
+        return self.fc(tokens).mean(0)
+
+
+def test_dense_layer_on_sequence_first_tokens_counts_every_token() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gennape_naslib.cg.counting import count_flops
+
+    module = _SequenceFirstDense().eval()
+    cg = from_torch(module, (3, 16, 16))
+    fc = next(n for n in cg.nodes if n.op == "matmul")
+    assert fc.resolution == (16, 16, 1, 1, 16, 32)  # 16 tokens, not 1
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(torch.zeros(1, 3, 16, 16))
+    assert count_flops(cg) == counter.get_total_flops()
+
+
+class _ParameterDense(nn.Module):
+    """A dense layer written as ``x @ W + b`` with parameters, as hand-written transformer blocks do."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 4, 4)
+        self.weight = nn.Parameter(torch.randn(8, 12))
+        self.bias = nn.Parameter(torch.zeros(12))
+        self.proj = nn.Parameter(torch.randn(12, 6))
+
+    def forward(self, x):
+        tokens = self.patch(x).flatten(2).transpose(1, 2)  # (1, 16, 8)
+        hidden = torch.relu(tokens @ self.weight + self.bias)
+        scores = hidden @ hidden.transpose(1, 2)  # two computed tensors: no weight
+        return torch.matmul(scores @ hidden, self.proj)
+
+
+def test_matmul_with_a_parameter_is_a_dense_layer() -> None:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from gennape_naslib.cg.counting import count_flops, count_weight_params
+
+    module = _ParameterDense().eval()
+    with pytest.warns(UserWarning, match=r"matmul \(2x\)"):
+        cg = from_torch(module, (3, 16, 16))
+    dense = [(n.shape, n.use_bias, n.resolution) for n in cg.nodes if n.op == "matmul"]
+    assert dense == [((8, 12, 0, 0), True, (16, 16, 1, 1, 8, 12)), ((12, 6, 0, 0), False, (16, 16, 1, 1, 12, 6))]
+    assert cg.op_counts()["<oov>"] == 2
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(torch.zeros(1, 3, 16, 16))
+    products = 2 * (2 * 16 * 16 * 12)  # the two data-by-data products are not counted on the graph
+    assert count_flops(cg) == counter.get_total_flops() - products
     assert count_weight_params(cg) == sum(p.numel() for p in module.parameters())
