@@ -60,9 +60,9 @@ in either version. A dilated conv's depthwise half is one ``depthwise`` node wit
 :func:`~gennape_naslib.cg.from_onnx.from_onnx` give for a dilated ``Conv2d``), where GENNAPE's TF graphs
 have ``spacetobatchnd -> depthwise (dilation 1, valid padding) -> batchtospacend`` (GENNAPE_FACTS 1.7;
 18 ``spacetobatchnd`` nodes in Appendix A's DARTS-V2): two nodes fewer per ``dil_conv`` (about 19 per
-random genotype) and the depthwise keeps the map's own resolution, so ``count_flops`` counts its
-work once instead of on a space-to-batch tile. :func:`~gennape_naslib.cg.from_tf.from_tf_graphdef`
-keeps GENNAPE's form for TF graphs.
+random genotype) and the depthwise keeps the map's own resolution instead of a space-to-batch
+block's. :func:`~gennape_naslib.cg.from_tf.from_tf_graphdef` keeps GENNAPE's form for TF graphs
+(``count_flops`` gives both forms the same FLOPs).
 """
 
 from __future__ import annotations

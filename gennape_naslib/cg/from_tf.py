@@ -62,8 +62,9 @@ constant) defines ``H_in/W_in/C_in``; node order is topological rather than "wei
 Known differences from :func:`from_torch`: Keras 3 drops ``Dropout`` at inference (no ``identity``
 node), and dilated (not grouped) convolutions appear as ``spacetobatchnd -> conv/depthwise ->
 batchtospacend`` (GENNAPE 1.7); the inner node's resolution is that of one of the
-``dilation_h x dilation_w`` batch blocks, so ``count_flops`` counts ``1 / (dilation_h x dilation_w)``
-of such a convolution's FLOPs. Function calls other than a single convolution are ``<oov>``.
+``dilation_h x dilation_w`` batch blocks (``count_flops`` multiplies its output pixels by the block
+count, so the FLOPs equal the torch twin's). Function calls other than a single convolution are
+``<oov>``.
 """
 
 from __future__ import annotations

@@ -553,3 +553,22 @@ def test_keras_flatten_then_dense_is_one_row(tf: Any) -> None:
         nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(128, 32), nn.ReLU()
     )
     assert cg_tf == from_torch(nn.Sequential(*twin, nn.Linear(32, 10)), (3, 8, 8))
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("depthwise", [False, True])
+def test_dilated_convolution_flops_count_every_batch_block(tf: Any, depthwise: bool) -> None:
+    """TF's spacetobatchnd -> conv -> batchtospacend form counts the FLOPs of the whole dilated conv."""
+    keras = pytest.importorskip("keras")
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef
+    from gennape_naslib.cg.counting import count_flops
+
+    L = keras.layers
+    inp = keras.Input((32, 30, 8), batch_size=1)
+    if depthwise:
+        layer = L.DepthwiseConv2D(3, dilation_rate=2, padding="same", use_bias=False)
+    else:
+        layer = L.Conv2D(16, 3, dilation_rate=2, padding="same", use_bias=False)
+    cg = from_tf_graphdef(freeze_keras_model(keras.Model(inp, layer(inp)), (32, 30, 8)))
+    assert [n.op for n in cg.nodes][1:4] == ["spacetobatchnd", "depthwise" if depthwise else "conv", "batchtospacend"]
+    assert count_flops(cg) == 2 * 32 * 30 * 8 * (1 if depthwise else 16) * 9  # as the torch twin's dilated conv
