@@ -17,7 +17,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ["FolderInUseError", "append_text", "atomic_write", "drop_torn_line", "folder_lock", "path_lock"]
+__all__ = [
+    "FolderInUseError",
+    "append_text",
+    "atomic_write",
+    "drop_torn_line",
+    "folder_lock",
+    "path_lock",
+    "read_json_lines",
+]
 
 
 @contextlib.contextmanager
@@ -126,6 +134,32 @@ def drop_torn_line(path: str | os.PathLike[str]) -> bool:
         handle.flush()
         os.fsync(handle.fileno())
     return True
+
+
+def read_json_lines(path: str | os.PathLike[str]) -> list[Any]:
+    """The records of a JSON-lines file in file order (none when it is missing).
+
+    A last line without its newline that does not parse was cut by a killed run and is left out (its
+    work runs again); a bad line anywhere else is corruption, a ``ValueError`` naming the line.
+    """
+    import json
+
+    target = Path(path)
+    if not target.is_file():
+        return []
+    text = target.read_text(encoding="utf-8")
+    lines = text.splitlines()
+    records = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            if number == len(lines) and not text.endswith("\n"):
+                break
+            raise ValueError(f"{target}:{number}: not a JSON line") from None
+    return records
 
 
 class FolderInUseError(OSError):

@@ -48,7 +48,7 @@ import numpy as np
 from bench_predictor import inspace_table, metrics
 from scipy.stats import spearmanr
 
-from gennape_naslib._atomic import append_text, drop_torn_line, path_lock
+from gennape_naslib._atomic import append_text, drop_torn_line, path_lock, read_json_lines
 from gennape_naslib.predictors.gennape.align import EMBED_ALIGN
 
 #: One table load per worker process, not one per task.
@@ -118,21 +118,7 @@ def run_task(task: dict) -> list[dict]:
 def read_rows(out: Path) -> list[dict]:
     """The rows of ``out`` (none when it is missing); a last line cut by a killed run is left out (its task
     runs again), a bad line elsewhere is an error."""
-    if not out.is_file():
-        return []
-    text = out.read_text()
-    lines = text.splitlines()
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines) and not text.endswith("\n"):
-                break
-            raise ValueError(f"{out}:{number}: not a JSON line") from None
-    return rows
+    return read_json_lines(out)
 
 
 def target_pool(task: dict) -> list | None:

@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gennape_naslib._atomic import append_text, drop_torn_line, path_lock
+from gennape_naslib._atomic import append_text, drop_torn_line, path_lock, read_json_lines
 
 ROOT = Path(__file__).resolve().parents[1]
 ZC_FILE = ROOT.parent / "shared" / "data" / "nb201" / "zc_nasbench201_725.json"
@@ -101,19 +101,7 @@ def _score_cell(key: str, seed: int, batch_size: int, names: list[str] | None = 
 def read_rows(out: Path) -> list[dict]:
     """The rows of ``out`` in file order; a last line cut by a killed run is left out (its cell is scored
     again), a bad line elsewhere is an error."""
-    text = out.read_text()
-    lines = text.splitlines()
-    rows = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines) and not text.endswith("\n"):
-                break
-            raise ValueError(f"{out}:{number}: not a JSON line") from None
-    return rows
+    return read_json_lines(out)
 
 
 def _done_keys(out: Path, names: list[str] | None = None, tag: str = "") -> set[str]:

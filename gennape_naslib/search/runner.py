@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gennape_naslib._atomic import folder_lock
+from gennape_naslib._atomic import folder_lock, read_json_lines
 from gennape_naslib.search.config import SearchConfig, ask_batch_size, load_checkpoint, load_config, optimizer_kwargs
 from gennape_naslib.search.objectives import FunctionObjective, Objective, PredictorObjective, TabularObjective
 
@@ -100,21 +100,7 @@ def build_objective(config: SearchConfig, table: Any = None) -> Objective:
 
 def read_trials(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """The complete trial records of a result folder (a torn last line from a kill is skipped)."""
-    path = Path(folder) / "trials.jsonl"
-    if not path.is_file():
-        return []
-    records = []
-    lines = path.read_text().splitlines()
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError:
-            if number == len(lines):  # interrupted while writing the last line
-                break
-            raise ValueError(f"{path}:{number}: not a JSON line") from None
-    return records
+    return read_json_lines(Path(folder) / "trials.jsonl")
 
 
 def _check_metrics(optimizer: Any, metrics: Mapping[str, Any], objective: Objective) -> None:
