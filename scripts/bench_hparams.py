@@ -115,12 +115,6 @@ def run_task(task: dict) -> list[dict]:
     return rows[::-1]
 
 
-def read_rows(out: Path) -> list[dict]:
-    """The rows of ``out`` (none when it is missing); a last line cut by a killed run is left out (its task
-    runs again), a bad line elsewhere is an error."""
-    return read_json_lines(out)
-
-
 def target_pool(task: dict) -> list | None:
     """``--target-pool N``: ``N`` architectures drawn with the transfer target's sampler (``default_rng(seed + 1000)``;
     no table, so no label) for the fit's ``X_unlabeled``; ``None`` without the option."""
@@ -282,7 +276,7 @@ def main() -> None:
     ap.add_argument("--seed-major", action="store_true", help="run seed by seed (default: family by family)")
     ap.add_argument("--quiet", action="store_true", help="no summary (e.g. to keep held-out families unread)")
     args = ap.parse_args()
-    rows = read_rows(args.out)
+    rows = read_json_lines(args.out)
     rows = [r for r in rows if r.get("mode", "inspace") == args.mode]
     if not args.summary:
         configs = json.loads(args.configs.read_text())

@@ -74,6 +74,23 @@ def _oov_sources(messages: list[str]) -> str:
     return "; ".join(found)
 
 
+def _describe(cg: Any, messages: list[str], prefix: str = "") -> dict[str, Any]:
+    """The audit's figures of one imported graph (keys prefixed with ``prefix``)."""
+    from gennape_naslib.cg.counting import count_flops, count_weight_params
+
+    ops = cg.op_counts()
+    figures = {
+        "nodes": cg.n_nodes,
+        "edges": cg.n_edges,
+        "ops": dict(ops),
+        "oov": ops.get("<oov>", 0),
+        "oov_from": _oov_sources(messages),
+        "flops": count_flops(cg),
+        "params": count_weight_params(cg),
+    }
+    return {prefix + key: value for key, value in figures.items()}
+
+
 def run_one(name: str, onnx_too: bool, opset: int) -> dict[str, Any]:
     """Measure one model; every failure is recorded, never raised."""
     import torch
@@ -81,7 +98,6 @@ def run_one(name: str, onnx_too: bool, opset: int) -> dict[str, Any]:
     from torch.utils.flop_counter import FlopCounterMode
 
     from gennape_naslib.cg import from_onnx, from_torch
-    from gennape_naslib.cg.counting import count_flops, count_weight_params
 
     size = INPUT_SIZE.get(name, 224)
     rec: dict[str, Any] = {"model": name, "input": size}
@@ -105,14 +121,7 @@ def run_one(name: str, onnx_too: bool, opset: int) -> dict[str, Any]:
             cg = from_torch(net, (3, size, size), name=name)
         rec["torch_ok"] = True
         rec["torch_s"] = round(time.perf_counter() - start, 2)
-        rec["nodes"] = cg.n_nodes
-        rec["edges"] = cg.n_edges
-        ops = cg.op_counts()
-        rec["ops"] = dict(ops)
-        rec["oov"] = ops.get("<oov>", 0)
-        rec["oov_from"] = _oov_sources([str(w.message) for w in caught])
-        rec["flops"] = count_flops(cg)
-        rec["params"] = count_weight_params(cg)
+        rec.update(_describe(cg, [str(w.message) for w in caught]))
     except Exception as exc:  # the audit records every failure
         rec["torch_ok"] = False
         rec["torch_error"] = f"{exc.__class__.__name__}: {str(exc)[:400]}"
@@ -147,17 +156,10 @@ def run_one(name: str, onnx_too: bool, opset: int) -> dict[str, Any]:
                     ocg = from_onnx(onnx.load(path), name=name)
                 rec["onnx_ok"] = True
                 rec["onnx_s"] = round(time.perf_counter() - start, 2)
-                rec["onnx_nodes"] = ocg.n_nodes
-                rec["onnx_edges"] = ocg.n_edges
-                ocounts = ocg.op_counts()
-                rec["onnx_ops"] = dict(ocounts)
-                rec["onnx_oov"] = ocounts.get("<oov>", 0)
-                rec["onnx_oov_from"] = _oov_sources([str(w.message) for w in caught])
-                rec["onnx_flops"] = count_flops(ocg)
-                rec["onnx_params"] = count_weight_params(ocg)
+                rec.update(_describe(ocg, [str(w.message) for w in caught], prefix="onnx_"))
                 if cg is not None:
                     diff = Counter(cg.op_counts())
-                    diff.subtract(ocounts)
+                    diff.subtract(ocg.op_counts())
                     rec["ops_torch_minus_onnx"] = {k: v for k, v in diff.items() if v}
                     rec["equal"] = bool(cg == ocg)
                     # The exporter drops Dropout (an ``identity`` node in from_torch): compare without them.

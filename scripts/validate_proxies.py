@@ -98,18 +98,12 @@ def _score_cell(key: str, seed: int, batch_size: int, names: list[str] | None = 
     }
 
 
-def read_rows(out: Path) -> list[dict]:
-    """The rows of ``out`` in file order; a last line cut by a killed run is left out (its cell is scored
-    again), a bad line elsewhere is an error."""
-    return read_json_lines(out)
-
-
 def _done_keys(out: Path, names: list[str] | None = None, tag: str = "") -> set[str]:
     """Cells of ``out`` with every proxy of ``names`` in rows of run tag ``tag`` (``names=None``: any row)."""
     if not out.exists():
         return set()
     have: dict[str, set[str]] = {}
-    for row in read_rows(out):
+    for row in read_json_lines(out):
         if row.get("tag", "") == tag:
             have.setdefault(row["key"], set()).update(row["scores"])
     if names is None:
@@ -124,7 +118,7 @@ def merged_rows(out: Path) -> list[dict]:
     a rerun of some proxies updates them without recomputing the others.
     """
     merged: dict[str, dict] = {}
-    for row in read_rows(out):
+    for row in read_json_lines(out):
         cell = merged.setdefault(row["key"], {**row, "scores": {}, "seconds": {}})
         cell["scores"].update(row["scores"])
         cell["seconds"].update(row["seconds"])

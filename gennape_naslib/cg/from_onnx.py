@@ -130,8 +130,9 @@ def _load(onnx: Any, model: Any) -> tuple[Any, str]:
     return model, "ONNX model"
 
 
-def _dims(value_info: Any) -> list[int | None] | None:
-    tensor_type = value_info.type.tensor_type
+def _dims(type_proto: Any) -> list[int | None] | None:
+    """The dims of a tensor type (``None`` for an unknown one)."""
+    tensor_type = type_proto.tensor_type
     if not tensor_type.HasField("shape"):
         return None
     return [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
@@ -149,11 +150,9 @@ def _shape_value(node: Any, dims: list[int], onnx: Any) -> Any:
 
 
 def _static_dims(type_proto: Any) -> list[int] | None:
-    tensor_type = type_proto.tensor_type
-    if not tensor_type.HasField("shape"):
-        return None
-    dims = [d.dim_value if d.HasField("dim_value") else None for d in tensor_type.shape.dim]
-    return None if any(d is None for d in dims) else [int(d) for d in dims]
+    """The dims of a tensor type when every one is known."""
+    dims = _dims(type_proto)
+    return None if dims is None or any(d is None for d in dims) else [int(d) for d in dims]
 
 
 def _fold_constants(onnx: Any, proto: Any) -> Any:
@@ -255,7 +254,7 @@ class _Importer:
         self.graph = proto.graph
         self.shapes: dict[str, list[int | None] | None] = {}
         for vi in [*self.graph.input, *self.graph.value_info, *self.graph.output]:
-            self.shapes[vi.name] = _dims(vi)
+            self.shapes[vi.name] = _dims(vi.type)
         self.consts: dict[str, Any] = {}
         for init in self.graph.initializer:
             self.shapes[init.name] = list(init.dims)

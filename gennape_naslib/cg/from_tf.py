@@ -78,7 +78,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gennape_naslib._optional import require
-from gennape_naslib.cg._lowering import HWC, RawNode, finalize, hwc_of, rows_hwc_of
+from gennape_naslib.cg._lowering import HWC, RawNode, any_rank_hwc, finalize, hwc_of, rows_hwc_of
 from gennape_naslib.cg._tf_freeze import freeze_keras_model, normalise_input_shape, write_pb
 from gennape_naslib.cg.graph import ComputeGraph, GraphError
 from gennape_naslib.cg.vocab import OOV, WEIGHTED_OPS, op_from_label
@@ -327,13 +327,11 @@ class _Importer:
             return None
         if len(dims) <= 4:
             return hwc_of(dims, self.layout)
-        # Rank 5 or more (a grouped reshape (N, H, W, G, C/G), a 3-D map): C stays C, the last spatial
-        # axis is W and the axes before it fold into H, as from_torch reads such tensors.
-        spatial = dims[2:-1] if self.layout == "NCHW" else dims[1:-1]
-        h = 1
-        for d in spatial[:-1]:
-            h *= d
-        return (h, spatial[-1], dims[1] if self.layout == "NCHW" else dims[-1])
+        # Rank 5 or more (a grouped reshape (N, H, W, G, C/G), a 3-D map): read in NCHW order as
+        # from_torch reads such tensors (C stays C, the other spatial axes fold into H).
+        if self.layout != "NCHW":
+            dims = [dims[0], dims[-1], *dims[1:-1]]
+        return any_rank_hwc(dims)
 
     def _static(self, tensor: Any) -> Any:
         try:
@@ -619,16 +617,24 @@ class _Importer:
         channels; as in :func:`~gennape_naslib.cg.from_torch.from_torch`, ``groups == C_in`` is a
         depthwise convolution and other groupings stay ``conv`` with the per-group input channels.
         """
-        data, kernel = (self._op(n).inputs[i] for i in self._conv_inputs(n))
-        if data.shape.rank != 4 or kernel.shape.rank != 4:
+        kernel = self._op(n).inputs[self._conv_inputs(n)[1]]
+        if kernel.shape.rank != 4:
             return "conv"
-        c_in = data.shape[1] if self._node_attr(n, "data_format") == "NCHW" else data.shape[3]
-        per_group = kernel.shape[2]
-        return "depthwise" if per_group == 1 and c_in is not None and c_in > 1 else "conv"
+        c_in = self._conv_channels(n)
+        return "depthwise" if kernel.shape[2] == 1 and c_in is not None and c_in > 1 else "conv"
 
-    def _node_attr(self, n: str, key: str) -> str:
-        attr = (self.calls[n].conv if n in self.calls else self.nodes[n]).attr
-        return attr[key].s.decode() if key in attr else ""
+    def _conv_def(self, n: str) -> Any:
+        """The ``NodeDef`` of the convolution node ``n`` runs (the body's, for a function call)."""
+        return self.calls[n].conv if n in self.calls else self.nodes[n]
+
+    def _conv_channels(self, n: str) -> int | None:
+        """Input channels of the convolution ``n`` (``None`` when the data is not a 4-D map of known C)."""
+        data = self._op(n).inputs[self._conv_inputs(n)[0]]
+        if data.shape.rank != 4:
+            return None
+        attr = self._conv_def(n).attr
+        nchw = "data_format" in attr and attr["data_format"].s.decode() == "NCHW"
+        return data.shape[1] if nchw else data.shape[3]
 
     def _times_zero(self, n: str) -> bool:
         if self.nodes[n].op != "Mul":
@@ -688,15 +694,14 @@ class _Importer:
             if node.attr["transpose_b"].b:
                 dims = dims[::-1]
             return (dims[0], dims[1], 0, 0)
-        if op_name == "depthwise" and (self.calls[n].conv if n in self.calls else node).op == "Conv2D":
+        if op_name == "depthwise" and self._conv_def(n).op == "Conv2D":
             # groups = C_in: a [k1, k2, 1, C_out] kernel is C channels times C_out / C filters each
-            data = self._op(n).inputs[self._conv_inputs(n)[0]]
-            c = data.shape[1] if self._node_attr(n, "data_format") == "NCHW" else data.shape[3]
+            c = int(self._conv_channels(n) or 1)
             return (c, dims[3] // c, dims[0], dims[1])
         return (dims[2], dims[3], dims[0], dims[1])
 
     def _attrs(self, n: str, op: str) -> tuple[tuple[int, int] | None, dict[str, Any] | None]:
-        attr = (self.calls[n].conv if n in self.calls else self.nodes[n]).attr
+        attr = self._conv_def(n).attr
         meta: dict[str, Any] = {}
         strides = self._pair(attr["strides"].list.i) if "strides" in attr and attr["strides"].list.i else None
         if "padding" in attr and attr["padding"].s:

@@ -383,8 +383,7 @@ class _Lowerer:
             # computes nothing: it vanishes like the training-only branches that are never traced.
             kind = ""
         if kind is None:
-            self.oov[label] = self.oov.get(label, 0) + 1
-            self._add(node.name, "<oov>", parents, in_hwc, out_hwc, label=label)
+            self._oov_node(node.name, parents, in_hwc, out_hwc, label)
             return
         if kind == "":
             self._add(node.name, None, parents, in_hwc, out_hwc)
@@ -508,7 +507,10 @@ class _Lowerer:
         n, length, embed = tokens(query)
         source = tokens(key_)[1]
         heads, bias = mod.num_heads, mod.in_proj_bias is not None
-        rows = lambda width, length=length: (length, 1, width)
+
+        def rows(width: int, n_rows: int = length) -> tuple[int, int, int]:
+            return (n_rows, 1, width)
+
         name = node.name
         if query is key_ is value and mod._qkv_same_embed_dim:
             proj = name + "/in_proj"

@@ -92,10 +92,7 @@ class _Rows:
                 except (TypeError, ValueError):
                     raise ValueError(f"metric {key!r} = {value!r} is not a number") from None
         except ValueError as exc:
-            message = f"{self.source}: {where}: {exc}"
-            if self.strict:
-                raise DataFormatError(message) from exc
-            self.skipped.append(message)
+            self.reject(f"{self.source}: {where}: {exc}", exc)
             return
         self.family = family  # only a valid row fixes the file's family (a typo on row 1 must not void the rest)
         n = len(self.encodings)
@@ -105,6 +102,12 @@ class _Rows:
         for key, column in self.metrics.items():
             column.append(values.get(key, math.nan))
         self.encodings.append(encoding)
+
+    def reject(self, message: str, cause: BaseException | None = None) -> None:
+        """A malformed row: a :class:`DataFormatError` in strict mode, else counted and skipped."""
+        if self.strict:
+            raise DataFormatError(message) from cause
+        self.skipped.append(message)
 
     def table(self, name: str, meta: dict[str, Any]) -> BenchmarkTable:
         if self.skipped:
@@ -345,9 +348,7 @@ def read_naslib_zc(
             fam = family or _infer_zc_family(key)
             arch = _parse_naslib_key(fam, key)
         except (ValueError, SyntaxError, TypeError) as exc:
-            if strict:
-                raise DataFormatError(f"{p}: key {key[:60]}: {exc}") from exc
-            rows_out.skipped.append(f"{p}: key {key[:60]}: {exc}")
+            rows_out.reject(f"{p}: key {key[:60]}: {exc}", exc)
             continue
         rows_out.add(f"key {key[:60]}", fam, arch, metrics)
     meta = {"source": str(p), "format": "naslib_zc", "units": {"val_acc": "percent"}}
@@ -373,10 +374,7 @@ def read_naslib_nb201(
     for arch_str, per_dataset in doc.items():
         metrics: dict[str, Any] = {}
         if not isinstance(per_dataset, dict):
-            message = f"{p}: {arch_str}: expected a dict of datasets, got {type(per_dataset).__name__}"
-            if strict:
-                raise DataFormatError(message)
-            rows.skipped.append(message)
+            rows.reject(f"{p}: {arch_str}: expected a dict of datasets, got {type(per_dataset).__name__}")
             continue
         for dataset, result in per_dataset.items():
             suffix = _DATASET_NAMES.get(dataset, str(dataset).lower().replace("-", "_"))
@@ -433,10 +431,7 @@ def read_naslib_nb301(
                     value = value[-1] if len(value) else None
                 metrics[column] = value
         except (ValueError, TypeError, IndexError) as exc:
-            message = f"{p}: {where}: {exc}"
-            if strict:
-                raise DataFormatError(message) from exc
-            rows.skipped.append(message)
+            rows.reject(f"{p}: {where}: {exc}", exc)
             continue
         rows.add(where, "nb301", arch, metrics)
     return rows.table(name or p.stem, {"source": str(p), "format": "naslib_nb301",
@@ -473,10 +468,7 @@ def read_nb101_records(
                         scale = 100.0 if "acc" in column else 1.0
                         metrics[column] = scale * float(np.mean(values))
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
-            message = f"{p}: record {key}: malformed NAS-Bench-101 record ({exc.__class__.__name__}: {exc})"
-            if strict:
-                raise DataFormatError(message) from exc
-            rows.skipped.append(message)
+            rows.reject(f"{p}: record {key}: malformed NAS-Bench-101 record ({exc.__class__.__name__}: {exc})", exc)
             continue
         rows.add(f"record {key}", "nb101", spec, metrics)
     units = {column: "percent" for column in rows.metrics if "_acc_" in column}  # val_acc_108ep, test_acc_108ep ...
@@ -642,10 +634,7 @@ def read_gennape_cache(
         try:
             arch = adapter.coerce(gennape_config_to_encoding(family, record.get("original config")))
         except (ValueError, TypeError) as exc:
-            message = f"{p}: record {i}: original config not readable as {family} ({exc})"
-            if strict:
-                raise DataFormatError(message) from exc
-            rows.skipped.append(message)
+            rows.reject(f"{p}: record {i}: original config not readable as {family} ({exc})", exc)
             continue
         rows.add(f"record {i}", family, arch, metrics)
     meta: dict[str, Any] = {"source": str(p), "format": "gennape_cache", "units": {"acc": "fraction"}}
@@ -701,10 +690,7 @@ def _read_record_rows(p: Path, rows: _Rows, strict: bool) -> None:
                     if not isinstance(metrics, dict):
                         raise ValueError("metrics must be an object")
                 except ValueError as exc:
-                    message = f"{p}: line {line}: {exc}"
-                    if strict:
-                        raise DataFormatError(message) from exc
-                    rows.skipped.append(message)
+                    rows.reject(f"{p}: line {line}: {exc}", exc)
                     continue
                 rows.add(f"line {line}", record["family"], record["arch"], metrics)
 

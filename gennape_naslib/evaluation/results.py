@@ -88,16 +88,6 @@ def _format_value(value: Any) -> str:
     return str(value)
 
 
-def _drop_partial_line(path: Path) -> None:
-    """Cut a file back to its last complete line (a run killed while appending)."""
-    drop_torn_line(path)
-
-
-def _append(path: Path, text: str) -> None:
-    """Append whole or not at all (a full disk cuts the file back), flushed to disk."""
-    append_text(path, text)
-
-
 class RunFolder:
     """The files of one benchmark run.
 
@@ -160,8 +150,8 @@ class RunFolder:
         meta.update(environment)
         meta.update(dict(extra or {}))
         self.write_metadata(meta)
-        _drop_partial_line(self.results_path)
-        _drop_partial_line(self.predictions_path)
+        drop_torn_line(self.results_path)
+        drop_torn_line(self.predictions_path)
         return resuming
 
     def metadata(self) -> dict[str, Any]:
@@ -194,7 +184,7 @@ class RunFolder:
         lines = "".join(json.dumps({"cell": cell, **p}, allow_nan=True) + "\n" for p in predictions)
         before = self.predictions_path.stat().st_size if self.predictions_path.is_file() else 0
         if lines:
-            _append(self.predictions_path, lines)
+            append_text(self.predictions_path, lines)
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=RESULT_COLUMNS, lineterminator="\n", extrasaction="raise")
         if not self.results_path.is_file() or self.results_path.stat().st_size == 0:
@@ -202,7 +192,7 @@ class RunFolder:
         for row in rows:
             writer.writerow({k: _format_value(row.get(k)) for k in RESULT_COLUMNS} | {"cell": cell})
         try:
-            _append(self.results_path, buffer.getvalue())
+            append_text(self.results_path, buffer.getvalue())
         except BaseException:
             if lines:  # the cell is not recorded: take its predictions back, the resumed run writes them again
                 with contextlib.suppress(OSError):

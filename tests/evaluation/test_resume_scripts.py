@@ -65,10 +65,10 @@ def test_bench_hparams_writes_a_task_whole_and_resumes_after_a_torn_line(hparams
         handle.write('{"config": "c", "family": "nb1')
     _run_hparams(hparams, monkeypatch, tmp_path, seeds=2)
     assert _names(out) == [("c", 0), ("c", 1), ("c:1", 0), ("c:1", 1)]  # every line JSON, seed 0 not rerun
-    assert len(hparams.read_rows(out)) == 4
+    assert len(hparams.read_json_lines(out)) == 4
     out.write_text(out.read_text().replace('"c:1"', '"c:1', 1))  # damage in the middle is an error
     with pytest.raises(ValueError, match="not a JSON line"):
-        hparams.read_rows(out)
+        hparams.read_json_lines(out)
 
 
 def test_validate_proxies_resumes_after_a_torn_line(validate, monkeypatch, tmp_path):
