@@ -166,13 +166,15 @@ def module_hash(matrix: Sequence[Sequence[int]], ops: Sequence[str]) -> str:
     def md5(text: str) -> str:
         return hashlib.md5(text.encode("utf-8"), usedforsecurity=False).hexdigest()
 
+    preds = [[w for w in range(n) if matrix[w][v]] for v in range(n)]
+    succs = [[w for w in range(n) if matrix[v][w]] for v in range(n)]
     hashes = [md5(str((outs[v], ins[v], labels[v]))) for v in range(n)]
     for _ in range(n):
         hashes = [
             md5(
-                "".join(sorted(hashes[w] for w in range(n) if matrix[w][v]))
+                "".join(sorted([hashes[w] for w in preds[v]]))
                 + "|"
-                + "".join(sorted(hashes[w] for w in range(n) if matrix[v][w]))
+                + "".join(sorted([hashes[w] for w in succs[v]]))
                 + "|"
                 + hashes[v]
             )

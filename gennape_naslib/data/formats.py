@@ -1,18 +1,19 @@
 """Readers for the benchmark files users already have, each returning a :class:`BenchmarkTable`.
 
-=================  ================================================================================
-format             file
-=================  ================================================================================
-``records``        "bring your own family": JSONL lines ``{"family", "arch", "metrics": {name: value}}``
-                   or a CSV with columns ``family``, ``arch`` (the family's JSON encoding or text
-                   form) and one column per metric
-``naslib_zc``      NASLib / NAS-Bench-Suite-Zero ``zc_<space>.json``
-``naslib_nb201``   NASLib ``nb201_<dataset>_full_training.pickle``
-``naslib_nb301``   NASLib ``nb301_full_training.pickle`` (the NAS-Bench-301 training data, learning curves)
-``nb101_records``  NAS-Bench-101 records ``{hash: (fixed_metrics, {epochs: [runs]})}`` (as ``nb101_records_30.pkl``)
-``nb201_pth``      the official NAS-Bench-201 ``.pth`` through the ``nas-bench-201`` package (``[nb201]`` extra)
-``gennape_cache``  the GENNAPE authors' pickled CG caches and labelled JSON files
-=================  ================================================================================
+==================  ================================================================================
+format              file
+==================  ================================================================================
+``records``         "bring your own family": JSONL lines ``{"family", "arch", "metrics": {name: value}}``
+                    or a CSV with columns ``family``, ``arch`` (the family's JSON encoding or text
+                    form) and one column per metric
+``naslib_zc``       NASLib / NAS-Bench-Suite-Zero ``zc_<space>.json``
+``naslib_nb201``    NASLib ``nb201_<dataset>_full_training.pickle``
+``naslib_nb301``    NASLib ``nb301_full_training.pickle`` (the NAS-Bench-301 training data, learning curves)
+``nb101_records``   NAS-Bench-101 records ``{hash: (fixed_metrics, {epochs: [runs]})}`` (as ``nb101_records_30.pkl``)
+``nb101_tfrecord``  NAS-Bench-101's own ``nasbench_only108.tfrecord`` / ``nasbench_full.tfrecord`` (no TensorFlow)
+``nb201_pth``       the official NAS-Bench-201 ``.pth`` through the ``nas-bench-201`` package (``[nb201]`` extra)
+``gennape_cache``   the GENNAPE authors' pickled CG caches and labelled JSON files
+==================  ================================================================================
 
 Every reader validates each architecture with its family adapter; a malformed row raises
 :class:`DataFormatError` naming the file and line (or key). With ``strict=False`` bad rows are
@@ -26,9 +27,11 @@ from __future__ import annotations
 
 import ast
 import bz2
+import contextlib
 import csv
 import gzip
 import io
+import itertools
 import json
 import lzma
 import math
@@ -51,7 +54,8 @@ DISTRIBUTION = {
     "naslib_zc": "NASLib's data folder (zc_nasbench101.json, zc_nasbench201.json, zc_nasbench301.json)",
     "naslib_nb201": "NASLib's data download (nb201_cifar10_full_training.pickle, ...)",
     "naslib_nb301": "NASLib's data download (nb301_full_training.pickle)",
-    "nb101_records": "NASLib's nb101 data (nb101_records.pkl) or the NAS-Bench-101 tfrecord converted to records",
+    "nb101_records": "NASLib's nb101 data (nasbench_only108.pkl)",
+    "nb101_tfrecord": "the NAS-Bench-101 release (nasbench_only108.tfrecord, nasbench_full.tfrecord)",
     "nb201_pth": "the NAS-Bench-201 release (NAS-Bench-201-v1_1-096897.pth)",
     "gennape_cache": "the GENNAPE authors' data release (cache/*.pkl and data/*_labelled_cg_data.json)",
     "records": "",  # the user's own file: nothing to point to
@@ -67,7 +71,8 @@ class _Rows:
         self.metrics: dict[str, list[float]] = {}
         self.skipped: list[str] = []
 
-    def add(self, where: str, family: str | None, arch: Any, metrics: dict[str, Any]) -> None:
+    def add(self, where: str, family: str | None, arch: Any, metrics: dict[str, Any], checked: bool = False) -> None:
+        """Add one row; ``checked``: ``arch`` is already a valid architecture of ``family`` (not coerced again)."""
         from gennape_naslib.search_spaces import get
         from gennape_naslib.search_spaces.base import UnknownFamilyError
 
@@ -81,7 +86,7 @@ class _Rows:
                 adapter = get(family)
             except UnknownFamilyError as exc:
                 raise ValueError(str(exc)) from None
-            encoding = adapter.to_json(adapter.coerce(arch))
+            encoding = adapter.to_json(arch if checked else adapter.coerce(arch))
             values = {}
             for key, value in metrics.items():
                 if value is None or value == "":
@@ -140,6 +145,16 @@ def _open_binary(path: Path) -> Any:
         if head.startswith(magic):
             return opener(path, "rb")
     return open(path, "rb")
+
+
+def _decompressed(raw: Any) -> Any:
+    """A binary file object read through its decompressor when gzip, bzip2 or xz (``raw`` stays open)."""
+    head = raw.read(6)
+    raw.seek(0)
+    for magic, opener in _COMPRESSED:
+        if head.startswith(magic):
+            return opener(raw, "rb")
+    return contextlib.nullcontext(raw)
 
 
 def _open_text(path: Path, newline: str | None = None) -> Any:
@@ -438,6 +453,19 @@ def read_naslib_nb301(
                                        "units": {"val_acc_final": "percent"}})  # fmt: skip
 
 
+#: A NAS-Bench-101 run's final metrics -> our column prefix and scale (accuracies are fractions there).
+_NB101_FINAL = (
+    ("final_validation_accuracy", "val_acc", 100.0),
+    ("final_test_accuracy", "test_acc", 100.0),
+    ("final_training_time", "train_time", 1.0),
+)
+
+
+def _nb101_table(rows: _Rows, p: Path, name: str, fmt: str) -> BenchmarkTable:
+    units = {column: "percent" for column in rows.metrics if "_acc_" in column}  # val_acc_108ep, test_acc_108ep ...
+    return rows.table(name or p.stem, {"source": str(p), "format": fmt, "units": units})
+
+
 def read_nb101_records(
     path: str | os.PathLike[str], strict: bool = True, name: str = "", family: str | None = None
 ) -> BenchmarkTable:
@@ -458,21 +486,135 @@ def read_nb101_records(
             spec = {"matrix": np.asarray(fixed["module_adjacency"]).tolist(), "ops": list(fixed["module_operations"])}
             metrics: dict[str, Any] = {"params": fixed.get("trainable_parameters")}
             for epochs, runs in computed.items():
-                for src, column in (
-                    ("final_validation_accuracy", f"val_acc_{epochs}ep"),
-                    ("final_test_accuracy", f"test_acc_{epochs}ep"),
-                    ("final_training_time", f"train_time_{epochs}ep"),
-                ):
+                for src, column, scale in _NB101_FINAL:
                     values = [float(r[src]) for r in runs if src in r]
                     if values:
-                        scale = 100.0 if "acc" in column else 1.0
-                        metrics[column] = scale * float(np.mean(values))
+                        metrics[f"{column}_{epochs}ep"] = scale * float(np.mean(values))
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             rows.reject(f"{p}: record {key}: malformed NAS-Bench-101 record ({exc.__class__.__name__}: {exc})", exc)
             continue
         rows.add(f"record {key}", "nb101", spec, metrics)
-    units = {column: "percent" for column in rows.metrics if "_acc_" in column}  # val_acc_108ep, test_acc_108ep ...
-    return rows.table(name or p.stem, {"source": str(p), "format": "nb101_records", "units": units})
+    return _nb101_table(rows, p, name, "nb101_records")
+
+
+def _nb101_run(blob: bytes) -> tuple[int | None, tuple[float | None, ...]]:
+    """``trainable_parameters`` and the final (validation, test accuracy, training time) of a ModelMetrics.
+
+    ``evaluation_data`` holds the evaluations at step 0, halfway and the end of training; the last is final.
+    """
+    from gennape_naslib.data._tfrecord import as_double, parse_message
+
+    fields = parse_message(blob)
+    evaluations = fields.get(1, [])
+    if len(evaluations) < 2:
+        raise ValueError(f"ModelMetrics holds {len(evaluations)} evaluations, expected at least 2 (start, final)")
+    final = parse_message(evaluations[-1])
+    values = tuple(as_double(final[n][-1]) if n in final else None for n in (4, 5, 2))  # validation, test, time
+    params = fields[2][-1] if 2 in fields else None
+    return params, values
+
+
+def _nb101_cell(adjacency: Any, operations: Any) -> dict[str, Any]:
+    """``{"matrix", "ops"}`` of a record's row-major adjacency digits and comma-separated op names."""
+    if not isinstance(adjacency, str) or not isinstance(operations, str):
+        raise ValueError("adjacency and operations must be strings")
+    dim = math.isqrt(len(adjacency))
+    if dim * dim != len(adjacency) or not set(adjacency) <= {"0", "1"}:
+        raise ValueError(f"adjacency {adjacency!r} is not a square 0/1 matrix")
+    matrix = [[int(adjacency[i * dim + j]) for j in range(dim)] for i in range(dim)]
+    return {"matrix": matrix, "ops": operations.split(",")}
+
+
+def read_nb101_tfrecord(
+    path: str | os.PathLike[str],
+    strict: bool = True,
+    name: str = "",
+    family: str | None = None,
+    check_crc: bool = False,
+    progress: bool | None = None,
+) -> BenchmarkTable:
+    """Read NAS-Bench-101's own dataset (``nasbench_only108.tfrecord``, ``nasbench_full.tfrecord``) without TensorFlow.
+
+    Each record is one training run, JSON ``[module_hash, epochs, adjacency digits, "op,op,...", base64
+    nasbench.ModelMetrics]``. Runs of a cell are averaged into the columns of ``nb101_records``:
+    ``val_acc_<E>ep``, ``test_acc_<E>ep`` (percent), ``train_time_<E>ep`` (seconds) for every epoch budget
+    and ``params``. A record whose module hash is not the hash of its cell is malformed.
+
+    Args:
+        check_crc: Also check every record's data checksum (pure Python, about 13 s per 100 MB);
+            the length checksums, which find a file of another kind or a damaged frame, are always checked.
+        progress: Progress bars over the records and the cells (``None``: only when stderr is a terminal).
+            ``nasbench_only108.tfrecord`` takes about two minutes on one laptop core
+            (``scripts/bench_nb101_tfrecord.py``); import it once with ``gennape data import``.
+
+    A damaged frame ends the reading: an error, or with ``strict=False`` a skipped-row report that
+    keeps the cells read before it (a truncated download loses only its tail).
+    """
+    import base64
+    import binascii
+
+    from gennape_naslib.data._tfrecord import TFRecordError, iter_records
+    from gennape_naslib.execution.base import progress_bar
+    from gennape_naslib.search_spaces import get
+
+    p = _check(path, "nb101_tfrecord")
+    _fixed_family(p, "nb101_tfrecord", family, "nb101")
+    rows = _Rows(str(p), "nb101", strict)
+    # module hash -> [adjacency, operations, params, {epochs: [sum val, n val, sum test, n test, sum time, n time]}]
+    cells: dict[str, list[Any]] = {}
+    bar = progress_bar(p.stat().st_size, progress, f"{p.name}: bytes read")  # of the file on disk
+    with open(p, "rb") as raw, _decompressed(raw) as handle:
+        records = iter_records(handle, check_data=check_crc)
+        for count in itertools.count(1):
+            try:
+                offset, data = next(records)
+            except StopIteration:
+                break
+            except (TFRecordError, *_COMPRESSION_ERRORS) as exc:
+                rows.reject(f"{p}: {exc}", exc)
+                break
+            if bar is not None and count % 4096 == 0:
+                bar.update(raw.tell() - bar.n)
+            try:
+                module_hash, epochs, adjacency, operations, blob = json.loads(data)
+                epochs = int(epochs)
+                params, final = _nb101_run(base64.b64decode(blob, validate=True))
+                cell = cells.setdefault(str(module_hash), [adjacency, operations, params, {}])
+                if cell[:2] != [adjacency, operations]:
+                    raise ValueError(f"module {module_hash} appeared before with another cell")
+            except (ValueError, TypeError, KeyError, binascii.Error) as exc:  # JSONDecodeError is a ValueError
+                reason = f"{exc.__class__.__name__}: {exc}"
+                rows.reject(f"{p}: record at byte {offset}: malformed NAS-Bench-101 record ({reason})", exc)
+                continue
+            sums = cell[3].setdefault(epochs, [0.0] * 6)
+            for i, value in enumerate(final):
+                if value is not None:
+                    sums[2 * i] += value
+                    sums[2 * i + 1] += 1
+    if bar is not None:
+        bar.n = bar.total
+        bar.close()
+    adapter = get("nb101")
+    bar = progress_bar(len(cells), progress, f"{p.name}: cells")
+    for module_hash, (adjacency, operations, params, per_epoch) in cells.items():
+        if bar is not None:
+            bar.update()
+        try:
+            arch = adapter.coerce(_nb101_cell(adjacency, operations))
+            if adapter.canonical_hash(arch) != module_hash:
+                raise ValueError(f"the cell's hash is {adapter.canonical_hash(arch)}, the record says {module_hash}")
+        except ValueError as exc:  # ArchValidationError is a ValueError
+            rows.reject(f"{p}: module {module_hash}: malformed NAS-Bench-101 cell ({exc})", exc)
+            continue
+        metrics: dict[str, Any] = {"params": params}
+        for epochs, sums in sorted(per_epoch.items()):
+            for i, (_, column, scale) in enumerate(_NB101_FINAL):
+                if sums[2 * i + 1]:
+                    metrics[f"{column}_{epochs}ep"] = scale * sums[2 * i] / sums[2 * i + 1]
+        rows.add(f"module {module_hash}", "nb101", arch, metrics, checked=True)
+    if bar is not None:
+        bar.close()
+    return _nb101_table(rows, p, name, "nb101_tfrecord")
 
 
 def read_nb201_pth(
@@ -701,6 +843,7 @@ FORMATS: dict[str, Callable[..., BenchmarkTable]] = {
     "naslib_nb201": read_naslib_nb201,
     "naslib_nb301": read_naslib_nb301,
     "nb101_records": read_nb101_records,
+    "nb101_tfrecord": read_nb101_tfrecord,
     "nb201_pth": read_nb201_pth,
     "gennape_cache": read_gennape_cache,
 }
@@ -730,6 +873,8 @@ def _sniff(path: Path) -> str:
         return "records"
     if suffix == ".pth":
         return "nb201_pth"
+    if suffix in (".tfrecord", ".tfrecords"):
+        return "nb101_tfrecord"
     if suffix == ".json":
         return "gennape_cache" if name.endswith("_labelled_cg_data.json") else "naslib_zc"
     if suffix in (".pkl", ".pickle"):
@@ -749,10 +894,10 @@ def load_file(
     """Load a user file in one call, choosing the reader from ``fmt`` or the file name.
 
     ``.jsonl``/``.csv`` -> ``records``; ``.json`` -> ``naslib_zc`` (``*_labelled_cg_data.json`` ->
-    ``gennape_cache``); ``.pth`` -> ``nb201_pth``; ``.pkl``/``.pickle`` -> ``gennape_cache`` for
-    ``*comp_graph_cache*``, else ``naslib_nb201`` / ``naslib_nb301`` if the name mentions nb201 / nb301,
-    else ``nb101_records`` (NASLib's ``nasbench_only108.pkl``). A ``.gz``/``.bz2``/``.xz`` suffix is
-    looked through.
+    ``gennape_cache``); ``.pth`` -> ``nb201_pth``; ``.tfrecord`` -> ``nb101_tfrecord``; ``.pkl``/``.pickle`` ->
+    ``gennape_cache`` for ``*comp_graph_cache*``, else ``naslib_nb201`` / ``naslib_nb301`` if the name
+    mentions nb201 / nb301, else ``nb101_records`` (NASLib's ``nasbench_only108.pkl``). A
+    ``.gz``/``.bz2``/``.xz`` suffix is looked through.
     """
     p = Path(path).expanduser()
     if not p.exists():
