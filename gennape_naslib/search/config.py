@@ -29,6 +29,17 @@ A saved or the shipped pretrained predictor is used with ``predictor_checkpoint`
       fit_predictor: false               # false: as is (default); finetune: fine-tune a copy on the
                                          # evaluated architectures each round; true: refit from scratch
       predictor_kwargs: {finetune_epochs: 10}   # hyperparameters set on the loaded predictor
+
+NAS-Bench-301's surrogate models (family nb301, dataset cifar10 only; the ``nasbench301`` package and the
+model folders are the user's, see :mod:`gennape_naslib.search.surrogates`) with ``objective: surrogate``::
+
+    search:
+      objective: surrogate
+      surrogate_dir: nb_models/xgb_v1.0          # performance ensemble -> val_acc_surrogate (%)
+      runtime_dir: nb_models/lgb_runtime_v1.0    # optional runtime ensemble -> train_time_surrogate (s)
+      surrogate_noise: false                     # true: NAS-Bench-301's noisy predictions
+
+Relative folders are looked up from the working directory, then beside the config file.
 """
 
 from __future__ import annotations
@@ -48,12 +59,14 @@ __all__ = [
     "DEFAULT_METRICS",
     "NASLIB_DATASETS",
     "NASLIB_SEARCH_SPACES",
+    "OBJECTIVES",
     "SearchConfig",
     "ask_batch_size",
     "checkpoint_path",
     "load_checkpoint",
     "load_config",
     "optimizer_kwargs",
+    "surrogate_folder",
 ]
 
 #: NASLib search-space names -> our family names.
@@ -138,7 +151,14 @@ _SEARCH_KEYS = {
     "parallel_batch",
     "initial_archs",
     "predictor_checkpoint",
+    "surrogate_dir",
+    "runtime_dir",
+    "surrogate_noise",
 }
+#: ``search.objective`` values.
+OBJECTIVES = ("tabular", "predictor", "function", "surrogate")
+#: Keys read only by ``objective: surrogate`` (NAS-Bench-301's surrogate models).
+_SURROGATE_KEYS = ("surrogate_dir", "runtime_dir", "surrogate_noise")
 #: ``search.predictor_checkpoint`` value that loads ``GENNAPEPredictor.pretrained()``.
 PRETRAINED = "pretrained"
 
@@ -212,7 +232,7 @@ class SearchConfig:
 
     @property
     def objective(self) -> str:
-        """``tabular`` (default), ``predictor`` or ``function``."""
+        """``tabular`` (default), ``predictor``, ``function`` or ``surrogate`` (see :data:`OBJECTIVES`)."""
         return str(self.search.get("objective", "tabular"))
 
     def run_dir(self) -> Path:
@@ -338,13 +358,15 @@ def load_config(
         search["predictor"] = search["predictor_type"]
     search.pop("predictor_type", None)
     _check_predictor_keys(search, optimizer, where)
+    dataset = _map_name(doc.get("dataset", "cifar10"), NASLIB_DATASETS)
+    _check_surrogate_keys(search, family, dataset, where)
     try:
         seed_value = int(doc.get("seed", 0) if seed is None else seed)
     except (TypeError, ValueError):
         raise ConfigError(f"{where}: seed must be an integer, got {doc.get('seed')!r}") from None
     return SearchConfig(
         search_space=family,
-        dataset=_map_name(doc.get("dataset", "cifar10"), NASLIB_DATASETS),
+        dataset=dataset,
         optimizer=optimizer,
         seed=seed_value,
         out_dir=str(out_dir if out_dir is not None else doc.get("out_dir", "run")),
@@ -395,6 +417,65 @@ def _check_predictor_keys(search: dict[str, Any], optimizer: str, where: str) ->
             f"{where}: search.predictor_checkpoint {str(checkpoint)!r}: no such file "
             f"(looked in {Path.cwd()}{'' if where == '<dict>' else ' and beside the config file'})"
         )
+
+
+def _check_surrogate_keys(search: Mapping[str, Any], family: str, dataset: str, where: str) -> None:
+    """Validate ``objective: surrogate`` and its keys (the folders are checked when the objective is made)."""
+    objective = search.get("objective", "tabular")
+    if objective != "surrogate":
+        given = [key for key in _SURROGATE_KEYS if key in search]
+        if given:
+            raise ConfigError(
+                f"{where}: search.{given[0]} is only read with search.objective: surrogate "
+                f"(NAS-Bench-301's surrogate models), but the objective is {objective!r}"
+            )
+        return
+    if family != "nb301":
+        raise ConfigError(
+            f"{where}: search.objective 'surrogate' queries the NAS-Bench-301 surrogate models, which "
+            f"predict DARTS genotypes only; set search_space: nasbench301 (got family {family!r})"
+        )
+    if dataset != "cifar10":
+        raise ConfigError(
+            f"{where}: search.objective 'surrogate': the NAS-Bench-301 surrogate models predict CIFAR-10 "
+            f"accuracy; set dataset: cifar10 (got {dataset!r})"
+        )
+    if "surrogate_dir" not in search:
+        raise ConfigError(
+            f"{where}: search.objective 'surrogate' needs search.surrogate_dir, the folder of NAS-Bench-301's "
+            "performance ensemble (e.g. nb_models/xgb_v1.0)"
+        )
+    for key in ("surrogate_dir", "runtime_dir"):
+        value = search.get(key)
+        if key in search and (not isinstance(value, (str, os.PathLike)) or not str(value).strip()):
+            raise ConfigError(f"{where}: search.{key} must be the path of a folder, got {value!r}")
+    if "surrogate_noise" in search and not isinstance(search["surrogate_noise"], bool):
+        raise ConfigError(f"{where}: search.surrogate_noise must be true or false, got {search['surrogate_noise']!r}")
+
+
+def surrogate_folder(config: SearchConfig, key: str) -> Path | None:
+    """The folder named by ``search.<key>`` (``surrogate_dir`` or ``runtime_dir``), or ``None`` when unset.
+
+    A relative path is taken from the working directory, else from the config file's folder.
+
+    Raises:
+        ConfigError: If neither place has a folder of that name.
+    """
+    value = config.search.get(key)
+    if value is None:
+        return None
+    path = Path(value).expanduser()
+    if path.is_dir():
+        return path.resolve()
+    if not path.is_absolute() and config.source != "<dict>":
+        beside = Path(config.source).resolve().parent / path
+        if beside.is_dir():
+            return beside
+    raise ConfigError(
+        f"{config.source}: search.{key} {str(value)!r}: no such folder (looked in {Path.cwd()}"
+        f"{'' if config.source == '<dict>' else ' and beside the config file'}); it should be the folder of a "
+        f"NAS-Bench-301 {'runtime' if key == 'runtime_dir' else 'performance'} ensemble"
+    )
 
 
 def _resolve_checkpoint(value: str, where: str) -> Path | None:

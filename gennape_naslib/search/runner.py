@@ -28,7 +28,15 @@ from pathlib import Path
 from typing import Any
 
 from gennape_naslib._atomic import folder_lock, read_json_lines
-from gennape_naslib.search.config import SearchConfig, ask_batch_size, load_checkpoint, load_config, optimizer_kwargs
+from gennape_naslib.search.config import (
+    OBJECTIVES,
+    SearchConfig,
+    ask_batch_size,
+    load_checkpoint,
+    load_config,
+    optimizer_kwargs,
+    surrogate_folder,
+)
 from gennape_naslib.search.objectives import FunctionObjective, Objective, PredictorObjective, TabularObjective
 
 __all__ = ["SearchResult", "build_objective", "read_trials", "run_search"]
@@ -55,11 +63,14 @@ class SearchResult:
 
 
 def build_objective(config: SearchConfig, table: Any = None) -> Objective:
-    """The objective a config asks for (``search.objective``: tabular, predictor or function).
+    """The objective a config asks for (``search.objective``: tabular, predictor, function or surrogate).
 
     Args:
         config: The configuration.
         table: A ready :class:`~gennape_naslib.data.BenchmarkTable` to use instead of loading one.
+
+    Raises:
+        ValueError: For an unknown objective, keys it lacks, or ``surrogate`` on a family other than nb301.
     """
     search = config.search
     extra = list(search.get("extra_metrics", []))
@@ -95,7 +106,25 @@ def build_objective(config: SearchConfig, table: Any = None) -> Objective:
             max_parallel=int(search.get("max_parallel", 1)),
             extra_metrics=extra,
         )
-    raise ValueError(f"search.objective {kind!r} unknown; choices: tabular, predictor, function")
+    if kind == "surrogate":
+        from gennape_naslib.search.surrogates import NB301SurrogateObjective
+
+        if config.search_space != "nb301":  # a SearchConfig made directly skips load_config's check
+            raise ValueError(
+                f"search.objective 'surrogate' queries the NAS-Bench-301 surrogate models (family nb301); "
+                f"family {config.search_space!r} has none"
+            )
+        model_dir = surrogate_folder(config, "surrogate_dir")
+        if model_dir is None:
+            raise ValueError("objective: surrogate needs search.surrogate_dir (e.g. nb_models/xgb_v1.0)")
+        return NB301SurrogateObjective(
+            model_dir,
+            runtime_dir=surrogate_folder(config, "runtime_dir"),
+            with_noise=search.get("surrogate_noise", False),  # the objective refuses a non-bool
+            extra_metrics=extra,
+            family=config.search_space,
+        )
+    raise ValueError(f"search.objective {kind!r} unknown; choices: {', '.join(OBJECTIVES)}")
 
 
 def read_trials(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:

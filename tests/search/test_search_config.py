@@ -135,9 +135,9 @@ def test_training_keys_are_accepted_and_reported_as_ignored():
 @pytest.mark.parametrize("path", sorted(CONFIGS.glob("search_*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_load(path):
     cfg = load_config(path)
-    assert cfg.search_space == "nb201" and cfg.epochs >= 100
+    assert cfg.search_space in ("nb201", "nb301") and cfg.epochs >= 100
     kwargs = optimizer_kwargs(cfg)
-    assert kwargs["family"] == "nb201"
+    assert kwargs["family"] == cfg.search_space
 
 
 def test_the_four_required_configs_are_shipped():
