@@ -55,14 +55,13 @@ whose width starts at 48 and is never reset; one stem conv + BN shared by both c
 of two stems with ReLU before BN; a ReLU between the two halves of a separable conv; the concat
 list is honoured; ``skip_connect`` with stride 1 leaves no ``identity`` node (it is a plain edge);
 the head is ``mean`` + ``matmul`` (with bias) instead of ``global`` + a 1x1 conv. Pools carry no BN
-in either version. A dilated conv's depthwise half is one ``depthwise`` node with
-``metadata["dilation"] = [2, 2]`` (what :func:`~gennape_naslib.cg.from_torch.from_torch` and
-:func:`~gennape_naslib.cg.from_onnx.from_onnx` give for a dilated ``Conv2d``), where GENNAPE's TF graphs
-have ``spacetobatchnd -> depthwise (dilation 1, valid padding) -> batchtospacend`` (GENNAPE_FACTS 1.7;
-18 ``spacetobatchnd`` nodes in Appendix A's DARTS-V2): two nodes fewer per ``dil_conv`` (about 19 per
-random genotype) and the depthwise keeps the map's own resolution instead of a space-to-batch
-block's. :func:`~gennape_naslib.cg.from_tf.from_tf_graphdef` keeps GENNAPE's form for TF graphs
-(``count_flops`` gives both forms the same FLOPs).
+in either version. A stride-1 ``dil_conv``'s depthwise half is TF's ``spacetobatchnd -> depthwise
+(dilation 1, valid padding, the resolution of one block) -> batchtospacend``, as in GENNAPE's graphs
+(GENNAPE_FACTS 1.7; 18 ``spacetobatchnd`` nodes in Appendix A's DARTS-V2) and as every importer lowers a
+dilated convolution (:func:`~gennape_naslib.cg._lowering.split_dilated_conv`). A strided ``dil_conv``
+(on a reduction cell's inputs) stays one ``depthwise`` node with ``metadata["dilation"] = [2, 2]``: TF's
+atrous ops refuse a stride with a dilation, so GENNAPE's graphs have no form to follow there.
+``count_flops`` gives PyTorch's FLOPs for both forms.
 """
 
 from __future__ import annotations

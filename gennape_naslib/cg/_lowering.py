@@ -22,7 +22,17 @@ from typing import Any
 
 from gennape_naslib.cg.graph import ComputeGraph, GraphError, Node
 
-__all__ = ["RawNode", "any_rank_hwc", "dense_rows_hwc", "finalize", "hwc_of", "rows_hwc_of"]
+__all__ = [
+    "RawNode",
+    "SpaceToBatch",
+    "any_rank_hwc",
+    "dense_rows_hwc",
+    "finalize",
+    "hwc_of",
+    "rows_hwc_of",
+    "space_to_batch",
+    "split_dilated_conv",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -127,6 +137,107 @@ class RawNode:
     strides: tuple[int, int] | None = None
     metadata: dict[str, Any] | None = None
     label: str = ""
+
+
+@dataclass(frozen=True)
+class SpaceToBatch:
+    """TensorFlow's form of a dilated stride-1 convolution (GENNAPE_FACTS 1.7), one axis pair at a time.
+
+    TF runs ``conv(x, dilation=d)`` as ``spacetobatchnd`` (pad, then cut the map into ``d_h x d_w``
+    interleaved blocks) ``-> conv (dilation 1, valid padding) on each block -> batchtospacend``
+    (reassemble, cropping the extra padding). ``pad_h``/``pad_w`` are the ``[start, end]`` paddings of
+    ``spacetobatchnd``: the convolution's own, plus at the end what makes the padded side a multiple
+    of ``d``; ``block`` is the side of one block, ``block_out`` the convolution's output on it.
+    """
+
+    block: tuple[int, int]
+    block_out: tuple[int, int]
+    pad_h: tuple[int, int]
+    pad_w: tuple[int, int]
+
+
+def space_to_batch(
+    hw: Sequence[int], kernel: Sequence[int], dilation: Sequence[int], pads: Sequence[Sequence[int]]
+) -> SpaceToBatch | None:
+    """The :class:`SpaceToBatch` geometry of a dilated stride-1 convolution, or ``None`` when not dilated.
+
+    Args:
+        hw: Input ``(H, W)``.
+        kernel: ``(k_h, k_w)``.
+        dilation: ``(d_h, d_w)``.
+        pads: ``((top, bottom), (left, right))`` zero padding of the convolution.
+
+    Returns ``None`` also for a block smaller than the kernel (no output; the caller keeps one node).
+    """
+    if all(int(d) == 1 for d in dilation):
+        return None
+    block, block_out, padded = [], [], []
+    for size, k, d, (start, end) in zip(hw, kernel, dilation, pads):
+        full = int(size) + int(start) + int(end)
+        extra = -full % int(d)
+        block.append((full + extra) // int(d))
+        block_out.append(block[-1] - int(k) + 1)
+        padded.append((int(start), int(end) + extra))
+    if min(block_out) < 1:
+        return None
+    return SpaceToBatch((block[0], block[1]), (block_out[0], block_out[1]), padded[0], padded[1])
+
+
+def split_dilated_conv(
+    conv: RawNode, dilation: Sequence[int], pads: Sequence[Sequence[int]], stride: Sequence[int] = (1, 1)
+) -> list[RawNode]:
+    """``[conv]``, or TF's ``spacetobatchnd -> conv -> batchtospacend`` for a dilated stride-1 ``conv``.
+
+    Every importer lowers a dilated convolution as TensorFlow's frozen graphs hold it (GENNAPE_FACTS
+    1.7, decision 1: one network, one graph): the inner convolution has dilation 1 and the resolution of
+    one block. The last node keeps ``conv.key``, so the convolution's consumers read the reassembled map.
+    Grouped (not depthwise) and strided dilated convolutions stay one node with ``metadata["dilation"]``:
+    TF has no such form (its atrous ops refuse a stride with a dilation).
+    """
+    if conv.op not in ("conv", "depthwise") or conv.shape is None or conv.in_hwc is None or conv.out_hwc is None:
+        return [conv]
+    if any(int(s) != 1 for s in stride):
+        return [conv]
+    geometry = space_to_batch(conv.in_hwc[:2], conv.shape[2:], dilation, pads)
+    if geometry is None:
+        return [conv]
+    (h, w, c_in), (h_out, w_out, c_out) = conv.in_hwc, conv.out_hwc
+    (bh, bw), (oh, ow) = geometry.block, geometry.block_out
+    if (oh * dilation[0] - (geometry.pad_h[1] - pads[0][1]), ow * dilation[1] - (geometry.pad_w[1] - pads[1][1])) != (
+        h_out,
+        w_out,
+    ):
+        return [conv]  # the traced output disagrees with the arithmetic: keep what the framework reported
+    s2b_key = conv.key + "/spacetobatchnd"
+    inner_key = conv.key + "/" + conv.op
+    metadata = {k: v for k, v in (conv.metadata or {}).items() if k not in ("dilation", "padding", "pads")}
+    metadata["padding"] = "valid"
+    return [
+        RawNode(
+            s2b_key,
+            "spacetobatchnd",
+            conv.parents[:1],
+            (h, w, c_in),
+            (bh, bw, c_in),
+            metadata={"pad_h": list(geometry.pad_h), "pad_w": list(geometry.pad_w)},
+            label="spacetobatchnd",
+        ),
+        RawNode(
+            inner_key,
+            conv.op,
+            [s2b_key],
+            (bh, bw, c_in),
+            (oh, ow, c_out),
+            shape=conv.shape,
+            use_bias=conv.use_bias,
+            strides=(1, 1),
+            metadata=metadata,
+            label=conv.label,
+        ),
+        RawNode(
+            conv.key, "batchtospacend", [inner_key], (oh, ow, c_out), (h_out, w_out, c_out), label="batchtospacend"
+        ),
+    ]
 
 
 def finalize(raw: Sequence[RawNode], name: str, input_hwc: HWC | None = None) -> ComputeGraph:

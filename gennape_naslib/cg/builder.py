@@ -20,6 +20,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from gennape_naslib.cg._lowering import space_to_batch
 from gennape_naslib.cg.graph import ComputeGraph, GraphError, Node
 
 __all__ = ["CGBuilder", "conv_out"]
@@ -176,6 +177,23 @@ class CGBuilder:
         else:
             op, shape = "conv", (c // groups, c_out, kh, kw)
         meta = {"padding": [ph, pw]}
+        geometry = None
+        if (sh, sw) == (1, 1) and (groups == 1 or op == "depthwise"):
+            geometry = space_to_batch((h, w), (kh, kw), (dh, dw), ((ph, ph), (pw, pw)))
+        if geometry is not None:
+            # TF's dilated convolution (GENNAPE_FACTS 1.7), as every importer lowers it (_lowering.split_dilated_conv)
+            (bh, bw), (boh, bow) = geometry.block, geometry.block_out
+            s2b = self.node(
+                "spacetobatchnd",
+                x,
+                (bh, bw, c),
+                label="spacetobatchnd",
+                metadata={"pad_h": list(geometry.pad_h), "pad_w": list(geometry.pad_w)},
+            )
+            inner = self.node(
+                op, s2b, (boh, bow, c_out), shape=shape, use_bias=bias, strides=(1, 1), metadata={"padding": "valid"}
+            )
+            return self.node("batchtospacend", inner, (oh, ow, c_out), label="batchtospacend")
         if (dh, dw) != (1, 1):
             meta["dilation"] = [dh, dw]
         return self.node(op, x, (oh, ow, c_out), shape=shape, use_bias=bias, strides=(sh, sw), metadata=meta)

@@ -19,10 +19,11 @@ def count_flops(cg: ComputeGraph) -> int:
     A convolution counts ``2 * C_in/groups * C_out * k1 * k2`` per output pixel (``H_out * W_out``),
     a ``matmul`` ``2 * C_in * C_out`` per output row (``H_out * W_out``: tokens, or the pixels of a
     channels-last map; 1 for a flat ``(N, C)`` input). A convolution behind ``spacetobatchnd`` (TF's
-    dilated convolution) counts its output pixels once per batch block.
+    dilated convolution) counts the pixels of the map ``batchtospacend`` reassembles from its blocks.
     """
     total = 0
     parents: list[list[int]] | None = None
+    children: list[list[int]] | None = None
     for index, node in enumerate(cg.nodes):
         if node.shape is None:
             continue
@@ -31,7 +32,9 @@ def count_flops(cg: ComputeGraph) -> int:
         if node.op in ("conv", "depthwise"):
             parents = parents if parents is not None else cg.parents()
             blocks_h, blocks_w = _space_to_batch_blocks(cg, parents[index])
-            h_out, w_out = h_out * blocks_h, w_out * blocks_w
+            if (blocks_h, blocks_w) != (1, 1):
+                children = children if children is not None else cg.children()
+                h_out, w_out = _dilated_output(cg, children[index], (h_out * blocks_h, w_out * blocks_w))
         if node.op == "matmul":
             # One C_in x C_out product per output row (H_out x W_out: 1 x 1 for a flat input).
             total += 2 * h_out * w_out * c_in * c_out
@@ -61,6 +64,20 @@ def _space_to_batch_blocks(cg: ComputeGraph, parents: list[int]) -> tuple[int, i
         d_w = (w_in + pad_w) // w_blk if pad_w else -(-w_in // w_blk)
         return max(d_h, 1), max(d_w, 1)
     return 1, 1
+
+
+def _dilated_output(cg: ComputeGraph, children: list[int], blocks_out: tuple[int, int]) -> tuple[int, int]:
+    """Output pixels of a dilated convolution in TF's form: the map ``batchtospacend`` reassembles.
+
+    The blocks may hold a few more pixels than that (TF pads the map to a multiple of the dilation and
+    crops them after), which the dilated convolution itself does not compute (``FlopCounterMode``).
+    """
+    for c in children:
+        b2s = cg.nodes[c]
+        if b2s.op == "batchtospacend":
+            _, h, _, w, _, _ = b2s.resolution
+            return min(h, blocks_out[0]), min(w, blocks_out[1])
+    return blocks_out
 
 
 def count_weight_params(cg: ComputeGraph) -> int:

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 from gennape_naslib._optional import require
-from gennape_naslib.cg._lowering import RawNode, any_rank_hwc, dense_rows_hwc, finalize, rows_hwc_of
+from gennape_naslib.cg._lowering import RawNode, any_rank_hwc, dense_rows_hwc, finalize, rows_hwc_of, split_dilated_conv
 from gennape_naslib.cg.graph import ComputeGraph, GraphError
 from gennape_naslib.cg.vocab import OOV
 
@@ -422,6 +422,12 @@ class _Importer:
         elif kind in ("conv", "gemm", "matmul"):
             rn = self._weighted(node, kind, attrs, make, parents, in_hwc, out_hwc, key, label)
             op = rn.op
+            if kind == "conv" and op in ("conv", "depthwise"):
+                nodes = _split_dilated(rn, attrs)
+                for raw in nodes:
+                    self.ops[raw.key] = raw.op
+                    self.by_key[raw.key] = raw
+                return nodes
         elif kind == "hswish":
             self.ops[key] = "mul"
             return [
@@ -510,6 +516,29 @@ class _Importer:
             if producer is not None and self.ops.get(producer) == "matmul":
                 self.by_key[producer].use_bias = True
         return None, RawNode(key, None, parents, in_hwc, out_hwc, label=label)
+
+
+def _split_dilated(conv: RawNode, attrs: dict[str, Any]) -> list[RawNode]:
+    """A dilated 2-D ``Conv`` as TF's ``spacetobatchnd -> conv -> batchtospacend`` (see ``split_dilated_conv``)."""
+    dilations = [int(d) for d in attrs.get("dilations", ())]
+    if len(dilations) != 2 or conv.shape is None:
+        return [conv]
+    kernel = conv.shape[2:]
+    auto_pad = attrs.get("auto_pad", b"NOTSET")
+    auto_pad = auto_pad.decode() if isinstance(auto_pad, bytes) else str(auto_pad)
+    if auto_pad in ("SAME_UPPER", "SAME_LOWER"):  # stride 1: total padding d (k - 1)
+        totals = [d * (k - 1) for k, d in zip(kernel, dilations)]
+        small = [t // 2 for t in totals]
+        pads = [(s, t - s) if auto_pad == "SAME_UPPER" else (t - s, s) for s, t in zip(small, totals)]
+    elif auto_pad == "VALID":
+        pads = [(0, 0), (0, 0)]
+    else:
+        values = [int(p) for p in attrs.get("pads", ())] or [0, 0, 0, 0]
+        if len(values) != 4:
+            return [conv]
+        pads = [(values[0], values[2]), (values[1], values[3])]  # ONNX: begins (H, W), then ends
+    strides = [int(v) for v in attrs.get("strides", (1, 1))]
+    return split_dilated_conv(conv, dilations, pads, strides)
 
 
 def from_onnx(model: Any, name: str | None = None) -> ComputeGraph:

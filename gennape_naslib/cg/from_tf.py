@@ -78,7 +78,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from gennape_naslib._optional import require
-from gennape_naslib.cg._lowering import HWC, RawNode, any_rank_hwc, finalize, hwc_of, rows_hwc_of
+from gennape_naslib.cg._lowering import HWC, RawNode, any_rank_hwc, finalize, hwc_of, rows_hwc_of, split_dilated_conv
 from gennape_naslib.cg._tf_freeze import freeze_keras_model, normalise_input_shape, write_pb
 from gennape_naslib.cg.graph import ComputeGraph, GraphError
 from gennape_naslib.cg.vocab import OOV, WEIGHTED_OPS, op_from_label
@@ -293,6 +293,7 @@ class _Importer:
         self.oov: dict[str, int] = {}
         self.functions = {f.signature.name: f for f in gd.library.function}
         self.calls: dict[str, _CalledConv] = {}  # function-call node -> the convolution it runs
+        self.split_inner: dict[str, str] = {}  # a called dilated convolution split in three -> its inner node
 
     def _import(self, roots: list[str]) -> None:
         tf = self.tf
@@ -415,8 +416,10 @@ class _Importer:
             if op == "bias":
                 self._fold_bias(n, parents, ops, by_key)
                 rn.op = None
-            raw.append(rn)
-            by_key[n] = rn
+            for part in self._split_called_dilation(n, rn):
+                ops[part.key] = part.op
+                raw.append(part)
+                by_key[part.key] = part
         if out_key is None:
             raw.append(RawNode("gennape_output", "output", [self._single_sink(ops)], label="output"))
         if self.oov:
@@ -646,8 +649,31 @@ class _Importer:
                     return True
         return False
 
+    def _split_called_dilation(self, n: str, rn: RawNode) -> list[RawNode]:
+        """A function call running one dilated convolution, as TF's plain form ``spacetobatchnd -> conv ->
+        batchtospacend`` (Keras' grouped ``Conv2D``: its body holds that form, see :meth:`_called_conv`).
+
+        The convolution's own padding is read off the sizes (stride 1: ``total = H_out - H + d (k - 1)``),
+        split as TF splits "same" padding; :func:`~gennape_naslib.cg._lowering.split_dilated_conv` does the rest.
+        """
+        call = self.calls.get(n)
+        if call is None or call.dilation in (None, (1, 1)) or rn.shape is None or rn.in_hwc is None:
+            return [rn]
+        if rn.out_hwc is None or (rn.strides is not None and tuple(rn.strides) != (1, 1)):
+            return [rn]
+        pads = []
+        for size, out, k, d in zip(rn.in_hwc[:2], rn.out_hwc[:2], rn.shape[2:], call.dilation):
+            total = out - size + d * (k - 1)
+            pads.append((total // 2, total - total // 2))
+        parts = split_dilated_conv(rn, call.dilation, pads)
+        if len(parts) > 1:
+            self.split_inner[n] = parts[1].key
+        return parts
+
     def _fold_bias(self, n: str, parents: list[str], ops: dict[str, str | None], by_key: dict[str, RawNode]) -> None:
         rep = self._effective(parents[0], ops) if parents else None
+        if rep is not None and rep in self.split_inner:  # a called dilated convolution split into three nodes
+            rep = self.split_inner[rep]
         if rep is not None and ops.get(rep) == "batchtospacend":
             # TF's dilated convolution: SpaceToBatchND -> conv -> BatchToSpaceND -> BiasAdd
             above = [p for p in self.inputs[rep] if p in self.data]

@@ -61,7 +61,7 @@ import warnings
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from gennape_naslib.cg._lowering import RawNode, any_rank_hwc, dense_rows_hwc, finalize
+from gennape_naslib.cg._lowering import RawNode, any_rank_hwc, dense_rows_hwc, finalize, split_dilated_conv
 from gennape_naslib.cg.graph import ComputeGraph, GraphError
 
 __all__ = ["from_torch", "TraceError"]
@@ -605,7 +605,7 @@ class _Lowerer:
         if pair(dilation) != [1, 1] and pair(dilation) != [1]:
             meta["dilation"] = pair(dilation)
         strides_t = (strides[0], strides[-1])
-        self._add(
+        conv = RawNode(
             node.name,
             op,
             parents[:1],
@@ -617,6 +617,15 @@ class _Lowerer:
             metadata=meta,
             label=type(mod).__name__ if mod is not None else "conv2d",
         )
+        dilations = pair(dilation)
+        if len(weight_shape) == 4 and len(dilations) == 2 and (groups == 1 or op == "depthwise"):
+            pads = _conv_pads(padding, kernel[:2], dilations)
+            nodes = split_dilated_conv(conv, dilations, pads, strides_t) if pads is not None else [conv]
+        else:
+            nodes = [conv]
+        for raw in nodes:
+            self.raw.append(raw)
+            self.by_key[raw.key] = raw
 
     def _pool(self, node: Any, mod: Any, op: str, parents: list[str], in_hwc: Any, out_hwc: Any) -> None:
         if mod is not None:
@@ -652,6 +661,21 @@ class _Lowerer:
             self._add(node.name, "<oov>", parents, in_hwc, out_hwc, label=label)
             return
         self._add(node.name, kind, parents, in_hwc, out_hwc, label=kind)
+
+
+def _conv_pads(padding: Any, kernel: Sequence[int], dilation: Sequence[int]) -> list[tuple[int, int]] | None:
+    """``[(top, bottom), (left, right)]`` of a ``Conv2d`` padding (an int, a pair, ``"same"``, ``"valid"``)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            return [(0, 0), (0, 0)]
+        if padding == "same":  # PyTorch's split: the odd pixel goes to the end
+            totals = [int(d) * (int(k) - 1) for k, d in zip(kernel, dilation)]
+            return [(t // 2, t - t // 2) for t in totals]
+        return None
+    values = [int(padding)] * 2 if isinstance(padding, int) else [int(v) for v in padding]
+    if len(values) != 2:
+        return None
+    return [(values[0], values[0]), (values[1], values[1])]
 
 
 def _normalise_input_shape(input_shape: Sequence[int]) -> tuple[int, int, int, int]:

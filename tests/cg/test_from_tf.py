@@ -506,10 +506,11 @@ def test_rank5_tensors_have_a_geometry(tf: Any) -> None:
 
 @pytest.mark.tf
 def test_keras_dilated_convolutions_keep_bias_and_dilation(tf: Any) -> None:
-    """A dilated grouped conv is called with SpaceToBatchND inside: one node with its dilation, like torch.
+    """Every dilated stride-1 conv becomes GENNAPE's ``spacetobatchnd -> conv -> batchtospacend`` (1.7).
 
-    A plain dilated Conv2D keeps GENNAPE's ``spacetobatchnd -> conv -> batchtospacend`` (1.7); its
-    ``BiasAdd`` follows the ``BatchToSpaceND`` and must still set the conv's bias flag.
+    Keras' grouped ``Conv2D`` is a function call with that form inside; it is split like the plain
+    form and equals from_torch's depthwise ``Conv2d``. A plain dilated Conv2D's ``BiasAdd`` follows
+    the ``BatchToSpaceND`` and must still set the conv's bias flag.
     """
     torch = pytest.importorskip("torch")
     keras = pytest.importorskip("keras")
@@ -520,9 +521,12 @@ def test_keras_dilated_convolutions_keep_bias_and_dilation(tf: Any) -> None:
     inp = keras.Input((12, 12, 8), batch_size=1)
     model = keras.Model(inp, L.Conv2D(8, 3, dilation_rate=2, groups=8)(inp))
     cg_tf = from_tf_graphdef(freeze_keras_model(model, (12, 12, 8)))
-    dw = cg_tf.nodes[1]
-    assert dw.op == "depthwise" and dw.metadata["dilation"] == [2, 2] and dw.resolution == (12, 8, 12, 8, 8, 8)
+    assert [n.op for n in cg_tf.nodes] == ["input", "spacetobatchnd", "depthwise", "batchtospacend", "output"]
+    s2b, dw, b2s = cg_tf.nodes[1:4]
+    assert s2b.resolution == (12, 6, 12, 6, 8, 8) and dw.resolution == (6, 4, 6, 4, 8, 8) and dw.use_bias
+    assert b2s.resolution == (4, 8, 4, 8, 8, 8)
     assert cg_tf == from_torch(torch.nn.Conv2d(8, 8, 3, dilation=2, groups=8), (8, 12, 12))
+    assert count_weight_params(cg_tf) == model.count_params()
 
     model = keras.Model(inp, L.Conv2D(4, 3, dilation_rate=2, padding="same")(inp))
     cg_tf = from_tf_graphdef(freeze_keras_model(model, (12, 12, 8)))
@@ -572,3 +576,38 @@ def test_dilated_convolution_flops_count_every_batch_block(tf: Any, depthwise: b
     cg = from_tf_graphdef(freeze_keras_model(keras.Model(inp, layer(inp)), (32, 30, 8)))
     assert [n.op for n in cg.nodes][1:4] == ["spacetobatchnd", "depthwise" if depthwise else "conv", "batchtospacend"]
     assert count_flops(cg) == 2 * 32 * 30 * 8 * (1 if depthwise else 16) * 9  # as the torch twin's dilated conv
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize(
+    ("size", "kernel", "dilation", "padding", "depthwise"),
+    [(32, 3, 2, "same", True), (31, 5, 2, "same", True), (32, 3, 3, "same", False), (13, 3, 2, "valid", True)],
+)
+def test_dilated_convolutions_equal_their_torch_twins(
+    tf: Any, size: int, kernel: int, dilation: int, padding: str, depthwise: bool
+) -> None:
+    """TF's own lowering is the reference: the torch twin of a dilated Keras layer has the same graph.
+
+    Odd sizes make TF pad the map to a multiple of the dilation and crop it after (GENNAPE_FACTS 1.7).
+    """
+    torch = pytest.importorskip("torch")
+    keras = pytest.importorskip("keras")
+    from gennape_naslib.cg import freeze_keras_model, from_tf_graphdef, from_torch
+
+    L = keras.layers
+    inp = keras.Input((size, size, 8), batch_size=1)
+    if depthwise:
+        layer = L.DepthwiseConv2D(kernel, dilation_rate=dilation, padding=padding, use_bias=False)
+        twin = torch.nn.Conv2d(8, 8, kernel, dilation=dilation, groups=8, bias=False, padding=padding)
+    else:
+        layer = L.Conv2D(4, kernel, dilation_rate=dilation, padding=padding, use_bias=False)
+        twin = torch.nn.Conv2d(8, 4, kernel, dilation=dilation, bias=False, padding=padding)
+    cg_tf = from_tf_graphdef(freeze_keras_model(keras.Model(inp, layer(inp)), (size, size, 8)))
+    cg_torch = from_torch(twin, (8, size, size))
+    assert [n.op for n in cg_torch.nodes][1:4] == [
+        "spacetobatchnd",
+        "depthwise" if depthwise else "conv",
+        "batchtospacend",
+    ]
+    assert [n.resolution for n in cg_torch.nodes] == [n.resolution for n in cg_tf.nodes]
+    assert cg_tf == cg_torch
