@@ -33,15 +33,8 @@ from gennape_naslib.search.surrogates import NB301SurrogateObjective, to_genotyp
 from gennape_naslib.search_spaces import get
 
 #: The DARTS ops of NAS-Bench-301, in NASLib's compact op-id order (written out, not imported).
-DARTS_OPS = (
-    "max_pool_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "dil_conv_5x5",
-)
+DARTS_OPS = ("max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3", "sep_conv_5x5",
+             "dil_conv_3x3", "dil_conv_5x5")  # fmt: skip
 CS = "NetworkSelectorDatasetInfo:darts:"
 CONFIG = Path(__file__).resolve().parents[2] / "configs" / "search_nb301_re_surrogate.yaml"
 
