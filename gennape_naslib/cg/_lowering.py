@@ -191,8 +191,8 @@ def split_dilated_conv(
     Every importer lowers a dilated convolution as TensorFlow's frozen graphs hold it (GENNAPE_FACTS
     1.7, decision 1: one network, one graph): the inner convolution has dilation 1 and the resolution of
     one block. The last node keeps ``conv.key``, so the convolution's consumers read the reassembled map.
-    Grouped (not depthwise) and strided dilated convolutions stay one node with ``metadata["dilation"]``:
-    TF has no such form (its atrous ops refuse a stride with a dilation).
+    Grouped convolutions split alike (Keras' grouped ``Conv2D`` holds the same form); strided dilated
+    convolutions stay one node with ``metadata["dilation"]``: TF's atrous ops refuse a stride with a dilation.
     """
     if conv.op not in ("conv", "depthwise") or conv.shape is None or conv.in_hwc is None or conv.out_hwc is None:
         return [conv]
@@ -203,10 +203,8 @@ def split_dilated_conv(
         return [conv]
     (h, w, c_in), (h_out, w_out, c_out) = conv.in_hwc, conv.out_hwc
     (bh, bw), (oh, ow) = geometry.block, geometry.block_out
-    if (oh * dilation[0] - (geometry.pad_h[1] - pads[0][1]), ow * dilation[1] - (geometry.pad_w[1] - pads[1][1])) != (
-        h_out,
-        w_out,
-    ):
+    crop_h, crop_w = geometry.pad_h[1] - pads[0][1], geometry.pad_w[1] - pads[1][1]
+    if (oh * dilation[0] - crop_h, ow * dilation[1] - crop_w) != (h_out, w_out):
         return [conv]  # the traced output disagrees with the arithmetic: keep what the framework reported
     s2b_key = conv.key + "/spacetobatchnd"
     inner_key = conv.key + "/" + conv.op

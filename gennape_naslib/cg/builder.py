@@ -178,7 +178,7 @@ class CGBuilder:
             op, shape = "conv", (c // groups, c_out, kh, kw)
         meta = {"padding": [ph, pw]}
         geometry = None
-        if (sh, sw) == (1, 1) and (groups == 1 or op == "depthwise"):
+        if (sh, sw) == (1, 1):
             geometry = space_to_batch((h, w), (kh, kw), (dh, dw), ((ph, ph), (pw, pw)))
         if geometry is not None:
             # TF's dilated convolution (GENNAPE_FACTS 1.7), as every importer lowers it (_lowering.split_dilated_conv)

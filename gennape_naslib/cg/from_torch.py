@@ -618,7 +618,7 @@ class _Lowerer:
             label=type(mod).__name__ if mod is not None else "conv2d",
         )
         dilations = pair(dilation)
-        if len(weight_shape) == 4 and len(dilations) == 2 and (groups == 1 or op == "depthwise"):
+        if len(weight_shape) == 4 and len(dilations) == 2:
             pads = _conv_pads(padding, kernel[:2], dilations)
             nodes = split_dilated_conv(conv, dilations, pads, strides_t) if pads is not None else [conv]
         else:

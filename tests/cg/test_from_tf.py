@@ -527,6 +527,10 @@ def test_keras_dilated_convolutions_keep_bias_and_dilation(tf: Any) -> None:
     assert b2s.resolution == (4, 8, 4, 8, 8, 8)
     assert cg_tf == from_torch(torch.nn.Conv2d(8, 8, 3, dilation=2, groups=8), (8, 12, 12))
     assert count_weight_params(cg_tf) == model.count_params()
+    model = keras.Model(inp, L.Conv2D(8, 3, dilation_rate=2, groups=2)(inp))  # grouped, not depthwise
+    cg_tf = from_tf_graphdef(freeze_keras_model(model, (12, 12, 8)))
+    assert [n.op for n in cg_tf.nodes] == ["input", "spacetobatchnd", "conv", "batchtospacend", "output"]
+    assert cg_tf == from_torch(torch.nn.Conv2d(8, 8, 3, dilation=2, groups=2), (8, 12, 12))
 
     model = keras.Model(inp, L.Conv2D(4, 3, dilation_rate=2, padding="same")(inp))
     cg_tf = from_tf_graphdef(freeze_keras_model(model, (12, 12, 8)))
