@@ -23,7 +23,8 @@ PyTorch (:func:`~gennape_naslib.cg.from_torch.from_torch`):
    ``nn.Conv2d(groups=...)`` in :func:`~gennape_naslib.cg.from_torch.from_torch`. Keras 3 runs a
    grouped convolution as a call (``StatefulPartitionedCall``) of an XLA function whose body is the
    one convolution (with ``SpaceToBatchND``/``BatchToSpaceND`` around it when dilated); such a call
-   is imported as that convolution, its attributes and dilation read from the body.
+   is imported as that convolution, its attributes and dilation read from the body, and a dilated
+   stride-1 one as the ``spacetobatchnd -> conv -> batchtospacend`` of a plain dilated convolution.
 4. **Bias.** A ``BiasAdd`` (or any node labelled ``*bias*``) is folded into the weighted op that feeds
    it as ``use_bias`` (through the ``BatchToSpaceND`` that follows a dilated convolution).
 5. **Batch norm.** ``FusedBatchNorm*`` is one ``batchnorm`` node; its statistics are constants and
@@ -60,11 +61,10 @@ Deviations from the original pipeline (deliberate): edges follow inputs with por
 (``x:1``); a shared kernel gives its shape to every consumer; the first *data* input (not a
 constant) defines ``H_in/W_in/C_in``; node order is topological rather than "weighted first".
 Known differences from :func:`from_torch`: Keras 3 drops ``Dropout`` at inference (no ``identity``
-node), and dilated (not grouped) convolutions appear as ``spacetobatchnd -> conv/depthwise ->
-batchtospacend`` (GENNAPE 1.7); the inner node's resolution is that of one of the
-``dilation_h x dilation_w`` batch blocks (``count_flops`` multiplies its output pixels by the block
-count, so the FLOPs equal the torch twin's). Function calls other than a single convolution are
-``<oov>``.
+node). Dilated convolutions appear as ``spacetobatchnd -> conv/depthwise -> batchtospacend`` (GENNAPE
+1.7), the inner node at the resolution of one of the ``dilation_h x dilation_w`` batch blocks, as every
+other lowering now gives them (``count_flops`` counts the reassembled map, so the FLOPs equal the torch
+twin's). Function calls other than a single convolution are ``<oov>``.
 """
 
 from __future__ import annotations
