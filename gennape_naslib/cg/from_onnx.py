@@ -55,6 +55,7 @@ module; the lowering can only show what the file holds.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import warnings
 from pathlib import Path
@@ -119,7 +120,8 @@ def _load(onnx: Any, model: Any) -> tuple[Any, str]:
         if not path.is_file():
             raise GraphError(f"ONNX file {str(path)!r} does not exist")
         try:
-            proto = onnx.load(str(path))
+            proto = onnx.load(str(path), load_external_data=False)
+            _load_small_external(onnx, proto, path.parent)
         except Exception as exc:
             raise GraphError(f"{str(path)!r} is not a readable ONNX model ({exc.__class__.__name__}: {exc})") from exc
         if not proto.graph.node:
@@ -128,6 +130,39 @@ def _load(onnx: Any, model: Any) -> tuple[Any, str]:
     if not hasattr(model, "graph"):
         raise TypeError(f"from_onnx expects an onnx.ModelProto or a path to a .onnx file, got {type(model).__name__}")
     return model, "ONNX model"
+
+
+#: External tensors up to this many elements are read (shapes, pads, axes: what folding and inference use).
+_SMALL_EXTERNAL = 4096
+
+
+def _load_small_external(onnx: Any, proto: Any, base_dir: Path) -> None:
+    """Read the small tensors a model keeps in external files; leave its weights there.
+
+    A graph needs its weights' shapes (in the model file), not their values. Models over protobuf's
+    2 GB limit must keep their weights outside the model file; leaving them there keeps the model
+    small enough for ONNX shape inference, which serialises it.
+    """
+    from onnx.external_data_helper import load_external_data_for_tensor, uses_external_data
+
+    for tensor in _all_tensors(proto.graph):
+        if uses_external_data(tensor) and math.prod(tensor.dims) <= _SMALL_EXTERNAL:
+            load_external_data_for_tensor(tensor, str(base_dir))
+            tensor.data_location = onnx.TensorProto.DEFAULT
+            del tensor.external_data[:]
+
+
+def _all_tensors(graph: Any) -> list[Any]:
+    """The initializers and ``Constant`` values of a graph (not of subgraphs: never data here)."""
+    tensors = list(graph.initializer)
+    for node in graph.node:
+        tensors += [a.t for a in node.attribute if a.HasField("t")]
+    return tensors
+
+
+def _has_data(onnx: Any, tensor: Any) -> bool:
+    """Whether a tensor's values are in the model (not left in an external file)."""
+    return tensor.data_location != onnx.TensorProto.EXTERNAL
 
 
 def _dims(type_proto: Any) -> list[int | None] | None:
@@ -171,7 +206,7 @@ def _fold_constants(onnx: Any, proto: Any) -> Any:
 
     graph = proto.graph
     opset = {o.domain or "": o.version for o in proto.opset_import}
-    known = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer}
+    known = {init.name: onnx.numpy_helper.to_array(init) for init in graph.initializer if _has_data(onnx, init)}
     types: dict[str, Any] = {}
     for vi in graph.input:
         if vi.name in known:
@@ -343,7 +378,9 @@ class _Importer:
 
     def _value(self, tensor: str) -> Any:
         proto = self.consts.get(tensor)
-        return None if proto is None else self.onnx.numpy_helper.to_array(proto)
+        if proto is None or not _has_data(self.onnx, proto):  # a weight left in its external file
+            return None
+        return self.onnx.numpy_helper.to_array(proto)
 
     def run(self) -> ComputeGraph:
         inputs = [vi for vi in self.graph.input if vi.name not in self.consts]

@@ -298,3 +298,33 @@ def test_matmul_with_a_parameter_agrees_with_from_torch() -> None:
         cg = from_onnx(export(module, (1, 3, 16, 16)))
         reference = from_torch(module, (3, 16, 16))
     assert cg == reference, reference.diff(cg)
+
+
+def test_external_data_weights_are_never_read(tmp_path: Path) -> None:
+    """Models over 2 GB keep their weights in external files: the graph needs only their shapes.
+
+    Every tensor is saved externally; the weights (over 4,096 values) are then pointed at a file that does
+    not exist, so reading any of them fails (onnx.load does): the graph must not change.
+    """
+    module = nn.Sequential(
+        nn.Conv2d(3, 32, 3, padding=1), nn.ReLU(), nn.ZeroPad2d((1, 0, 1, 0)), nn.Conv2d(32, 32, 3),
+        nn.Flatten(), nn.Linear(32 * 7 * 7, 10),
+    )  # fmt: skip
+    proto = export(module, (1, 3, 8, 8))
+    reference = from_onnx(proto, name="net")
+    assert reference == from_torch(module, (3, 8, 8))
+    path = tmp_path / "net.onnx"
+    onnx.save_model(proto, str(path), save_as_external_data=True, location="weights.bin", size_threshold=0)
+    assert from_onnx(path, name="net") == reference
+    model = onnx.load(str(path), load_external_data=False)
+    moved = 0
+    for tensor in model.graph.initializer:
+        if np.prod(tensor.dims) > 4096:
+            for entry in tensor.external_data:
+                if entry.key == "location":
+                    entry.value, moved = "missing.bin", moved + 1
+    assert moved == 2  # the second conv's and the dense layer's weights
+    onnx.save_model(model, str(path))
+    with pytest.raises(Exception):  # noqa: B017 - onnx's own error: those weights are really gone
+        onnx.load(str(path))
+    assert from_onnx(path, name="net") == reference
