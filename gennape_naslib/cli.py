@@ -2,7 +2,7 @@
 
 ::
 
-    gennape cg build MODULE:CALLABLE --input-shape C,H,W [--out G.json] [--draw G.png]
+    gennape cg build MODULE:CALLABLE --input-shape C,H,W [--input-kind image|tokens|flat] [--out G.json] [--draw G.png]
     gennape cg import MODEL.pb|MODEL.onnx [--input-shape H,W,C] [--out G.json] [--draw G.png]
     gennape cg build --family F [--arch JSON] [--out G.json] [--draw G.png]
     gennape cg draw G.json|GRAPHS.npz [--index I] --out G.png [--engine auto|graphviz|matplotlib]
@@ -56,6 +56,26 @@ class _Parser(argparse.ArgumentParser):
 
 
 # ---------------------------------------------------------------------------------------------- argument types
+#: ``cg build --input-kind`` -> the sizes ``--input-shape`` gives (without the batch axis).
+_INPUT_KINDS = {"image": "C,H,W", "tokens": "L,E", "flat": "F"}
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    """An argparse type for 1 to 3 positive integers (``--input-shape`` of any ``--input-kind``)."""
+    try:
+        values = tuple(int(p) for p in text.replace("x", ",").split(","))
+    except ValueError:
+        values = ()
+    if not 1 <= len(values) <= 3 or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(
+            f"expected C,H,W, L,E or F as positive integers separated by commas, got {text!r}"
+        )
+    return values
+
+
+_sizes.__name__ = "C,H,W"  # shown by argparse in "invalid <name> value" messages
+
+
 def _shape_type(names: str) -> Callable[[str], tuple[int, ...]]:
     """An argparse type for ``A,B,C`` positive integer tuples (``x`` also separates)."""
 
@@ -182,10 +202,14 @@ def _graph_for_build(args: argparse.Namespace) -> Any:
         raise CLIError("give MODULE:CALLABLE (with --input-shape) or --family F [--arch JSON]")
     if args.input_shape is None:
         raise CLIError("--input-shape C,H,W is required with MODULE:CALLABLE")
+    expected = _INPUT_KINDS[args.input_kind]
+    if len(args.input_shape) != len(expected.split(",")):
+        shape = ",".join(map(str, args.input_shape))
+        raise CLIError(f"--input-shape {shape}: --input-kind {args.input_kind} expects {expected}")
     from gennape_naslib.cg import from_torch
 
     module = _module_from_target(args.target)
-    return from_torch(module, args.input_shape, name=args.name)
+    return from_torch(module, args.input_shape, name=args.name, input_kind=args.input_kind)
 
 
 def _cmd_cg_build(args: argparse.Namespace) -> int:
@@ -305,7 +329,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="MODULE:CALLABLE",
         help="e.g. net.py:Net, or torchvision.models:resnet18 where torchvision is installed",
     )
-    build.add_argument("--input-shape", type=_shape_type("C,H,W"), metavar="C,H,W", help="input tensor shape")
+    build.add_argument(
+        "--input-shape", type=_sizes, metavar="C,H,W", help="input tensor shape without the batch (L,E tokens; F flat)"
+    )
+    build.add_argument(
+        "--input-kind",
+        choices=sorted(_INPUT_KINDS),
+        default="image",
+        help="image (C,H,W, default), tokens (L,E: a batch-first sequence) or flat (F: feature vectors)",
+    )
     build.add_argument("--family", help="build a family architecture instead (see 'gennape family list')")
     build.add_argument("--arch", metavar="JSON", help="the architecture in the family's encoding (default: random)")
     build.add_argument("--seed", type=int, default=0, help="seed of the random architecture (default 0)")

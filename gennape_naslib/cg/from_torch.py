@@ -287,8 +287,11 @@ def _shape_prop(gm: Any) -> Any:
 
 
 class _Lowerer:
-    def __init__(self, gm: Any, input_hwc: tuple[int, int, int], passthrough: Collection[str] = ()) -> None:
+    def __init__(
+        self, gm: Any, input_hwc: tuple[int, int, int], passthrough: Collection[str] = (), tokens: bool = False
+    ) -> None:
         self.gm = gm
+        self.tokens = tokens  # 3-D tensors are (N, L, E) token sequences, not (N, C, L) maps
         self.passthrough = frozenset(passthrough)
         self.modules = dict(gm.named_modules())
         self.raw: list[RawNode] = []
@@ -362,10 +365,16 @@ class _Lowerer:
         self.raw.append(RawNode(key, op, list(parents), in_hwc, out_hwc, label=kw.pop("label", key), **kw))
         self.by_key[key] = self.raw[-1]
 
+    def _geometry(self, shape: Any) -> Any:
+        """``(H, W, C)`` of a tensor: tokens ``(N, L, E)`` as ``(L, 1, E)`` in a token model, else by rank."""
+        if self.tokens and shape is not None and len(shape) == 3:
+            return dense_rows_hwc(shape)
+        return any_rank_hwc(shape)
+
     def _lower_call(self, node: Any, tensor_args: list[Any]) -> None:
         parents = [self._current(a.name) for a in tensor_args]
-        in_hwc = any_rank_hwc(_shape_of(tensor_args[0]))
-        out_hwc = any_rank_hwc(_shape_of(node))
+        in_hwc = self._geometry(_shape_of(tensor_args[0]))
+        out_hwc = self._geometry(_shape_of(node))
         if node.op == "call_module":
             mod = self.modules[node.target]
             kind = self._module_kind(mod)
@@ -678,15 +687,38 @@ def _conv_pads(padding: Any, kernel: Sequence[int], dilation: Sequence[int]) -> 
     return [(values[0], values[0]), (values[1], values[1])]
 
 
-def _normalise_input_shape(input_shape: Sequence[int]) -> tuple[int, int, int, int]:
-    dims = tuple(int(d) for d in input_shape)
-    if len(dims) == 3:
+#: ``input_kind`` -> (accepted ranks without and with the batch axis, what the shape is called).
+_INPUT_KINDS = {
+    "image": (3, "(C, H, W) or (N, C, H, W)"),
+    "tokens": (2, "(L, E) or (N, L, E)"),
+    "flat": (1, "(F,) or (N, F)"),
+}
+
+
+def _normalise_input_shape(input_shape: Sequence[int], kind: str = "image") -> tuple[int, ...]:
+    """The batch-1 tensor shape of ``input_shape`` read as ``kind`` (a batch axis is added or set to 1)."""
+    if kind not in _INPUT_KINDS:
+        raise ValueError(f"input_kind must be one of {', '.join(_INPUT_KINDS)}, got {kind!r}")
+    rank, described = _INPUT_KINDS[kind]
+    try:
+        dims = tuple(int(d) for d in input_shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"input_shape must be {described} with positive sizes, got {input_shape!r}") from None
+    if len(dims) == rank:
         dims = (1, *dims)
-    if len(dims) != 4 or any(d <= 0 for d in dims):
-        raise ValueError(
-            f"input_shape must be (C, H, W) or (N, C, H, W) with positive sizes, got {tuple(input_shape)!r}"
-        )
-    return (1, dims[1], dims[2], dims[3])
+    if len(dims) != rank + 1 or any(d <= 0 for d in dims):
+        hint = " (token or flat inputs: set input_kind)" if kind == "image" and len(dims) in (1, 2) else ""
+        raise ValueError(f"input_shape must be {described} with positive sizes, got {tuple(input_shape)!r}{hint}")
+    return (1, *dims[1:])
+
+
+def _input_hwc(shape: tuple[int, ...], kind: str) -> tuple[int, int, int]:
+    """``(H, W, C)`` of the input node: an image's map, or tokens and features as a dense layer's rows."""
+    if kind == "image":
+        return (shape[2], shape[3], shape[1])
+    hwc = dense_rows_hwc(shape)
+    assert hwc is not None
+    return hwc
 
 
 def from_torch(
@@ -695,6 +727,7 @@ def from_torch(
     name: str | None = None,
     leaf_modules: Iterable[type] = (),
     tracer_factory: Callable[..., Any] | None = None,
+    input_kind: str = "image",
 ) -> ComputeGraph:
     """Build the computation graph of a PyTorch module.
 
@@ -705,11 +738,16 @@ def from_torch(
 
     Args:
         module: A ``torch.nn.Module`` with a single tensor input.
-        input_shape: ``(C, H, W)`` or ``(N, C, H, W)``; the batch size is always taken as 1.
+        input_shape: ``(C, H, W)`` or ``(N, C, H, W)``; the batch size is always taken as 1. With
+            ``input_kind="tokens"`` ``(L, E)`` or ``(N, L, E)`` (a batch-first sequence of L tokens of
+            width E), with ``input_kind="flat"`` ``(F,)`` or ``(N, F)`` (feature vectors, e.g. an MLP).
         name: Graph name (default: the module's class name).
         leaf_modules: Extra module types the tracer should not enter (they become nodes by their
             type, usually ``<oov>``); use this for submodules with data-dependent control flow.
         tracer_factory: Advanced: a callable returning a ``torch.fx.Tracer`` to use instead.
+        input_kind: ``"image"`` (default), ``"tokens"`` or ``"flat"``: how ``input_shape`` is read. The
+            input node of tokens and features describes them as a dense layer's rows (``(L, 1, E)``,
+            ``(1, 1, F)``).
 
     Returns:
         The computation graph.
@@ -721,7 +759,8 @@ def from_torch(
     import torch
     import torch.fx as fx
 
-    shape = _normalise_input_shape(input_shape)
+    shape = _normalise_input_shape(input_shape, input_kind)
+    input_hwc = _input_hwc(shape, input_kind)
     name = name or type(module).__name__
     leaves = tuple(leaf_modules)
     known = tuple(_module_rules()) + (
@@ -761,7 +800,7 @@ def from_torch(
         try:
             with torch.no_grad(), contextlib.redirect_stderr(printed):
                 propagation = _shape_prop(gm)
-                propagation.propagate(torch.zeros(shape[0], shape[1], shape[2], shape[3]))
+                propagation.propagate(torch.zeros(*shape))
         except Exception as exc:
             logger.debug("shape propagation of %s printed:\n%s", type(module).__name__, printed.getvalue())
             cause = exc.__cause__ if isinstance(exc.__cause__, Exception) else exc  # ShapeProp wraps the error
@@ -773,11 +812,11 @@ def from_torch(
         module.train(was_training)
     sys.stderr.write(printed.getvalue())  # e.g. warnings of the user's module
 
-    lowerer = _Lowerer(gm, (shape[2], shape[3], shape[1]), propagation.passthrough)
+    lowerer = _Lowerer(gm, input_hwc, propagation.passthrough, tokens=input_kind == "tokens")
     raw = lowerer.lower()
     if lowerer.oov:
         names = ", ".join(f"{k} ({v}x)" for k, v in sorted(lowerer.oov.items()))
         message = f"{name}: ops outside the GENNAPE vocabulary became <oov> nodes: {names}"
         warnings.warn(message, stacklevel=2)
         logger.info(message)
-    return finalize(raw, name, (shape[2], shape[3], shape[1]))
+    return finalize(raw, name, input_hwc)

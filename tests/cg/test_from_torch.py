@@ -490,3 +490,48 @@ def test_matmul_with_a_parameter_is_a_dense_layer() -> None:
     products = 2 * (2 * 16 * 16 * 12)  # the two data-by-data products are not counted on the graph
     assert count_flops(cg) == counter.get_total_flops() - products
     assert count_weight_params(cg) == sum(p.numel() for p in module.parameters())
+
+
+class _Tokens(nn.Module):
+    """Self-attention, a residual add and an MLP on a batch-first token sequence."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.attn = nn.MultiheadAttention(32, 4, batch_first=True)
+        self.fc, self.out = nn.Linear(32, 64), nn.Linear(64, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y, _ = self.attn(x, x, x, need_weights=False)
+        return self.out(torch.relu(self.fc(x + y))).mean(1)
+
+
+def _flops(module: nn.Module, shape: tuple[int, ...]) -> int:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    # with autograd on: under no_grad, MultiheadAttention takes a fused path FlopCounterMode undercounts
+    with FlopCounterMode(display=False) as counter:
+        module.eval()(torch.zeros(shape))
+    return counter.get_total_flops()
+
+
+def test_token_and_flat_inputs() -> None:
+    """Transformers and MLPs: tokens ``(L, E)`` are rows of width E everywhere, features one row."""
+    from gennape_naslib.cg.counting import count_flops
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the attention products are <oov>
+        cg = from_torch(_Tokens(), (12, 32), input_kind="tokens")
+    assert cg.nodes[0].resolution == (12, 12, 1, 1, 32, 32)
+    by_op = {n.op: n for n in cg.nodes}
+    assert by_op["add"].resolution == (12, 12, 1, 1, 32, 32) and by_op["relu"].resolution == (12, 12, 1, 1, 64, 64)
+    assert count_flops(cg) == _flops(_Tokens(), (1, 12, 32))
+    assert from_torch(_Tokens(), (5, 12, 32), input_kind="tokens") == cg  # the batch is always 1
+
+    mlp = nn.Sequential(nn.Linear(20, 16), nn.ReLU(), nn.Linear(16, 3))
+    flat = from_torch(mlp, (20,), input_kind="flat")
+    assert [n.op for n in flat.nodes] == ["input", "matmul", "relu", "matmul", "output"]
+    assert flat.nodes[0].resolution == (1, 1, 1, 1, 20, 20) and count_flops(flat) == _flops(mlp, (1, 20))
+    with pytest.raises(ValueError, match=r"\(C, H, W\) or \(N, C, H, W\).*\(20,\).*set input_kind"):
+        from_torch(mlp, (20,))
+    with pytest.raises(ValueError, match="input_kind must be one of image, tokens, flat"):
+        from_torch(mlp, (20,), input_kind="text")
