@@ -13,6 +13,7 @@ format              file
 ``nb101_tfrecord``  NAS-Bench-101's own ``nasbench_only108.tfrecord`` / ``nasbench_full.tfrecord`` (no TensorFlow)
 ``nb201_pth``       the official NAS-Bench-201 ``.pth`` through the ``nas-bench-201`` package (``[nb201]`` extra)
 ``gennape_cache``   the GENNAPE authors' pickled CG caches and labelled JSON files
+``hw_nas_bench``    HW-NAS-Bench's ``HW-NAS-Bench-v1_0.pickle``: NAS-Bench-201 latency/energy per device
 ==================  ================================================================================
 
 Every reader validates each architecture with its family adapter; a malformed row raises
@@ -46,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from gennape_naslib.data._hwnas import read_hw_nas_bench
 from gennape_naslib.data.table import BenchmarkTable, DataFormatError, DataNotFoundError
 
 __all__ = ["FORMATS", "load_file", "read_format"]
@@ -58,6 +60,7 @@ DISTRIBUTION = {
     "nb101_tfrecord": "the NAS-Bench-101 release (nasbench_only108.tfrecord, nasbench_full.tfrecord)",
     "nb201_pth": "the NAS-Bench-201 release (NAS-Bench-201-v1_1-096897.pth)",
     "gennape_cache": "the GENNAPE authors' data release (cache/*.pkl and data/*_labelled_cg_data.json)",
+    "hw_nas_bench": "the HW-NAS-Bench repository (HW-NAS-Bench-v1_0.pickle, github.com/GATECH-EIC/HW-NAS-Bench)",
     "records": "",  # the user's own file: nothing to point to
 }
 
@@ -186,6 +189,7 @@ _SAFE_GLOBALS = {
     ("builtins", "dict"),
     ("builtins", "slice"),
     ("builtins", "complex"),
+    ("_codecs", "encode"),  # protocol-2 pickles rebuild bytes (numpy arrays' data) with it
     ("collections", "OrderedDict"),
     ("collections", "defaultdict"),
     ("numpy", "ndarray"),
@@ -846,6 +850,7 @@ FORMATS: dict[str, Callable[..., BenchmarkTable]] = {
     "nb101_tfrecord": read_nb101_tfrecord,
     "nb201_pth": read_nb201_pth,
     "gennape_cache": read_gennape_cache,
+    "hw_nas_bench": read_hw_nas_bench,
 }
 
 
@@ -880,6 +885,8 @@ def _sniff(path: Path) -> str:
     if suffix in (".pkl", ".pickle"):
         if "comp_graph_cache" in name:  # before the benchmark names: gpi_nb201c10_comp_graph_cache.pkl
             return "gennape_cache"
+        if re.search(r"hw[-_]?nas[-_]?bench", name):  # HW-NAS-Bench-v1_0.pickle, before "nb201"
+            return "hw_nas_bench"
         if "nb201" in name:
             return "naslib_nb201"
         if "nb301" in name:
@@ -895,7 +902,8 @@ def load_file(
 
     ``.jsonl``/``.csv`` -> ``records``; ``.json`` -> ``naslib_zc`` (``*_labelled_cg_data.json`` ->
     ``gennape_cache``); ``.pth`` -> ``nb201_pth``; ``.tfrecord`` -> ``nb101_tfrecord``; ``.pkl``/``.pickle`` ->
-    ``gennape_cache`` for ``*comp_graph_cache*``, else ``naslib_nb201`` / ``naslib_nb301`` if the name
+    ``gennape_cache`` for ``*comp_graph_cache*``, ``hw_nas_bench`` for HW-NAS-Bench's pickle (``hw-nas-bench``
+    or ``hw_nas_bench`` in the name), else ``naslib_nb201`` / ``naslib_nb301`` if the name
     mentions nb201 / nb301, else ``nb101_records`` (NASLib's ``nasbench_only108.pkl``). A
     ``.gz``/``.bz2``/``.xz`` suffix is looked through.
     """
