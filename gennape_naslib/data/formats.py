@@ -12,6 +12,8 @@ format              file
 ``nb101_records``   NAS-Bench-101 records ``{hash: (fixed_metrics, {epochs: [runs]})}`` (as ``nb101_records_30.pkl``)
 ``nb101_tfrecord``  NAS-Bench-101's own ``nasbench_only108.tfrecord`` / ``nasbench_full.tfrecord`` (no TensorFlow)
 ``nb201_pth``       the official NAS-Bench-201 ``.pth`` through the ``nas-bench-201`` package (``[nb201]`` extra)
+``nats_tss``        NATS-Bench's topology benchmark (the NAS-Bench-201 cells): the ``NATS-tss-v1_0-3ffb9-simple``
+                    or ``-full`` folder or ``NATS-tss-v1_0-3ffb9.pickle.pbz2``, through ``nats_bench`` (``[nb201]``)
 ``gennape_cache``   the GENNAPE authors' pickled CG caches and labelled JSON files
 ``hw_nas_bench``    HW-NAS-Bench's ``HW-NAS-Bench-v1_0.pickle``: NAS-Bench-201 latency/energy per device
 ==================  ================================================================================
@@ -59,6 +61,8 @@ DISTRIBUTION = {
     "nb101_records": "NASLib's nb101 data (nasbench_only108.pkl)",
     "nb101_tfrecord": "the NAS-Bench-101 release (nasbench_only108.tfrecord, nasbench_full.tfrecord)",
     "nb201_pth": "the NAS-Bench-201 release (NAS-Bench-201-v1_1-096897.pth)",
+    "nats_tss": "the NATS-Bench release (the NATS-tss-v1_0-3ffb9-simple folder, unpacked from its .tar, or "
+    "NATS-tss-v1_0-3ffb9.pickle.pbz2)",
     "gennape_cache": "the GENNAPE authors' data release (cache/*.pkl and data/*_labelled_cg_data.json)",
     "hw_nas_bench": "the HW-NAS-Bench repository (HW-NAS-Bench-v1_0.pickle, github.com/GATECH-EIC/HW-NAS-Bench)",
     "records": "",  # the user's own file: nothing to point to
@@ -639,25 +643,11 @@ def read_nb201_pth(
         api = api_module.NASBench201API(str(p), verbose=False)
     except Exception as exc:  # torch.load and the API fail in many ways on a file of another kind
         raise DataFormatError(f"{p}: not a readable NAS-Bench-201 .pth file ({exc.__class__.__name__}: {exc})") from exc
+    from gennape_naslib.data._nats import nb201_api_metrics  # the columns NATS-Bench's reader gives too
+
     rows = _Rows(str(p), "nb201", strict)
-    datasets = ("cifar10-valid", "cifar10", "cifar100", "ImageNet16-120")
     for index in range(len(api)):
-        arch_str = api.arch(index)
-        metrics: dict[str, Any] = {}
-        for dataset in datasets:
-            suffix = dataset.lower().replace("-", "_")
-            try:
-                info = api.get_more_info(index, dataset, hp=hp, is_random=False)
-            except (KeyError, ValueError, IndexError):
-                continue  # this architecture has no results on that dataset
-            for src, column in (("test-accuracy", "test_acc"), ("valid-accuracy", "val_acc")):
-                if info.get(src) is not None:
-                    metrics[f"{column}_{hp}ep/{suffix}"] = info[src]
-            cost = api.get_cost_info(index, dataset)
-            for key in ("flops", "params", "latency"):
-                if cost.get(key) is not None:
-                    metrics[f"{key}/{suffix}"] = cost[key]
-        rows.add(f"index {index}", "nb201", arch_str, metrics)
+        rows.add(f"index {index}", "nb201", api.arch(index), nb201_api_metrics(api, index, hp))
     units = {f"{column}_{hp}ep": "percent" for column in ("test_acc", "val_acc")}  # the columns' names, per dataset
     return rows.table(name or p.stem, {"source": str(p), "format": "nb201_pth", "units": units})
 
@@ -841,6 +831,13 @@ def _read_record_rows(p: Path, rows: _Rows, strict: bool) -> None:
                 rows.add(f"line {line}", record["family"], record["arch"], metrics)
 
 
+def read_nats_tss(path: str | os.PathLike[str], **kwargs: Any) -> BenchmarkTable:
+    """NATS-Bench's topology benchmark: see :func:`gennape_naslib.data._nats.read_nats_tss`."""
+    from gennape_naslib.data._nats import read_nats_tss as read  # it builds on this module's helpers
+
+    return read(path, **kwargs)
+
+
 FORMATS: dict[str, Callable[..., BenchmarkTable]] = {
     "records": read_records,
     "naslib_zc": read_naslib_zc,
@@ -849,6 +846,7 @@ FORMATS: dict[str, Callable[..., BenchmarkTable]] = {
     "nb101_records": read_nb101_records,
     "nb101_tfrecord": read_nb101_tfrecord,
     "nb201_pth": read_nb201_pth,
+    "nats_tss": read_nats_tss,
     "gennape_cache": read_gennape_cache,
     "hw_nas_bench": read_hw_nas_bench,
 }
@@ -873,6 +871,8 @@ def _plain_name(path: Path) -> str:
 
 def _sniff(path: Path) -> str:
     name = _plain_name(path)
+    if path.is_dir() or name.endswith(".pickle.pbz2"):  # NATS-Bench's archive folders and benchmark files
+        return "nats_tss"
     suffix = Path(name).suffix
     if suffix in (".jsonl", ".csv"):
         return "records"
@@ -901,7 +901,8 @@ def load_file(
     """Load a user file in one call, choosing the reader from ``fmt`` or the file name.
 
     ``.jsonl``/``.csv`` -> ``records``; ``.json`` -> ``naslib_zc`` (``*_labelled_cg_data.json`` ->
-    ``gennape_cache``); ``.pth`` -> ``nb201_pth``; ``.tfrecord`` -> ``nb101_tfrecord``; ``.pkl``/``.pickle`` ->
+    ``gennape_cache``); ``.pth`` -> ``nb201_pth``; a folder or ``*.pickle.pbz2`` -> ``nats_tss`` (NATS-Bench);
+    ``.tfrecord`` -> ``nb101_tfrecord``; ``.pkl``/``.pickle`` ->
     ``gennape_cache`` for ``*comp_graph_cache*``, ``hw_nas_bench`` for HW-NAS-Bench's pickle (``hw-nas-bench``
     or ``hw_nas_bench`` in the name), else ``naslib_nb201`` / ``naslib_nb301`` if the name
     mentions nb201 / nb301, else ``nb101_records`` (NASLib's ``nasbench_only108.pkl``). A
