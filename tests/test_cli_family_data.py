@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 
 import pytest
 
 from gennape_naslib.cg import io
 from gennape_naslib.cli import main
+
+needs_plot = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason="drawing needs the [plot] extra (matplotlib)"
+)
 
 
 def test_family_list_and_info(capsys) -> None:
@@ -40,6 +45,7 @@ def test_cg_build_family_arch(tmp_path, capsys) -> None:
     assert main(["cg", "build"]) == 2
 
 
+@needs_plot
 def test_cg_draw_random_family(tmp_path, capsys) -> None:
     assert main(["cg", "draw", "--family", "hiaml", "--random", "2", "--out", str(tmp_path / "d"),
                  "--engine", "matplotlib"]) == 0  # fmt: skip

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import functools
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -25,6 +26,9 @@ from gennape_naslib._demo_steps import (
 )
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+needs_plot = pytest.mark.skipif(
+    importlib.util.find_spec("matplotlib") is None, reason="drawing needs the [plot] extra (matplotlib)"
+)
 TINY_GENNAPE = {"members": ["cl_fcm_t", "flops"], "cl_epochs": 1, "epochs": 2, "reference_size": 16}
 SMALL_TRANSFER = TransferSettings(
     families=("nb101",), n_test=24, shots=8, finetune_families=("nb101",), finetune_epochs=1
@@ -99,6 +103,7 @@ def test_transfer_step_rejects_unknown_family(tmp_path: Path) -> None:
         step_transfer(_ctx(tmp_path), TransferSettings(families=("nb201",)))
 
 
+@needs_plot
 def test_proxy_step_plot_and_table(tmp_path: Path) -> None:
     ctx = _ctx(tmp_path)
     out = step_proxies(ctx, SMALL_PROXIES)
@@ -167,6 +172,7 @@ def _small_steps() -> tuple[demo.DemoStep, ...]:
     )
 
 
+@needs_plot
 @pytest.mark.slow
 def test_demo_end_to_end(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """``gennape demo`` through the CLI, every step at test sizes (the full-size demo takes minutes)."""
