@@ -695,6 +695,82 @@ _INPUT_KINDS = {
 }
 
 
+def _optional_arguments(module: Any) -> dict[str, Any] | None:
+    """The root ``forward``'s optional arguments at their defaults (``mask=None``), fixed while tracing.
+
+    The graph describes one call with one input tensor: an argument left at its default is a constant,
+    and tracing it as an input would take the wrong branch of ``if mask is not None``.
+    """
+    try:
+        parameters = list(inspect.signature(module.forward).parameters.values())
+    except (TypeError, ValueError):
+        return None
+    fixed = {
+        p.name: p.default
+        for p in parameters[1:]
+        if p.default is not inspect.Parameter.empty
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
+    return fixed or None
+
+
+def _encoder_layer_inference(layer: Any, x: Any) -> Any:
+    """``nn.TransformerEncoderLayer`` without masks, in eval mode: its slow path, from public attributes.
+
+    Self-attention block ``dropout1(self_attn(x, x, x))`` and feed-forward block ``dropout2(linear2(
+    dropout(activation(linear1(x)))))``, each added to its input, with ``norm1``/``norm2`` before the blocks
+    (``norm_first``) or after the additions, as PyTorch computes them.
+    """
+
+    def attention(y: Any) -> Any:
+        return layer.dropout1(layer.self_attn(y, y, y, need_weights=False)[0])
+
+    def feed_forward(y: Any) -> Any:
+        return layer.dropout2(layer.linear2(layer.dropout(layer.activation(layer.linear1(y)))))
+
+    if layer.norm_first:
+        x = x + attention(layer.norm1(x))
+        return x + feed_forward(layer.norm2(x))
+    x = layer.norm1(x + attention(x))
+    return layer.norm2(x + feed_forward(x))
+
+
+def _encoder_inference(encoder: Any, x: Any) -> Any:
+    """``nn.TransformerEncoder`` without masks: its layers in turn, then its final norm if any."""
+    for layer in encoder.layers:
+        x = layer(x)
+    return encoder.norm(x) if encoder.norm is not None else x
+
+
+def _transformer_inference() -> dict[type, Callable[[Any, Any], Any]]:
+    import torch.nn as nn
+
+    return {nn.TransformerEncoderLayer: _encoder_layer_inference, nn.TransformerEncoder: _encoder_inference}
+
+
+def _drop_fixed_arguments(graph: Any) -> None:
+    """Remove the placeholders of arguments fixed while tracing and fx's checks of their values.
+
+    fx keeps a placeholder per fixed argument and asserts its value at run time; the graph has one
+    input, so the checks and the placeholders go (a fixed argument the body still reads stays).
+    """
+    import torch
+    from torch.fx._symbolic_trace import _assert_is_none
+
+    checks = (torch._assert, _assert_is_none)
+    for node in reversed(list(graph.nodes)):
+        if node.op == "call_function" and node.target in checks and not node.users:
+            graph.erase_node(node)
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    for node in reversed(list(graph.nodes)):
+        unused = not node.users and node.op == "call_function" and node.target is operator.eq
+        if unused and any(a in placeholders[1:] for a in node.args):
+            graph.erase_node(node)
+    for node in placeholders[1:]:
+        if not node.users:
+            graph.erase_node(node)
+
+
 def _normalise_input_shape(input_shape: Sequence[int], kind: str = "image") -> tuple[int, ...]:
     """The batch-1 tensor shape of ``input_shape`` read as ``kind`` (a batch axis is added or set to 1)."""
     if kind not in _INPUT_KINDS:
@@ -772,11 +848,20 @@ def from_torch(
         torch.nn.AdaptiveMaxPool2d,
     )
 
+    _TRANSFORMER_INFERENCE = _transformer_inference()
+
     class _Tracer(fx.Tracer):
         def is_leaf_module(self, m: torch.nn.Module, qualname: str) -> bool:
             if isinstance(m, leaves) or isinstance(m, known):
                 return True
             return super().is_leaf_module(m, qualname)
+
+        def call_module(self, m: torch.nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
+            inference = _TRANSFORMER_INFERENCE.get(type(m))
+            if inference is not None and not isinstance(m, leaves) and len(args) == 1 and not kwargs:
+                # its forward branches on tensor properties for a fused fast path (untraceable)
+                return inference(m, args[0])
+            return super().call_module(m, forward, args, kwargs)
 
     tracer = tracer_factory() if tracer_factory is not None else _Tracer()
     was_training = module.training
@@ -785,7 +870,13 @@ def from_torch(
     module.eval()
     try:
         try:
-            graph = tracer.trace(module)
+            root = module
+            if type(module) in _TRANSFORMER_INFERENCE:  # the tracer rewrites such modules where they are called
+                root = torch.nn.Sequential(module)
+            fixed = _optional_arguments(module) if root is module else None
+            graph = tracer.trace(root, concrete_args=fixed)
+            if fixed:
+                _drop_fixed_arguments(graph)
         except Exception as exc:
             raise TraceError(
                 f"torch.fx could not trace {type(module).__name__} ({exc.__class__.__name__}: {exc}). "

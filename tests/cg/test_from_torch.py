@@ -535,3 +535,50 @@ def test_token_and_flat_inputs() -> None:
         from_torch(mlp, (20,))
     with pytest.raises(ValueError, match="input_kind must be one of image, tokens, flat"):
         from_torch(mlp, (20,), input_kind="text")
+
+
+class _Masked(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, scale: float = 2.0) -> torch.Tensor:
+        if mask is not None:
+            x = x.masked_fill(mask, 0.0)
+        return self.fc(x) * scale
+
+
+def test_optional_arguments_are_fixed_at_their_defaults() -> None:
+    """``forward(x, mask=None)``: traced as the call with one input (the mask branch is not taken)."""
+    cg = from_torch(_Masked(), (8,), input_kind="flat")
+    assert [n.op for n in cg.nodes] == ["input", "matmul", "output"]
+
+
+class _Classifier(nn.Module):
+    """A token classifier around ``nn.TransformerEncoder`` (its forward is not traceable by torch.fx)."""
+
+    def __init__(self, norm_first: bool) -> None:
+        super().__init__()
+        layer = nn.TransformerEncoderLayer(32, 4, 64, dropout=0.1, batch_first=True, norm_first=norm_first)
+        self.encoder = nn.TransformerEncoder(layer, 2, enable_nested_tensor=False)
+        self.head = nn.Linear(32, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.encoder(x).mean(1))
+
+
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_transformer_encoders_lower_through_their_parts(norm_first: bool) -> None:
+    """Attention projections and the feed-forward matmuls are counted exactly; norms and the attention
+    products are ``<oov>`` (outside GENNAPE's vocabulary), dropout an ``identity``."""
+    from gennape_naslib.cg.counting import count_flops
+
+    model = _Classifier(norm_first).eval()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cg = from_torch(model, (10, 32), input_kind="tokens")
+        layer = from_torch(model.encoder.layers[0], (10, 32), input_kind="tokens")
+    counts = cg.op_counts()
+    assert (counts["matmul"], counts["<oov>"], counts["add"], counts["identity"]) == (2 * 4 + 1, 2 * 4, 4, 6)
+    assert count_flops(cg) == _flops(model, (1, 10, 32))
+    assert layer.op_counts()["matmul"] == 4 and count_flops(layer) == _flops(model.encoder.layers[0], (1, 10, 32))
