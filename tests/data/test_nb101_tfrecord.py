@@ -166,3 +166,20 @@ def test_wrong_files_and_rows_are_named(tmp_path) -> None:
     assert len(table) == 29  # the first module's cell is not its own: the whole module is refused
     with pytest.raises(DataFormatError, match="holds nb101 architectures, not 'nb201'"):
         read_format("nb101_tfrecord", path, family="nb201")
+
+
+def test_full_file_has_one_column_set_per_epoch_budget(tmp_path) -> None:
+    """``nasbench_full.tfrecord`` holds runs of 4, 12, 36 and 108 epochs per module.
+
+    The 108-epoch runs are real; here they are also written with ``epochs`` 4 (placeholders: the same
+    values under another budget), so the reader must keep the two budgets apart and average each.
+    """
+    real = _rows()
+    relabelled = [json.dumps([r[0], 4, *r[2:]]).encode() for r in map(json.loads, real)]
+    path = _write(tmp_path / "nasbench_full.tfrecord", relabelled[::2] + real)  # budget 4: every other run
+    table = read_format("nb101_tfrecord", path)
+    assert len(table) == 30
+    assert {"val_acc_4ep", "val_acc_108ep", "test_acc_4ep", "train_time_4ep"} <= set(table.metric_names)
+    reference = read_format("nb101_records", RECORDS)
+    np.testing.assert_allclose(table["val_acc_108ep"], reference["val_acc_108ep"], rtol=1e-12)
+    assert not np.allclose(table["val_acc_4ep"], table["val_acc_108ep"])  # not every run of a module: other means
