@@ -12,13 +12,15 @@ class MissingDependencyError(ImportError):
     """An optional dependency is needed for the requested feature but is not installed."""
 
 
-def require(module: str, extra: str, feature: str) -> ModuleType:
-    """Import ``module`` or fail with a message naming the extra that provides it.
+def require(module: str, extra: str | None, feature: str, install: str = "") -> ModuleType:
+    """Import ``module`` or fail with a message naming the extra (or the command) that provides it.
 
     Args:
         module: Dotted module name to import, e.g. ``"onnx"``.
-        extra: Name of the ``gennape-naslib`` extra that installs it, e.g. ``"onnx"``.
+        extra: Name of the ``gennape-naslib`` extra that installs it, e.g. ``"onnx"``; ``None`` for a
+            package no extra installs (then ``install`` says how to get it).
         feature: What the caller wanted to do, used in the message.
+        install: How to install it, replacing the extra's ``pip install`` line.
 
     Returns:
         The imported module.
@@ -29,7 +31,10 @@ def require(module: str, extra: str, feature: str) -> ModuleType:
     try:
         return importlib.import_module(module)
     except ImportError as exc:
+        # installed, but one of its own imports failed: say which, or the advice below looks wrong
+        inner = exc.name is not None and exc.name.split(".")[0] != module.split(".")[0]
+        state = f"cannot be imported ({exc})" if inner else "is not installed"
+        how = install or f"Install it with: pip install 'gennape-naslib[{extra}]'"
         raise MissingDependencyError(
-            f"{feature} needs the optional dependency '{module}', which is not installed. "
-            f"Install it with: pip install 'gennape-naslib[{extra}]'"
+            f"{feature} needs the optional dependency '{module}', which {state}. {how}"
         ) from exc

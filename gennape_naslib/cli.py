@@ -33,7 +33,7 @@ import sys
 import time
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -60,24 +60,12 @@ class _Parser(argparse.ArgumentParser):
 _INPUT_KINDS = {"image": "C,H,W", "tokens": "L,E", "flat": "F"}
 
 
-def _sizes(text: str) -> tuple[int, ...]:
-    """An argparse type for 1 to 3 positive integers (``--input-shape`` of any ``--input-kind``)."""
-    try:
-        values = tuple(int(p) for p in text.replace("x", ",").split(","))
-    except ValueError:
-        values = ()
-    if not 1 <= len(values) <= 3 or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(
-            f"expected C,H,W, L,E or F as positive integers separated by commas, got {text!r}"
-        )
-    return values
+def _shape_type(names: str, counts: Collection[int] | None = None) -> Callable[[str], tuple[int, ...]]:
+    """An argparse type for ``A,B,C`` positive integer tuples (``x`` also separates).
 
-
-_sizes.__name__ = "C,H,W"  # shown by argparse in "invalid <name> value" messages
-
-
-def _shape_type(names: str) -> Callable[[str], tuple[int, ...]]:
-    """An argparse type for ``A,B,C`` positive integer tuples (``x`` also separates)."""
+    ``counts``: the numbers of integers accepted (default: one per name in ``names``).
+    """
+    allowed = counts or (len(names.split(",")),)
 
     def parse(text: str) -> tuple[int, ...]:
         parts = text.replace("x", ",").split(",")
@@ -85,9 +73,10 @@ def _shape_type(names: str) -> Callable[[str], tuple[int, ...]]:
             values = tuple(int(p) for p in parts)
         except ValueError:
             values = ()
-        if len(values) != len(names.split(",")) or any(v <= 0 for v in values):
+        if len(values) not in allowed or any(v <= 0 for v in values):
+            how_many = " or ".join(map(str, sorted(allowed)))  # "3", or "1 or 2 or 3"
             raise argparse.ArgumentTypeError(
-                f"expected {names} as {len(names.split(','))} positive integers separated by commas, got {text!r}"
+                f"expected {names} as {how_many} positive integers separated by commas, got {text!r}"
             )
         return values
 
@@ -330,7 +319,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. net.py:Net, or torchvision.models:resnet18 where torchvision is installed",
     )
     build.add_argument(
-        "--input-shape", type=_sizes, metavar="C,H,W", help="input tensor shape without the batch (L,E tokens; F flat)"
+        "--input-shape",
+        type=_shape_type("C,H,W (tokens: L,E; flat: F)", counts=(1, 2, 3)),
+        metavar="C,H,W",
+        help="input tensor shape without the batch (L,E tokens; F flat)",
     )
     build.add_argument(
         "--input-kind",

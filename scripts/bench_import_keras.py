@@ -26,15 +26,14 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
-import json
 import os
-import subprocess
 import sys
 import time
 import warnings
 from typing import Any
+
+from _zoo_audit import audit_parser, emit, ratio, run_workers
 
 #: Layer classes whose kernels count as FLOPs and weight parameters.
 _WEIGHTED = ("Conv1D", "Conv2D", "Conv3D", "DepthwiseConv2D", "SeparableConv2D", "Dense")
@@ -152,10 +151,6 @@ def run_one(name: str, size: int) -> dict[str, Any]:
     return rec
 
 
-def _ratio(a: Any, b: Any) -> str:
-    return f"{a / b:.4f}" if isinstance(a, int) and isinstance(b, int) and b else "-"
-
-
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The summary table: one row per model."""
     lines = [
@@ -168,59 +163,50 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         note = r.get("oov_from") or r.get("error") or ""
         lines.append(
             f"| {r['model']} | {r.get('input', '-')} | {ok} | {r.get('nodes', '-')} | {r.get('oov', '-')}"
-            f" | {_ratio(r.get('flops'), r.get('flops_ref'))} | {_ratio(r.get('params'), r.get('params_ref'))}"
+            f" | {ratio(r.get('flops'), r.get('flops_ref'))} | {ratio(r.get('params'), r.get('params_ref'))}"
             f" | {r.get('shape_mismatch', '-')}/{r.get('edge_mismatch', '-')} | {secs:.0f} | {note} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", help="comma-separated model names (default: all of keras.applications)")
-    parser.add_argument("--skip", default="", help="comma-separated model names to leave out")
+    parser = audit_parser(__doc__.split("\n\n")[0], "all of keras.applications", 150.0)
     parser.add_argument(
         "--size", type=int, default=128, help="input side in pixels (default 128; Inception needs >= 75)"
     )
-    parser.add_argument("--timeout", type=float, default=150.0, help="seconds per model (default 150)")
-    parser.add_argument("--out", help="append one JSON line per model to this file")
-    parser.add_argument("--markdown", help="write the summary table to this file")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     if importlib.util.find_spec("tensorflow") is None or importlib.util.find_spec("keras") is None:
         print("bench_import_keras: TensorFlow and Keras are needed (pip install tensorflow)", file=sys.stderr)
         return 2
     if args.worker:
-        print("RESULT " + json.dumps(run_one(args.worker, args.size)), flush=True)
+        emit(run_one(args.worker, args.size))
         return 0
 
     names = args.models.split(",") if args.models else _model_names()
     skip = set(filter(None, args.skip.split(",")))
-    rows: list[dict[str, Any]] = []
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    for name in (n for n in names if n not in skip):
-        cmd = [sys.executable, os.path.abspath(__file__), "--worker", name, "--size", str(args.size)]
-        start = time.perf_counter()
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout, env=env)
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
-            if lines:
-                rec = json.loads(lines[-1][len("RESULT ") :])
-            else:
-                rec = {"model": name, "ok": False, "error": proc.stderr.strip().splitlines()[-1:]}
-        except subprocess.TimeoutExpired:
-            rec = {"model": name, "ok": False, "timeout": True, "error": f"over {args.timeout:.0f} s"}
-        rec["wall_s"] = round(time.perf_counter() - start, 1)
-        rows.append(rec)
-        print(
-            f"{name:20s} ok={rec.get('ok')} nodes={rec.get('nodes', '-')} oov={rec.get('oov', '-')} "
-            f"flops={_ratio(rec.get('flops'), rec.get('flops_ref'))} "
-            f"params={_ratio(rec.get('params'), rec.get('params_ref'))} {rec['wall_s']} s",
-            flush=True,
+
+    def failure(name: str, stderr: str | None) -> dict[str, Any]:
+        if stderr is None:
+            return {"model": name, "ok": False, "timeout": True, "error": f"over {args.timeout:.0f} s"}
+        return {"model": name, "ok": False, "error": stderr.strip().splitlines()[-1:]}
+
+    def report(rec: dict[str, Any]) -> str:
+        return (
+            f"{rec['model']:20s} ok={rec.get('ok')} nodes={rec.get('nodes', '-')} oov={rec.get('oov', '-')} "
+            f"flops={ratio(rec.get('flops'), rec.get('flops_ref'))} "
+            f"params={ratio(rec.get('params'), rec.get('params_ref'))} {rec['wall_s']} s"
         )
-        if args.out:
-            with open(args.out, "a", encoding="utf-8") as handle:
-                handle.write(json.dumps(rec) + "\n")
+
+    rows = run_workers(
+        (n for n in names if n not in skip),
+        lambda name: [sys.executable, os.path.abspath(__file__), "--worker", name, "--size", str(args.size)],
+        args.timeout,
+        failure,
+        report,
+        out=args.out,
+        env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
+    )
     table = markdown(rows)
     print(table)
     if args.markdown:

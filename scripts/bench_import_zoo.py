@@ -26,16 +26,15 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 import warnings
 from collections import Counter
 from typing import Any
+
+from _zoo_audit import audit_parser, emit, ratio, run_workers
 
 #: Inputs other than 3 x 224 x 224.
 INPUT_SIZE = {"inception_v3": 299}
@@ -169,10 +168,6 @@ def run_one(name: str, onnx_too: bool, opset: int) -> dict[str, Any]:
     return rec
 
 
-def _ratio(a: Any, b: Any) -> str:
-    return f"{a / b:.4f}" if isinstance(a, int) and isinstance(b, int) and b else "-"
-
-
 def markdown(rows: list[dict[str, Any]]) -> str:
     """The summary table: one row per model."""
     lines = [
@@ -185,23 +180,17 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         o_ok = "yes" if r.get("onnx_ok") else ("-" if "onnx_ok" not in r else "NO")
         lines.append(
             f"| {r['model']} | {t_ok} | {o_ok} | {r.get('nodes', '-')}/{r.get('onnx_nodes', '-')}"
-            f" | {r.get('oov', '-')}/{r.get('onnx_oov', '-')} | {_ratio(r.get('flops'), r.get('flops_ref'))}"
-            f" | {_ratio(r.get('onnx_flops'), r.get('flops_ref'))} | {_ratio(r.get('params'), r.get('params_ref'))}"
+            f" | {r.get('oov', '-')}/{r.get('onnx_oov', '-')} | {ratio(r.get('flops'), r.get('flops_ref'))}"
+            f" | {ratio(r.get('onnx_flops'), r.get('flops_ref'))} | {ratio(r.get('params'), r.get('params_ref'))}"
             f" | {r.get('oov_from', '') or ''} |"
         )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", help="comma-separated model names (default: all classification models)")
-    parser.add_argument("--skip", default="", help="comma-separated model names to leave out")
+    parser = audit_parser(__doc__.split("\n\n")[0], "all classification models", 300.0)
     parser.add_argument("--no-onnx", action="store_true", help="only from_torch")
     parser.add_argument("--opset", type=int, default=17)
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds per model (default 300)")
-    parser.add_argument("--out", help="append one JSON line per model to this file")
-    parser.add_argument("--markdown", help="write the summary table to this file")
-    parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
     try:
@@ -216,39 +205,31 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     if args.worker:
-        print(json.dumps(run_one(args.worker, not args.no_onnx, args.opset)))
+        emit(run_one(args.worker, not args.no_onnx, args.opset))
         return 0
 
     names = args.models.split(",") if args.models else sorted(models.list_models(module=models))
     skip = set(filter(None, args.skip.split(",")))
-    rows = []
-    for name in names:
-        if name in skip:
-            rows.append({"model": name, "skipped": True})
-            continue
-        cmd = [sys.executable, __file__, "--worker", name, "--opset", str(args.opset)]
-        if args.no_onnx:
-            cmd.append("--no-onnx")
-        start = time.perf_counter()
-        try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
-            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
-            rec = json.loads(lines[-1]) if lines else {"model": name, "crash": done.stderr[-600:]}
-        except subprocess.TimeoutExpired:
-            rec = {"model": name, "timeout": True}
-        rec["wall_s"] = round(time.perf_counter() - start, 1)
-        rows.append(rec)
-        print(
-            f"{name}: torch={rec.get('torch_ok')} onnx={rec.get('onnx_ok')} nodes={rec.get('nodes')}/"
-            f"{rec.get('onnx_nodes')} oov={rec.get('oov')}/{rec.get('onnx_oov')} "
-            f"flops={_ratio(rec.get('flops'), rec.get('flops_ref'))} "
-            f"params={_ratio(rec.get('params'), rec.get('params_ref'))}"
-            f" ({rec['wall_s']} s)",
-            flush=True,
+
+    def command(name: str) -> list[str]:
+        return [sys.executable, __file__, "--worker", name, "--opset", str(args.opset)] + (
+            ["--no-onnx"] if args.no_onnx else []
         )
-        if args.out:
-            with open(args.out, "a") as fh:
-                fh.write(json.dumps(rec) + "\n")
+
+    def failure(name: str, stderr: str | None) -> dict[str, Any]:
+        return {"model": name, "timeout": True} if stderr is None else {"model": name, "crash": stderr[-600:]}
+
+    def report(rec: dict[str, Any]) -> str:
+        return (
+            f"{rec['model']}: torch={rec.get('torch_ok')} onnx={rec.get('onnx_ok')} nodes={rec.get('nodes')}/"
+            f"{rec.get('onnx_nodes')} oov={rec.get('oov')}/{rec.get('onnx_oov')} "
+            f"flops={ratio(rec.get('flops'), rec.get('flops_ref'))} "
+            f"params={ratio(rec.get('params'), rec.get('params_ref'))} ({rec['wall_s']} s)"
+        )
+
+    measured = run_workers((n for n in names if n not in skip), command, args.timeout, failure, report, out=args.out)
+    by_name = {rec["model"]: rec for rec in measured}
+    rows = [by_name.get(name, {"model": name, "skipped": True}) for name in names]  # the table keeps skipped ones
     table = markdown(rows)
     if args.markdown:
         with open(args.markdown, "w") as fh:

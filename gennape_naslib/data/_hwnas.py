@@ -72,7 +72,7 @@ def read_hw_nas_bench(
             number of configs, the dataset or family is not in the file, or (strict) an entry is malformed.
     """
     # formats.py imports this module to register the reader, so its helpers are imported at call time
-    from gennape_naslib.data.formats import _DATASET_NAMES, _check, _fixed_family, _load_data_pickle, _Rows
+    from gennape_naslib.data.formats import _check, _fixed_family, _load_data_pickle, _Rows, dataset_suffix
     from gennape_naslib.search_spaces import get
 
     p = _check(path, FORMAT)
@@ -86,7 +86,7 @@ def read_hw_nas_bench(
     doc = _load_data_pickle(p)
     space = _nb201_part(p, doc)
     by_name = {str(ds): ds for ds in space}
-    suffixes = {ds: _DATASET_NAMES.get(ds, ds.lower().replace("-", "_")) for ds in by_name}
+    suffixes = {ds: dataset_suffix(ds) for ds in by_name}
     datasets = _pick_datasets(p, suffixes, dataset)
 
     columns: dict[str, dict[int, Any]] = {}  # "<metric>/<dataset>" -> {architecture index: value}

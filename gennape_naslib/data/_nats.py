@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gennape_naslib.data.formats import _DataUnpickler, _fixed_family, _open_binary, _Rows
+from gennape_naslib.data.formats import _DataUnpickler, _fixed_family, _load_data_pickle, _Rows, dataset_suffix
 from gennape_naslib.data.table import BenchmarkTable, DataFormatError, DataNotFoundError
 
 __all__ = ["NB201_DATASETS", "nb201_api_metrics", "read_nats_tss"]
@@ -64,7 +64,7 @@ def nb201_api_metrics(api: Any, index: int, hp: str) -> dict[str, Any]:
     """
     metrics: dict[str, Any] = {}
     for dataset in NB201_DATASETS:
-        suffix = dataset.lower().replace("-", "_")
+        suffix = dataset_suffix(dataset)
         try:
             info = api.get_more_info(index, dataset, hp=hp, is_random=False)
         except (KeyError, ValueError, IndexError):
@@ -109,13 +109,7 @@ class _NATSUnpickler(_DataUnpickler):
 
 def _load_pickle(path: Path) -> Any:
     """A NATS-Bench ``.pickle.pbz2`` file's content; :class:`DataFormatError` naming it if unreadable."""
-    try:
-        with _open_binary(path) as handle:
-            return _NATSUnpickler(handle, str(path)).load()
-    except DataFormatError:
-        raise
-    except Exception as exc:  # bz2, pickle and the reconstructed objects fail in many ways on another file
-        raise DataFormatError(f"{path}: not a readable NATS-Bench pickle ({exc.__class__.__name__}: {exc})") from exc
+    return _load_data_pickle(path, _NATSUnpickler, "NATS-Bench pickle")
 
 
 def _existing(path: str | os.PathLike[str]) -> Path:

@@ -132,6 +132,12 @@ class _Rows:
         return BenchmarkTable(self.family or "", self.encodings, self.metrics, name=name, meta=meta)
 
 
+def dataset_suffix(dataset: Any) -> str:
+    """A benchmark dataset's column suffix: ``ImageNet16-120`` -> ``imagenet16_120``, ``cifar10-valid`` ->
+    ``cifar10_valid`` (as in ``test_acc_200ep/imagenet16_120``)."""
+    return str(dataset).lower().replace("-", "_")
+
+
 def _check(path: str | os.PathLike[str], fmt: str) -> Path:
     p = Path(path).expanduser()
     if not p.is_file():
@@ -220,14 +226,15 @@ class _DataUnpickler(pickle.Unpickler):
         raise DataFormatError(f"{self.source}: refusing to load {module}.{name} from a pickle of plain data")
 
 
-def _load_data_pickle(path: Path) -> Any:
-    with _open_binary(path) as handle:
-        try:
-            return _DataUnpickler(handle, str(path)).load()
-        except DataFormatError:
-            raise
-        except Exception as exc:
-            raise DataFormatError(f"{path}: not a readable pickle ({exc.__class__.__name__}: {exc})") from exc
+def _load_data_pickle(path: Path, unpickler: type[_DataUnpickler] = _DataUnpickler, what: str = "pickle") -> Any:
+    """A (possibly compressed) pickle of plain data; :class:`DataFormatError` naming the file if unreadable."""
+    try:
+        with _open_binary(path) as handle:
+            return unpickler(handle, str(path)).load()
+    except DataFormatError:
+        raise
+    except Exception as exc:  # decompression, pickle and the rebuilt objects fail in many ways on another file
+        raise DataFormatError(f"{path}: not a readable {what} ({exc.__class__.__name__}: {exc})") from exc
 
 
 class _NASLibGraph:
@@ -279,7 +286,6 @@ def _infer_zc_family(key: str) -> str:
 
 _ZC_SPACES = {"nasbench101": "nb101", "nasbench201": "nb201", "nasbench301": "nb301"}
 _ZC_SPACE_OF = {family: space for space, family in _ZC_SPACES.items()}
-_DATASET_NAMES = {"cifar10": "cifar10", "cifar100": "cifar100", "ImageNet16-120": "imagenet16_120"}
 # Datasets of the image-classification benchmarks whose keys the NASLib tuples encode; NASLib's other
 # zero-cost files (TransNAS-Bench-101 micro/macro: class_scene, class_object, room_layout, ...) use
 # 6-tuples too, with other op meanings, so their keys must never be read as NAS-Bench-201 cells.
@@ -354,7 +360,7 @@ def read_naslib_zc(
     # Gather per architecture key across datasets, preserving first-seen order.
     merged: dict[str, dict[str, Any]] = {}
     for dataset, rows in doc.items():
-        suffix = _DATASET_NAMES.get(dataset, dataset.lower().replace("-", "_"))
+        suffix = dataset_suffix(dataset)
         for key, record in rows.items():
             if not isinstance(record, dict):
                 raise DataFormatError(f"{p}: {dataset}[{key}]: expected an object, got {type(record).__name__}")
@@ -400,7 +406,7 @@ def read_naslib_nb201(
             rows.reject(f"{p}: {arch_str}: expected a dict of datasets, got {type(per_dataset).__name__}")
             continue
         for dataset, result in per_dataset.items():
-            suffix = _DATASET_NAMES.get(dataset, str(dataset).lower().replace("-", "_"))
+            suffix = dataset_suffix(dataset)
             if not isinstance(result, dict):
                 continue
             for src, column in (("eval_acc1es", "eval_acc_final"), ("train_acc1es", "train_acc_final")):

@@ -54,18 +54,10 @@ _LOCK = threading.Lock()
 
 def _import_nasbench301() -> Any:
     """The ``nasbench301`` module, or a :class:`MissingDependencyError` saying how to install it."""
-    from gennape_naslib._optional import MissingDependencyError, require
+    from gennape_naslib._optional import require
 
-    try:
-        return require("nasbench301", "nb301", "Querying the NAS-Bench-301 surrogate models")
-    except MissingDependencyError as exc:
-        cause = exc.__cause__
-        detail = f" (import failed: {cause})" if cause is not None and str(cause) else ""
-        # there is no gennape-naslib extra for it (its pinned dependencies would clash), so say what to install
-        raise MissingDependencyError(
-            f"Querying the NAS-Bench-301 surrogate models needs the package 'nasbench301', which cannot be "
-            f"imported{detail}. {_INSTALL}."
-        ) from cause
+    # no gennape-naslib extra installs it (its pinned dependencies would clash), so the message says what to do
+    return require("nasbench301", None, "Querying the NAS-Bench-301 surrogate models", install=_INSTALL + ".")
 
 
 def _package_version(module: Any) -> str:
